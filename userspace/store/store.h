@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store interface (SPEC §19): the source of truth for everything that survives a
+ * restart. SQLite is the embedded backend; a Redis backend implements the same operations.
+ * Calls block: the hot path never calls them directly; it reads in-memory caches and writes
+ * through the batching usage writer. Every call returns 0 or a negative errno:
+ * -ENOENT not found, -EEXIST duplicate (unique name), -EIO backend failure/unreachable. */
+#ifndef HW_STORE_STORE_H
+#define HW_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HW_ID_MAX 40
+
+struct hw_workspace {
+	char id[HW_ID_MAX];
+	char name[101];
+	char status[12]; /* active | suspended */
+	char suspended_reason[256];
+	bool has_suspended_reason;
+	char plan[32];
+	char routing_profile[16];
+	char default_model[128]; /* "" = server default */
+	char allowed_regions[256]; /* JSON array text, "" = null (any) */
+	int64_t created_at; /* unix seconds */
+};
+
+struct hw_key {
+	char id[HW_ID_MAX]; /* kid_<ULID> */
+	char workspace_id[HW_ID_MAX];
+	char name[101];
+	char prefix[16];
+	char hash[65]; /* lowercase hex SHA-256 of the plaintext */
+	char role[12];   /* inference | admin */
+	char status[12]; /* active | suspended | revoked */
+	int64_t rpm_limit; /* -1 = null (unlimited) */
+	char shield_mode[12]; /* "" = inherit | off | monitor | block */
+	char source[12];      /* api | cli | bootstrap | import */
+	int64_t created_at, last_used_at, revoked_at; /* unix seconds, 0 = null */
+	char suspended_reason[256];
+	bool has_suspended_reason;
+};
+
+/* One row per request past authentication (SPEC §20.2). Costs in µ$. */
+struct hw_usage_record {
+	char request_id[132];
+	int64_t ts_ms;
+	char workspace_id[HW_ID_MAX];
+	char key_id[HW_ID_MAX];
+	char end_user[257];
+	char route[32];
+	char requested_model[128];
+	char routed_model[128];
+	char provider[64];
+	char tier[16];
+	double score; /* < 0 = null */
+	char reason[160];
+	char *fallback_chain; /* JSON text or NULL; owned by the record */
+	bool stream, passthrough;
+	int status;
+	char error_code[40];
+	int64_t prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens;
+	int64_t upstream_cost, markup_cost, baseline_cost;
+	int64_t routing_us, ttft_ms, latency_ms;
+	char client_ip[46];
+};
+
+struct hw_store;
+
+struct hw_store_ops {
+	void (*close)(struct hw_store *st);
+	int (*ping)(struct hw_store *st);
+
+	/* Settings: small server-wide values (admin token hash, schema facts). */
+	int (*setting_get)(struct hw_store *st, const char *name, char *out, size_t len);
+	int (*setting_set)(struct hw_store *st, const char *name, const char *value);
+
+	int (*workspace_create)(struct hw_store *st, const struct hw_workspace *ws);
+	int (*workspace_get)(struct hw_store *st, const char *id, struct hw_workspace *out);
+	int (*workspace_update)(struct hw_store *st, const struct hw_workspace *ws);
+	int (*workspace_count)(struct hw_store *st, int64_t *out);
+	/* Ordered by id; ids > after (NULL or "" = from the start); at most `limit`.
+	 * *out is malloc'ed (free it); *n is its length. */
+	int (*workspace_list)(struct hw_store *st, const char *after, int limit,
+			      struct hw_workspace **out, size_t *n);
+
+	int (*key_create)(struct hw_store *st, const struct hw_key *key);
+	int (*key_get)(struct hw_store *st, const char *id, struct hw_key *out);
+	int (*key_update)(struct hw_store *st, const struct hw_key *key);
+	int (*key_delete)(struct hw_store *st, const char *id);
+	/* A workspace's keys by id after `after`; `status` NULL = any. */
+	int (*key_list)(struct hw_store *st, const char *workspace_id, const char *status,
+			const char *after, int limit, struct hw_key **out, size_t *n);
+	/* Every key of every workspace (cache load). */
+	int (*key_list_all)(struct hw_store *st, struct hw_key **out, size_t *n);
+	/* Batch `last_used_at` updates: ids[i] used at at[i]. */
+	int (*key_touch)(struct hw_store *st, const char *const *ids, const int64_t *at, size_t n);
+
+	/* One transaction for the whole batch. */
+	int (*usage_insert)(struct hw_store *st, const struct hw_usage_record *recs, size_t n);
+	/* Usage rows of a workspace in [from_ms, to_ms), for reports and tests. */
+	int (*usage_count)(struct hw_store *st, const char *workspace_id, int64_t from_ms,
+			   int64_t to_ms, int64_t *out);
+};
+
+struct hw_store {
+	const struct hw_store_ops *ops;
+	const char *backend; /* "sqlite" | "redis" */
+};
+
+/* Opens the backend named by a store URL ("sqlite:PATH"). `busy_timeout_ms` and
+ * `synchronous` come from store_options. */
+int hw_store_open(const char *url, int64_t busy_timeout_ms, const char *synchronous,
+		  struct hw_store **out);
+
+#endif
