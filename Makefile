@@ -14,8 +14,8 @@ else
 endif
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl jansson libcyaml sqlite3 openssl
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(OPTFLAGS) \
+PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 openssl
+CFLAGS  += -DHIWAY_VERSION=\"1.0.0\" -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(OPTFLAGS) \
            -D_GNU_SOURCE -Iinclude -Iuserspace $(shell pkg-config --cflags $(PKGS))
 ifneq ($(TEST_HOOKS),)
   CFLAGS += -DHIWAY_TEST_HOOKS
@@ -50,7 +50,9 @@ $(OUT)/libhiway.a: $(LIB_OBJ)
 $(OUT)/hiwayd: $(OUT)/userspace/gateway/main.o $(OUT)/libhiway.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-$(OUT)/hiwayctl: $(OUT)/userspace/cli/hiwayctl.o $(OUT)/libhiway.a
+CLI_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard userspace/cli/*.c))
+
+$(OUT)/hiwayctl: $(CLI_OBJ) $(OUT)/libhiway.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(OUT)/fake-upstream: $(OUT)/tests/fakes/fake_upstream.o $(OUT)/libhiway.a
@@ -69,7 +71,7 @@ test:
 	scripts/test.sh
 
 tidy:
-	clang-tidy $(LIB_SRC) userspace/gateway/main.c userspace/cli/hiwayctl.c -- $(CFLAGS)
+	clang-tidy $(LIB_SRC) userspace/gateway/main.c $(wildcard userspace/cli/*.c) -- $(CFLAGS)
 
 clean:
 	rm -rf build build-asan

@@ -102,6 +102,9 @@ struct hw_store_ops {
 	/* Usage rows of a workspace in [from_ms, to_ms), for reports and tests. */
 	int (*usage_count)(struct hw_store *st, const char *workspace_id, int64_t from_ms,
 			   int64_t to_ms, int64_t *out);
+	/* The batching usage writer's flush: usage_insert and key_touch in one transaction. */
+	int (*usage_flush)(struct hw_store *st, const struct hw_usage_record *recs, size_t n,
+			   const char *const *key_ids, const int64_t *at, size_t m);
 };
 
 struct hw_store {

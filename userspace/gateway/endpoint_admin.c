@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Management routes (/api/v1/...): authenticates the admin token or an admin-role key (SPEC §4.2, §16.1) and
+ * hands the request to the management API module. */
+#include "admin/admin.h"
+#include "auth/key_cache.h"
+#include "auth/keys.h"
+#include "common/crypto.h"
+#include "common/json_usd.h"
+#include "gateway/endpoints.h"
+#include "gateway/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void caches_changed(void *arg)
+{
+	struct hw_server *srv = arg;
+	hw_key_cache_reload(srv->keys);
+}
+
+/* Returns true with *who filled, or queues the error answer. */
+static bool authenticate(struct hw_request *req, struct hw_principal *who, enum MHD_Result *ret)
+{
+	const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+	const char *xkey = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "x-api-key");
+	const char *cred = hw_key_from_headers(authz, xkey);
+	memset(who, 0, sizeof(*who));
+	if (!cred) {
+		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "Missing API key.", NULL);
+		return false;
+	}
+	char hash[HW_SHA256_HEX_LEN + 1];
+	hw_sha256_hex(cred, strlen(cred), hash);
+	if (req->srv->admin_token_sha256[0] && hw_ct_streq(hash, req->srv->admin_token_sha256)) {
+		who->kind = HW_PRINCIPAL_ADMIN_TOKEN;
+		return true;
+	}
+	struct hw_key_entry e;
+	if (hw_key_shape(cred) == HW_KEY_SHAPE_INVALID || !hw_key_cache_lookup(req->srv->keys, hash, &e)) {
+		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "Invalid API key.", NULL);
+		return false;
+	}
+	if (strcmp(e.key.status, "revoked") == 0) {
+		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "API key revoked.", NULL);
+		return false;
+	}
+	if (e.workspace_suspended) {
+		*ret = hw_respond_error(req, HW_ERR_WORKSPACE_SUSPENDED, "Workspace suspended.",
+					json_pack("{s:o}", "reason",
+						  e.workspace_has_reason ? json_string(e.workspace_suspended_reason)
+									 : json_null()));
+		return false;
+	}
+	if (strcmp(e.key.status, "suspended") == 0) {
+		*ret = hw_respond_error(req, HW_ERR_KEY_SUSPENDED, "API key suspended.",
+					json_pack("{s:s,s:o}", "key_id", e.key.id, "reason",
+						  e.key.has_suspended_reason ? json_string(e.key.suspended_reason)
+									     : json_null()));
+		return false;
+	}
+	if (strcmp(e.key.role, "admin") != 0) {
+		*ret = hw_respond_error(req, HW_ERR_FORBIDDEN, "This key may not use the management API.", NULL);
+		return false;
+	}
+	who->kind = HW_PRINCIPAL_ADMIN_KEY;
+	snprintf(who->workspace_id, sizeof(who->workspace_id), "%s", e.key.workspace_id);
+	snprintf(who->key_id, sizeof(who->key_id), "%s", e.key.id);
+	return true;
+}
+
+enum MHD_Result hw_ep_admin(struct hw_request *req)
+{
+	struct hw_principal who;
+	enum MHD_Result ret;
+	if (!authenticate(req, &who, &ret))
+		return ret;
+	struct hw_admin_ctx ctx = {req->srv->store, hw_server_cfg(req->srv), caches_changed, req->srv};
+	const char *q = strchr(req->path, '?');
+	char path[512];
+	snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - req->path) : strlen(req->path)), req->path);
+	/* MHD strips the query from the URL it hands us; rebuild it from the arguments. */
+	struct hw_buf query = {0};
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, hw_query_collect, &query);
+	struct hw_admin_request ar = {req->method, path, query.len ? query.data : NULL,
+				      req->body.data, req->body.len, &who, req->request_id};
+	struct hw_admin_response resp = {0};
+	hw_admin_handle(&ctx, &ar, &resp);
+	hw_buf_free(&query);
+	/* Keep the error code for metrics and the access log: the body is freed below. */
+	const char *code = json_string_value(json_object_get(json_object_get(resp.body, "error"), "code"));
+	snprintf(req->admin_code, sizeof(req->admin_code), "%s", code ? code : "ok");
+	if (!resp.body) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		return hw_respond(req, resp.status, r, "ok");
+	}
+	char *text = hw_json_dumps(resp.body);
+	json_decref(resp.body);
+	if (!text)
+		return MHD_NO;
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (resp.allow[0])
+		MHD_add_response_header(r, "Allow", resp.allow);
+	return hw_respond(req, resp.status, r, req->admin_code);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Prometheus metrics (SPEC §20.1). Series are created on first use in a lock-free table
+ * and updated with atomics, so recording never takes a lock on the request path. */
+#ifndef HW_GATEWAY_METRICS_H
+#define HW_GATEWAY_METRICS_H
+
+#include "common/buf.h"
+#include "gateway/request.h"
+
+#include <stdint.h>
+
+struct hw_server;
+
+const char *hw_route_name(enum hw_route route);
+
+void hw_metrics_request(enum hw_route route, const char *method, int status, const char *code,
+			int64_t duration_ns, int64_t upstream_ns);
+void hw_metrics_in_flight(enum hw_route route, int delta);
+/* One provider call: outcome is ok|timeout|connect_error|http_4xx|http_429|http_5xx|
+ * malformed|stream_interrupted. `error_type` is "" on success. */
+void hw_metrics_upstream(const char *provider_kind_or_id, const char *request_model,
+			 const char *response_model, const char *outcome, int64_t duration_ns,
+			 int64_t input_tokens, int64_t output_tokens);
+
+/* Renders the text exposition format 0.0.4 into out. */
+void hw_metrics_render(struct hw_server *srv, struct hw_buf *out);
+
+#endif

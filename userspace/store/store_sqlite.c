@@ -1,0 +1,872 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The embedded SQLite store (SPEC §19): WAL, migrations at open, prepared statements cached
+ * per connection. Two connections, each behind its own mutex: management calls use one, the
+ * usage writer's batches the other, so a reader never waits behind a batch in this process.
+ * Write transactions are BEGIN IMMEDIATE: both connections (and hiway-agent) then queue on
+ * the busy timeout instead of failing a lock upgrade. */
+#include "store/store_sqlite.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_PING,
+	S_SETTING_GET,
+	S_SETTING_SET,
+	S_WS_INSERT,
+	S_WS_GET,
+	S_WS_UPDATE,
+	S_WS_COUNT,
+	S_WS_LIST,
+	S_KEY_INSERT,
+	S_KEY_GET,
+	S_KEY_UPDATE,
+	S_KEY_DELETE,
+	S_KEY_LIST,
+	S_KEY_LIST_ALL,
+	S_KEY_TOUCH,
+	S_USAGE_INSERT,
+	S_USAGE_COUNT,
+	S_COUNT
+};
+
+#define WS_COLS                                                                                    \
+	"id, name, status, suspended_reason, plan, routing_profile, default_model, "               \
+	"allowed_regions, created_at"
+#define KEY_COLS                                                                                   \
+	"id, workspace_id, name, prefix, hash, role, status, rpm_limit, shield_mode, source, "     \
+	"created_at, last_used_at, revoked_at, suspended_reason"
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	/* Reads a page of the file, so a vanished or unreadable database fails the ping. */
+	[S_PING] = "SELECT max(version) FROM schema_migrations",
+	[S_SETTING_GET] = "SELECT value FROM settings WHERE name = ?1",
+	[S_SETTING_SET] = "INSERT INTO settings(name, value) VALUES (?1, ?2) "
+			  "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+	[S_WS_INSERT] = "INSERT INTO workspaces(" WS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_WS_GET] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1",
+	[S_WS_UPDATE] = "UPDATE workspaces SET name = ?2, status = ?3, suspended_reason = ?4, "
+			"plan = ?5, routing_profile = ?6, default_model = ?7, allowed_regions = ?8 "
+			"WHERE id = ?1",
+	[S_WS_COUNT] = "SELECT count(*) FROM workspaces",
+	[S_WS_LIST] = "SELECT " WS_COLS " FROM workspaces WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[S_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[S_KEY_GET] = "SELECT " KEY_COLS " FROM keys WHERE id = ?1",
+	/* last_used_at belongs to the usage writer: an update built from an older read of the
+	 * key must not move it back. id, workspace, prefix, hash, source and created_at are
+	 * fixed at creation. */
+	[S_KEY_UPDATE] = "UPDATE keys SET name = ?2, role = ?3, status = ?4, rpm_limit = ?5, "
+			 "shield_mode = ?6, revoked_at = ?7, suspended_reason = ?8, "
+			 "last_used_at = CASE WHEN ?9 > coalesce(last_used_at, 0) THEN ?9 "
+			 "ELSE last_used_at END WHERE id = ?1",
+	[S_KEY_DELETE] = "DELETE FROM keys WHERE id = ?1",
+	[S_KEY_LIST] = "SELECT " KEY_COLS " FROM keys WHERE workspace_id = ?1 "
+		       "AND (?2 IS NULL OR status = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
+	[S_KEY_LIST_ALL] = "SELECT " KEY_COLS " FROM keys ORDER BY id",
+	/* Batches from several nodes or a late retry may arrive out of order. */
+	[S_KEY_TOUCH] = "UPDATE keys SET last_used_at = ?2 WHERE id = ?1 "
+			"AND (last_used_at IS NULL OR last_used_at < ?2)",
+	[S_USAGE_INSERT] = "INSERT INTO usage_records(request_id, ts_ms, workspace_id, key_id, "
+			   "end_user, route, requested_model, routed_model, provider, tier, score, "
+			   "reason, fallback_chain, stream, passthrough, status, error_code, "
+			   "prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, "
+			   "upstream_cost, markup_cost, baseline_cost, routing_us, ttft_ms, "
+			   "latency_ms, client_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+			   "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
+			   "?25, ?26, ?27, ?28)",
+	[S_USAGE_COUNT] = "SELECT count(*) FROM usage_records WHERE workspace_id = ?1 "
+			  "AND ts_ms >= ?2 AND ts_ms < ?3",
+};
+
+struct conn {
+	sqlite3 *db;
+	pthread_mutex_t mu;
+	sqlite3_stmt *stmts[S_COUNT];
+	int64_t err_logged_ns;
+	unsigned err_suppressed;
+};
+
+struct sqlite_store {
+	struct hw_store base;
+	struct conn main;
+	struct conn bulk;
+	struct conn *writer; /* &bulk, or &main for ":memory:", which one connection must see */
+};
+
+static struct sqlite_store *sq(struct hw_store *st) { return (struct sqlite_store *)st; }
+
+static int map_rc(int rc)
+{
+	switch (rc) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return -EEXIST;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
+/* Maps a failed SQLite call to an errno. Backend failures are logged at most once a second
+ * per connection: an outage retried by the usage writer every tick must not flood stderr. */
+static int conn_fail(struct conn *c, const char *op, int rc)
+{
+	int err = map_rc(rc);
+	if (err != -EIO)
+		return err;
+	int64_t now = hw_clock_mono_ns();
+	if (c->err_logged_ns && now - c->err_logged_ns < 1000000000) {
+		c->err_suppressed++;
+		return err;
+	}
+	json_t *fields = json_pack("{s:s, s:s, s:i, s:I}", "op", op, "error",
+				   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), "sqlite_code",
+				   rc, "suppressed", (json_int_t)c->err_suppressed);
+	hw_log_json(HW_LOG_ERROR, NULL, "store: sqlite failure", fields);
+	c->err_logged_ns = now;
+	c->err_suppressed = 0;
+	return err;
+}
+
+/* The cached statement for `id`, prepared on first use. Caller holds c->mu. */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+	if (!c->stmts[id]) {
+		int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					    &c->stmts[id], NULL);
+		if (rc != SQLITE_OK) {
+			conn_fail(c, "prepare", rc);
+			c->stmts[id] = NULL;
+		}
+	}
+	return c->stmts[id];
+}
+
+static void stmt_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Runs a statement that returns no rows; 0 or an errno. Resets it either way. */
+static int exec_stmt(struct conn *c, sqlite3_stmt *s, const char *op)
+{
+	int rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? 0 : conn_fail(c, op, rc);
+	stmt_done(s);
+	return rc;
+}
+
+static int tx_begin(struct conn *c)
+{
+	sqlite3_stmt *s = stmt(c, S_BEGIN);
+	return s ? exec_stmt(c, s, "begin") : -EIO;
+}
+
+/* Commits when rc is 0, else (or when the commit fails) rolls back; returns the outcome. */
+static int tx_end(struct conn *c, int rc)
+{
+	sqlite3_stmt *s;
+	if (rc == 0) {
+		s = stmt(c, S_COMMIT);
+		rc = s ? exec_stmt(c, s, "commit") : -EIO;
+	}
+	if (rc < 0 && !sqlite3_get_autocommit(c->db)) {
+		s = stmt(c, S_ROLLBACK);
+		if (s)
+			exec_stmt(c, s, "rollback");
+	}
+	return rc;
+}
+
+/* Text fields are fixed arrays: bind at most their size even if a caller forgot the NUL. */
+static void bind_text(sqlite3_stmt *s, int i, const char *v, size_t cap)
+{
+	sqlite3_bind_text(s, i, v, (int)strnlen(v, cap), SQLITE_STATIC);
+}
+
+/* "" means null for optional text. */
+static void bind_opt_text(sqlite3_stmt *s, int i, const char *v, size_t cap)
+{
+	if (v[0])
+		bind_text(s, i, v, cap);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void bind_opt_i64(sqlite3_stmt *s, int i, int64_t v, bool present)
+{
+	if (present)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+#define BIND_TEXT(s, i, field) bind_text(s, i, field, sizeof(field))
+#define BIND_OPT_TEXT(s, i, field) bind_opt_text(s, i, field, sizeof(field))
+
+/* Copies a text column into a fixed array; null reads as "". */
+static void col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	size_t n = t ? (size_t)sqlite3_column_bytes(s, i) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(out, t, n);
+	out[n] = '\0';
+}
+
+#define COL_TEXT(s, i, field) col_text(s, i, field, sizeof(field))
+
+static bool col_null(sqlite3_stmt *s, int i) { return sqlite3_column_type(s, i) == SQLITE_NULL; }
+
+static void bind_workspace(sqlite3_stmt *s, const struct hw_workspace *ws)
+{
+	BIND_TEXT(s, 1, ws->id);
+	BIND_TEXT(s, 2, ws->name);
+	BIND_TEXT(s, 3, ws->status);
+	if (ws->has_suspended_reason)
+		BIND_TEXT(s, 4, ws->suspended_reason);
+	else
+		sqlite3_bind_null(s, 4);
+	BIND_TEXT(s, 5, ws->plan);
+	BIND_TEXT(s, 6, ws->routing_profile);
+	BIND_OPT_TEXT(s, 7, ws->default_model);
+	BIND_OPT_TEXT(s, 8, ws->allowed_regions);
+}
+
+static void read_workspace(sqlite3_stmt *s, void *dst)
+{
+	struct hw_workspace *ws = dst;
+	memset(ws, 0, sizeof(*ws));
+	COL_TEXT(s, 0, ws->id);
+	COL_TEXT(s, 1, ws->name);
+	COL_TEXT(s, 2, ws->status);
+	ws->has_suspended_reason = !col_null(s, 3);
+	COL_TEXT(s, 3, ws->suspended_reason);
+	COL_TEXT(s, 4, ws->plan);
+	COL_TEXT(s, 5, ws->routing_profile);
+	COL_TEXT(s, 6, ws->default_model);
+	COL_TEXT(s, 7, ws->allowed_regions);
+	ws->created_at = sqlite3_column_int64(s, 8);
+}
+
+static void bind_key(sqlite3_stmt *s, const struct hw_key *k)
+{
+	BIND_TEXT(s, 1, k->id);
+	BIND_TEXT(s, 2, k->workspace_id);
+	BIND_TEXT(s, 3, k->name);
+	BIND_TEXT(s, 4, k->prefix);
+	BIND_TEXT(s, 5, k->hash);
+	BIND_TEXT(s, 6, k->role);
+	BIND_TEXT(s, 7, k->status);
+	bind_opt_i64(s, 8, k->rpm_limit, k->rpm_limit >= 0);
+	BIND_OPT_TEXT(s, 9, k->shield_mode);
+	BIND_TEXT(s, 10, k->source);
+	sqlite3_bind_int64(s, 11, k->created_at);
+	bind_opt_i64(s, 12, k->last_used_at, k->last_used_at != 0);
+	bind_opt_i64(s, 13, k->revoked_at, k->revoked_at != 0);
+	if (k->has_suspended_reason)
+		BIND_TEXT(s, 14, k->suspended_reason);
+	else
+		sqlite3_bind_null(s, 14);
+}
+
+static void read_key(sqlite3_stmt *s, void *dst)
+{
+	struct hw_key *k = dst;
+	memset(k, 0, sizeof(*k));
+	COL_TEXT(s, 0, k->id);
+	COL_TEXT(s, 1, k->workspace_id);
+	COL_TEXT(s, 2, k->name);
+	COL_TEXT(s, 3, k->prefix);
+	COL_TEXT(s, 4, k->hash);
+	COL_TEXT(s, 5, k->role);
+	COL_TEXT(s, 6, k->status);
+	k->rpm_limit = col_null(s, 7) ? -1 : sqlite3_column_int64(s, 7);
+	COL_TEXT(s, 8, k->shield_mode);
+	COL_TEXT(s, 9, k->source);
+	k->created_at = sqlite3_column_int64(s, 10);
+	k->last_used_at = sqlite3_column_int64(s, 11);
+	k->revoked_at = sqlite3_column_int64(s, 12);
+	k->has_suspended_reason = !col_null(s, 13);
+	COL_TEXT(s, 13, k->suspended_reason);
+}
+
+/* Steps a query expecting at most one row, read by `read` into `dst`; -ENOENT without one. */
+static int query_one(struct conn *c, sqlite3_stmt *s, const char *op,
+		     void (*read)(sqlite3_stmt *, void *), void *dst)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		read(s, dst);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : conn_fail(c, op, rc);
+	}
+	stmt_done(s);
+	return rc;
+}
+
+/* Steps a query into a malloc'ed array of `size`-byte rows. */
+static int query_all(struct conn *c, sqlite3_stmt *s, const char *op, size_t size,
+		     void (*read)(sqlite3_stmt *, void *), void **out, size_t *n)
+{
+	char *rows = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char *grown = realloc(rows, ncap * size);
+			if (!grown) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			rows = grown;
+			cap = ncap;
+		}
+		read(s, rows + len * size);
+		len++;
+	}
+	rc = rc == SQLITE_DONE ? 0 : conn_fail(c, op, rc);
+out:
+	stmt_done(s);
+	if (rc < 0) {
+		free(rows);
+		rows = NULL;
+		len = 0;
+	}
+	*out = rows;
+	*n = len;
+	return rc;
+}
+
+static void read_count(sqlite3_stmt *s, void *dst) { *(int64_t *)dst = sqlite3_column_int64(s, 0); }
+
+static int sq_ping(struct hw_store *st)
+{
+	struct conn *c = &sq(st)->main;
+	int64_t version = 0;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_PING);
+	if (s)
+		rc = query_one(c, s, "ping", read_count, &version);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+struct text_out {
+	char *buf;
+	size_t len;
+	bool fits;
+};
+
+static void read_text_out(sqlite3_stmt *s, void *dst)
+{
+	struct text_out *t = dst;
+	t->fits = (size_t)sqlite3_column_bytes(s, 0) < t->len;
+	if (t->fits)
+		col_text(s, 0, t->buf, t->len);
+}
+
+static int sq_setting_get(struct hw_store *st, const char *name, char *out, size_t len)
+{
+	struct conn *c = &sq(st)->main;
+	struct text_out t = {.buf = out, .len = len};
+	int rc = -EIO;
+	if (len == 0)
+		return -ENOSPC;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_SETTING_GET);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = query_one(c, s, "setting_get", read_text_out, &t);
+	/* A truncated secret or JSON value is worse than an error. */
+	if (rc == 0 && !t.fits)
+		rc = -ENOSPC;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_setting_set(struct hw_store *st, const char *name, const char *value)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_SETTING_SET);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	rc = exec_stmt(c, s, "setting_set");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_workspace_create(struct hw_store *st, const struct hw_workspace *ws)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WS_INSERT);
+	if (!s)
+		goto out;
+	bind_workspace(s, ws);
+	sqlite3_bind_int64(s, 9, ws->created_at);
+	rc = exec_stmt(c, s, "workspace_create");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_workspace_get(struct hw_store *st, const char *id, struct hw_workspace *out)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WS_GET);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = query_one(c, s, "workspace_get", read_workspace, out);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/* Runs an UPDATE or DELETE of one row by id: -ENOENT when no row matched. */
+static int exec_one_row(struct conn *c, sqlite3_stmt *s, const char *op)
+{
+	int rc = exec_stmt(c, s, op);
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+	return rc;
+}
+
+static int sq_workspace_update(struct hw_store *st, const struct hw_workspace *ws)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WS_UPDATE);
+	if (!s)
+		goto out;
+	bind_workspace(s, ws);
+	rc = exec_one_row(c, s, "workspace_update");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_workspace_count(struct hw_store *st, int64_t *out)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WS_COUNT);
+	if (s)
+		rc = query_one(c, s, "workspace_count", read_count, out);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_workspace_list(struct hw_store *st, const char *after, int limit,
+			     struct hw_workspace **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	*out = NULL;
+	*n = 0;
+	if (limit < 1)
+		return -EINVAL;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WS_LIST);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, limit);
+	rc = query_all(c, s, "workspace_list", sizeof(**out), read_workspace, (void **)out, n);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_key_create(struct hw_store *st, const struct hw_key *key)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_KEY_INSERT);
+	if (!s)
+		goto out;
+	bind_key(s, key);
+	rc = exec_stmt(c, s, "key_create");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_key_get(struct hw_store *st, const char *id, struct hw_key *out)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_KEY_GET);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = query_one(c, s, "key_get", read_key, out);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_key_update(struct hw_store *st, const struct hw_key *key)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_KEY_UPDATE);
+	if (!s)
+		goto out;
+	BIND_TEXT(s, 1, key->id);
+	BIND_TEXT(s, 2, key->name);
+	BIND_TEXT(s, 3, key->role);
+	BIND_TEXT(s, 4, key->status);
+	bind_opt_i64(s, 5, key->rpm_limit, key->rpm_limit >= 0);
+	BIND_OPT_TEXT(s, 6, key->shield_mode);
+	bind_opt_i64(s, 7, key->revoked_at, key->revoked_at != 0);
+	if (key->has_suspended_reason)
+		BIND_TEXT(s, 8, key->suspended_reason);
+	else
+		sqlite3_bind_null(s, 8);
+	sqlite3_bind_int64(s, 9, key->last_used_at);
+	rc = exec_one_row(c, s, "key_update");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_key_delete(struct hw_store *st, const char *id)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_KEY_DELETE);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = exec_one_row(c, s, "key_delete");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_key_list(struct hw_store *st, const char *workspace_id, const char *status,
+		       const char *after, int limit, struct hw_key **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	*out = NULL;
+	*n = 0;
+	if (limit < 1)
+		return -EINVAL;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_KEY_LIST);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+	if (status)
+		sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, limit);
+	rc = query_all(c, s, "key_list", sizeof(**out), read_key, (void **)out, n);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_key_list_all(struct hw_store *st, struct hw_key **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_KEY_LIST_ALL);
+	if (s)
+		rc = query_all(c, s, "key_list_all", sizeof(**out), read_key, (void **)out, n);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static void bind_usage(sqlite3_stmt *s, const struct hw_usage_record *r)
+{
+	BIND_TEXT(s, 1, r->request_id);
+	sqlite3_bind_int64(s, 2, r->ts_ms);
+	BIND_TEXT(s, 3, r->workspace_id);
+	BIND_TEXT(s, 4, r->key_id);
+	BIND_OPT_TEXT(s, 5, r->end_user);
+	BIND_TEXT(s, 6, r->route);
+	BIND_OPT_TEXT(s, 7, r->requested_model);
+	BIND_OPT_TEXT(s, 8, r->routed_model);
+	BIND_OPT_TEXT(s, 9, r->provider);
+	BIND_OPT_TEXT(s, 10, r->tier);
+	if (r->score >= 0)
+		sqlite3_bind_double(s, 11, r->score);
+	else
+		sqlite3_bind_null(s, 11);
+	BIND_OPT_TEXT(s, 12, r->reason);
+	if (r->fallback_chain)
+		sqlite3_bind_text(s, 13, r->fallback_chain, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 13);
+	sqlite3_bind_int(s, 14, r->stream);
+	sqlite3_bind_int(s, 15, r->passthrough);
+	sqlite3_bind_int(s, 16, r->status);
+	BIND_OPT_TEXT(s, 17, r->error_code);
+	sqlite3_bind_int64(s, 18, r->prompt_tokens);
+	sqlite3_bind_int64(s, 19, r->completion_tokens);
+	sqlite3_bind_int64(s, 20, r->cache_read_tokens);
+	sqlite3_bind_int64(s, 21, r->cache_write_tokens);
+	sqlite3_bind_int64(s, 22, r->upstream_cost);
+	sqlite3_bind_int64(s, 23, r->markup_cost);
+	sqlite3_bind_int64(s, 24, r->baseline_cost);
+	sqlite3_bind_int64(s, 25, r->routing_us);
+	sqlite3_bind_int64(s, 26, r->ttft_ms);
+	sqlite3_bind_int64(s, 27, r->latency_ms);
+	BIND_OPT_TEXT(s, 28, r->client_ip);
+}
+
+/* Both helpers run inside the caller's transaction on c. */
+static int insert_usage(struct conn *c, const struct hw_usage_record *recs, size_t n)
+{
+	sqlite3_stmt *s = stmt(c, S_USAGE_INSERT);
+	if (!s)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		bind_usage(s, &recs[i]);
+		int rc = exec_stmt(c, s, "usage_insert");
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int touch_keys(struct conn *c, const char *const *ids, const int64_t *at, size_t n)
+{
+	sqlite3_stmt *s = stmt(c, S_KEY_TOUCH);
+	if (!s)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(s, 1, ids[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, at[i]);
+		int rc = exec_stmt(c, s, "key_touch");
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int sq_usage_flush(struct hw_store *st, const struct hw_usage_record *recs, size_t n,
+			  const char *const *key_ids, const int64_t *at, size_t m)
+{
+	struct conn *c = sq(st)->writer;
+	if (n == 0 && m == 0)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = tx_begin(c);
+	if (rc < 0)
+		goto out;
+	rc = insert_usage(c, recs, n);
+	if (rc == 0)
+		rc = touch_keys(c, key_ids, at, m);
+	rc = tx_end(c, rc);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_usage_insert(struct hw_store *st, const struct hw_usage_record *recs, size_t n)
+{
+	return sq_usage_flush(st, recs, n, NULL, NULL, 0);
+}
+
+static int sq_key_touch(struct hw_store *st, const char *const *ids, const int64_t *at, size_t n)
+{
+	return sq_usage_flush(st, NULL, 0, ids, at, n);
+}
+
+static int sq_usage_count(struct hw_store *st, const char *workspace_id, int64_t from_ms,
+			  int64_t to_ms, int64_t *out)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_USAGE_COUNT);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, from_ms);
+	sqlite3_bind_int64(s, 3, to_ms);
+	rc = query_one(c, s, "usage_count", read_count, out);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static void conn_close(struct conn *c)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->mu);
+}
+
+static void sq_close(struct hw_store *st)
+{
+	struct sqlite_store *s = sq(st);
+	conn_close(&s->main);
+	conn_close(&s->bulk);
+	free(s);
+}
+
+static const struct hw_store_ops sqlite_ops = {
+	.close = sq_close,
+	.ping = sq_ping,
+	.setting_get = sq_setting_get,
+	.setting_set = sq_setting_set,
+	.workspace_create = sq_workspace_create,
+	.workspace_get = sq_workspace_get,
+	.workspace_update = sq_workspace_update,
+	.workspace_count = sq_workspace_count,
+	.workspace_list = sq_workspace_list,
+	.key_create = sq_key_create,
+	.key_get = sq_key_get,
+	.key_update = sq_key_update,
+	.key_delete = sq_key_delete,
+	.key_list = sq_key_list,
+	.key_list_all = sq_key_list_all,
+	.key_touch = sq_key_touch,
+	.usage_insert = sq_usage_insert,
+	.usage_count = sq_usage_count,
+	.usage_flush = sq_usage_flush,
+};
+
+static int pragma(struct conn *c, const char *sql, const char *expect)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		rc = conn_fail(c, sql, rc);
+		goto out;
+	}
+	int step = sqlite3_step(s);
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		rc = conn_fail(c, sql, step);
+		goto out;
+	}
+	/* journal_mode answers the mode it ended in, which may not be the one asked for. */
+	if (expect) {
+		const char *got = step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+		if (!got || strcasecmp(got, expect) != 0) {
+			hw_log(HW_LOG_ERROR, "store: %s gave %s", sql, got ? got : "nothing");
+			rc = -EIO;
+		}
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int conn_open(struct conn *c, const char *path, int busy_ms, const char *sync, bool memory)
+{
+	char sql[64];
+	int rc = sqlite3_open_v2(path, &c->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		hw_log(HW_LOG_ERROR, "store: cannot open %s: %s", path,
+		       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		return -EIO;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, busy_ms);
+	rc = pragma(c, "PRAGMA journal_mode = WAL", memory ? "memory" : "wal");
+	if (rc < 0)
+		return rc;
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s", sync);
+	rc = pragma(c, sql, NULL);
+	if (rc < 0)
+		return rc;
+	return pragma(c, "PRAGMA foreign_keys = ON", NULL);
+}
+
+int hw_store_sqlite_open(const char *path, int64_t busy_timeout_ms, const char *synchronous,
+			 struct hw_store **out)
+{
+	static const char *const sync_modes[] = {"off", "normal", "full"};
+	const char *sync = NULL;
+	struct sqlite_store *s = NULL;
+	bool memory = strcmp(path, ":memory:") == 0;
+	int busy_ms = busy_timeout_ms > INT_MAX ? INT_MAX : (int)busy_timeout_ms;
+	int rc = -EINVAL;
+
+	*out = NULL;
+	if (!synchronous)
+		synchronous = "normal";
+	for (size_t i = 0; i < sizeof(sync_modes) / sizeof(sync_modes[0]); i++)
+		if (strcmp(synchronous, sync_modes[i]) == 0)
+			sync = sync_modes[i];
+	if (!sync || !path[0] || busy_timeout_ms < 0)
+		goto out;
+
+	rc = -ENOMEM;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->base.ops = &sqlite_ops;
+	s->base.backend = "sqlite";
+	pthread_mutex_init(&s->main.mu, NULL);
+	pthread_mutex_init(&s->bulk.mu, NULL);
+	s->writer = memory ? &s->main : &s->bulk;
+
+	rc = conn_open(&s->main, path, busy_ms, sync, memory);
+	if (rc < 0)
+		goto out;
+	rc = hw_store_sqlite_migrate(s->main.db);
+	if (rc < 0)
+		goto out;
+	if (!memory)
+		rc = conn_open(&s->bulk, path, busy_ms, sync, false);
+out:
+	if (rc < 0) {
+		if (s)
+			sq_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
+}

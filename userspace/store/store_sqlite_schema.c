@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+/* SQLite schema migrations. Steps only ever get appended: step i brings the schema to
+ * version i + 1, and schema_migrations records each applied version, so a reopened file
+ * runs only the steps it lacks. Each step is its own IMMEDIATE transaction, re-checked
+ * inside it, so hiwayd and hiway-agent opening the same file at once cannot both apply it. */
+#include "store/store_sqlite.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+static const char *const steps[] = {
+	/* 1: settings, workspaces, keys, usage records. */
+	"CREATE TABLE settings ("
+	" name TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL);"
+	"CREATE TABLE workspaces ("
+	" id TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" suspended_reason TEXT,"
+	" plan TEXT NOT NULL,"
+	" routing_profile TEXT NOT NULL,"
+	" default_model TEXT,"
+	" allowed_regions TEXT,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE keys ("
+	" id TEXT PRIMARY KEY,"
+	" workspace_id TEXT NOT NULL REFERENCES workspaces(id),"
+	" name TEXT NOT NULL,"
+	" prefix TEXT NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" rpm_limit INTEGER,"
+	" shield_mode TEXT,"
+	" source TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" last_used_at INTEGER,"
+	" revoked_at INTEGER,"
+	" suspended_reason TEXT,"
+	" UNIQUE (workspace_id, name));"
+	"CREATE INDEX keys_hash ON keys(hash);"
+	"CREATE INDEX keys_workspace_id ON keys(workspace_id, id);"
+	/* No foreign keys here: usage rows outlive deleted keys and must never fail an insert. */
+	"CREATE TABLE usage_records ("
+	" id INTEGER PRIMARY KEY,"
+	" request_id TEXT NOT NULL,"
+	" ts_ms INTEGER NOT NULL,"
+	" workspace_id TEXT NOT NULL,"
+	" key_id TEXT NOT NULL,"
+	" end_user TEXT,"
+	" route TEXT NOT NULL,"
+	" requested_model TEXT,"
+	" routed_model TEXT,"
+	" provider TEXT,"
+	" tier TEXT,"
+	" score REAL,"
+	" reason TEXT,"
+	" fallback_chain TEXT,"
+	" stream INTEGER NOT NULL,"
+	" passthrough INTEGER NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" error_code TEXT,"
+	" prompt_tokens INTEGER NOT NULL,"
+	" completion_tokens INTEGER NOT NULL,"
+	" cache_read_tokens INTEGER NOT NULL,"
+	" cache_write_tokens INTEGER NOT NULL,"
+	" upstream_cost INTEGER NOT NULL,"
+	" markup_cost INTEGER NOT NULL,"
+	" baseline_cost INTEGER NOT NULL,"
+	" routing_us INTEGER NOT NULL,"
+	" ttft_ms INTEGER NOT NULL,"
+	" latency_ms INTEGER NOT NULL,"
+	" client_ip TEXT);"
+	"CREATE INDEX usage_records_workspace_ts ON usage_records(workspace_id, ts_ms);",
+};
+
+int hw_store_sqlite_schema_version(void) { return (int)(sizeof(steps) / sizeof(steps[0])); }
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		hw_log(HW_LOG_ERROR, "store: migration: %s", err ? err : sqlite3_errstr(rc));
+		sqlite3_free(err);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int current_version(sqlite3 *db, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
+				    &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = 0;
+	} else {
+		hw_log(HW_LOG_ERROR, "store: reading schema version: %s", sqlite3_errmsg(db));
+		rc = -EIO;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Applies step `version` unless another process did it first. */
+static int apply_step(sqlite3 *db, int version)
+{
+	char sql[160];
+	int have = 0;
+	int rc = exec(db, "BEGIN IMMEDIATE");
+	if (rc < 0)
+		return rc;
+	rc = current_version(db, &have);
+	if (rc < 0 || have >= version)
+		goto out;
+	rc = exec(db, steps[version - 1]);
+	if (rc < 0)
+		goto out;
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO schema_migrations(version, applied_at) "
+		 "VALUES (%d, CAST(strftime('%%s', 'now') AS INTEGER))",
+		 version);
+	rc = exec(db, sql);
+out:
+	if (rc == 0)
+		return exec(db, "COMMIT");
+	exec(db, "ROLLBACK");
+	return rc;
+}
+
+int hw_store_sqlite_migrate(sqlite3 *db)
+{
+	int latest = hw_store_sqlite_schema_version();
+	int have = 0;
+	int rc = exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			  " version INTEGER PRIMARY KEY,"
+			  " applied_at INTEGER NOT NULL)");
+	if (rc < 0)
+		return rc;
+	rc = current_version(db, &have);
+	if (rc < 0)
+		return rc;
+	/* A newer build wrote this file: its tables may mean things this build does not know. */
+	if (have > latest) {
+		hw_log(HW_LOG_ERROR, "store: schema version %d is newer than this build's %d", have,
+		       latest);
+		return -EIO;
+	}
+	for (int v = have + 1; v <= latest; v++) {
+		rc = apply_step(db, v);
+		if (rc < 0)
+			return rc;
+		hw_log(HW_LOG_INFO, "store: applied schema migration %d", v);
+	}
+	return 0;
+}

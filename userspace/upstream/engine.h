@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The upstream engine: provider HTTP calls run on a few dedicated threads, each driving a
+ * libcurl multi handle (keep-alive pool, HTTP/2 where offered), so no HTTP worker ever
+ * blocks on a provider. Callbacks run on the engine thread. */
+#ifndef HW_UPSTREAM_ENGINE_H
+#define HW_UPSTREAM_ENGINE_H
+
+#include "common/config.h"
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum hw_call_result {
+	HW_CALL_OK,
+	HW_CALL_CONNECT_ERROR,
+	HW_CALL_TIMEOUT,       /* before the first byte, or the whole response (non-streaming) */
+	HW_CALL_IDLE_TIMEOUT,  /* stream silent longer than idle_ms */
+	HW_CALL_TOTAL_TIMEOUT, /* stream longer than total_ms */
+	HW_CALL_TOO_LARGE,     /* over upstream.max_response_bytes */
+	HW_CALL_ABORTED,       /* on_data asked to stop, or the connection broke mid-body */
+	HW_CALL_CANCELLED,     /* hw_engine_cancel, or the drain bound after a client left */
+	HW_CALL_SHUTDOWN,
+};
+
+struct hw_engine;
+struct hw_engine_pool;
+
+struct hw_upstream_call {
+	/* Filled by the caller before submit; owned by the call. */
+	char *url;
+	struct curl_slist *headers;
+	char *body;
+	size_t body_len;
+	bool stream;
+	struct hw_cfg_timeouts timeouts;
+	int64_t max_response_bytes;
+	void (*on_status)(struct hw_upstream_call *c); /* once, before the first on_data */
+	int (*on_data)(struct hw_upstream_call *c, const char *data, size_t len); /* <0 aborts */
+	void (*on_done)(struct hw_upstream_call *c, enum hw_call_result r);
+	void *arg;
+
+	/* Results, valid from on_status on. */
+	long status;
+	char content_type[128];
+	char retry_after[32];
+	int64_t t_submit_ns, t_first_byte_ns;
+	int64_t bytes;
+
+	/* Engine internals. */
+	struct hw_engine *engine;
+	CURL *easy;
+	bool status_reported;
+	atomic_bool cancel;
+	_Atomic int64_t drain_deadline_ns; /* 0 = client still there */
+	_Atomic int64_t drain_max_bytes;
+	int64_t t_last_byte_ns;
+	int64_t drain_base_bytes; /* bytes seen when the drain began */
+	struct hw_upstream_call *next, *prev;
+};
+
+int hw_engine_pool_new(unsigned n_threads, struct hw_engine_pool **out);
+void hw_engine_pool_free(struct hw_engine_pool *pool);
+/* Hands the call to an engine thread; on_done will be called exactly once. */
+int hw_engine_submit(struct hw_engine_pool *pool, struct hw_upstream_call *call);
+/* Thread-safe: stop the call as soon as possible (on_done gets HW_CALL_CANCELLED). */
+void hw_engine_cancel(struct hw_upstream_call *call);
+/* Thread-safe: the client left; keep reading for usage until the bounds, then cancel. */
+void hw_engine_drain(struct hw_upstream_call *call, int64_t max_s, int64_t max_bytes);
+/* Shutdown: every call in flight ends with HW_CALL_SHUTDOWN. */
+void hw_engine_pool_interrupt(struct hw_engine_pool *pool);
+/* Frees what the caller filled (url, headers, body). */
+void hw_upstream_call_release(struct hw_upstream_call *call);
+
+#endif

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* OpenAI-format providers (`openai`, `openai_compatible`; SPEC §8.1): the request that
+ * goes upstream. The same-format rule applies: the body is forwarded as received except
+ * `model`, the max-tokens field and the stream options. */
+#ifndef HW_UPSTREAM_PROVIDER_OPENAI_H
+#define HW_UPSTREAM_PROVIDER_OPENAI_H
+
+#include "common/config.h"
+#include "gateway/chat_request.h"
+#include "upstream/engine.h"
+
+/* Fills call->url, headers and body. Returns 0 or -ENOMEM. */
+int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
+		    const struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call);
+
+#endif
