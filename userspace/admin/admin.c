@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define API_PREFIX "/api/v1/"
+#define API_PREFIX   "/api/v1/"
 #define MAX_SEGMENTS 6
 
 enum route_access { ACCESS_BOTH, ACCESS_TOKEN };
@@ -193,10 +193,9 @@ static bool admin_key_allowed(struct hw_admin_call *c, const struct route *r)
 		return false;
 	}
 	if (strcmp(own.status, "suspended") == 0) {
-		json_t *extra = json_pack("{s:o}", "reason",
-					  own.has_suspended_reason ?
-						  json_string(own.suspended_reason) :
-						  json_null());
+		json_t *extra = json_pack(
+			"{s:o}", "reason",
+			own.has_suspended_reason ? json_string(own.suspended_reason) : json_null());
 		hw_admin_reply(c, 403,
 			       hw_err_body(HW_ERR_WORKSPACE_SUSPENDED, "Workspace suspended.",
 					   c->req->request_id, extra, false));

@@ -44,6 +44,7 @@ int hw_admin_bootstrap(struct hw_store *st, const struct hw_config *cfg)
 	hw_admin_utf8_cut(wide, HW_ADMIN_NAME_MAX_CHARS, sizeof(ws.name) - 1);
 	hw_admin_workspace_init(cfg, &ws);
 	memcpy(ws.name, wide, strlen(wide) + 1);
+	snprintf(ws.plan, sizeof(ws.plan), "unlimited");
 	rc = st->ops->workspace_create(st, &ws);
 	if (rc)
 		goto out;

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HW_ADMIN_PAGE_DEFAULT 100
-#define HW_ADMIN_PAGE_MAX 500
+#define HW_ADMIN_PAGE_DEFAULT	100
+#define HW_ADMIN_PAGE_MAX	500
 #define HW_ADMIN_NAME_MAX_CHARS 100
 
 /* One management call in flight: the router fills it, a handler answers through it. */

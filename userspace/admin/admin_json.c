@@ -236,27 +236,28 @@ int hw_admin_choice_take(struct hw_admin_call *c, const json_t *v, const char *p
 		return 0;
 	}
 	for (const char *const *p = values; *p; p++)
-		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-					 used ? ", " : "", *p);
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+					 *p);
 	hw_admin_fail_param(c, param, "%s must be one of: %s.", param, list);
 	return -EINVAL;
 }
 
 void hw_admin_utf8_cut(char *s, size_t max_chars, size_t max_bytes)
 {
-	size_t bytes = 0, chars = 0;
+	size_t end = 0, chars = 0;
 
-	/* Stop at the lead byte of the first character that would not fit. */
-	for (; s[bytes]; bytes++) {
-		if (((unsigned char)s[bytes] & 0xC0) == 0x80)
-			continue;
-		if (chars == max_chars)
+	/* Advance one whole character at a time while it still fits both limits. */
+	while (s[end] && chars < max_chars) {
+		size_t next = end + 1;
+
+		while (((unsigned char)s[next] & 0xC0) == 0x80)
+			next++;
+		if (next > max_bytes)
 			break;
+		end = next;
 		chars++;
 	}
-	while (bytes > max_bytes || (bytes > 0 && ((unsigned char)s[bytes] & 0xC0) == 0x80))
-		bytes--;
-	s[bytes] = '\0';
+	s[end] = '\0';
 }
 
 /* Skips a JSON string or nested value starting at s[i], returning the index after it.
@@ -303,8 +304,7 @@ static size_t skip_space(const char *s, size_t n, size_t i)
 
 /* Raw text of the top-level member `name`; member names are compared after JSON
  * unescaping, so "a\u0062" is "ab". */
-static int raw_member(const char *s, size_t n, const char *name, const char **val,
-		      size_t *vlen)
+static int raw_member(const char *s, size_t n, const char *name, const char **val, size_t *vlen)
 {
 	size_t i = skip_space(s, n, 0);
 

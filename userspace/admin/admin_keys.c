@@ -59,17 +59,16 @@ int hw_admin_key_mint(struct hw_store *st, struct hw_key *key, char plain[HW_KEY
 
 json_t *hw_admin_key_json(const struct hw_key *key)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "id", key->id,
-			 "workspace_id", key->workspace_id, "name", key->name, "prefix",
-			 key->prefix, "role", key->role, "status", key->status, "rpm_limit",
-			 key->rpm_limit < 0 ? json_null() : json_integer(key->rpm_limit),
-			 "shield_mode",
-			 key->shield_mode[0] ? json_string(key->shield_mode) : json_null(),
-			 "source", key->source, "created_at", hw_admin_time_json(key->created_at),
-			 "last_used_at", hw_admin_time_json(key->last_used_at), "revoked_at",
-			 hw_admin_time_json(key->revoked_at), "suspended_reason",
-			 key->has_suspended_reason ? json_string(key->suspended_reason) :
-						     json_null());
+	return json_pack(
+		"{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "id", key->id,
+		"workspace_id", key->workspace_id, "name", key->name, "prefix", key->prefix, "role",
+		key->role, "status", key->status, "rpm_limit",
+		key->rpm_limit < 0 ? json_null() : json_integer(key->rpm_limit), "shield_mode",
+		key->shield_mode[0] ? json_string(key->shield_mode) : json_null(), "source",
+		key->source, "created_at", hw_admin_time_json(key->created_at), "last_used_at",
+		hw_admin_time_json(key->last_used_at), "revoked_at",
+		hw_admin_time_json(key->revoked_at), "suspended_reason",
+		key->has_suspended_reason ? json_string(key->suspended_reason) : json_null());
 }
 
 static json_t *key_json_with_plain(const struct hw_key *key, const char *plain)
@@ -144,7 +143,8 @@ void hw_admin_keys_list(struct hw_admin_call *c)
 		return;
 	rc = hw_admin_query_get(c->req->query, "status", status, sizeof(status));
 	if (rc == -EINVAL || (rc == 0 && !hw_admin_one_of(status, statuses))) {
-		hw_admin_fail_param(c, "status", "status must be one of: active, suspended, revoked.");
+		hw_admin_fail_param(c, "status",
+				    "status must be one of: active, suspended, revoked.");
 		return;
 	}
 	if (rc == 0)
@@ -184,8 +184,9 @@ static int legacy_take(struct hw_admin_call *c, const json_t *v, const char **ou
 		return -EINVAL;
 	}
 	if (hw_key_shape(json_string_value(v)) != HW_KEY_SHAPE_LEGACY) {
-		hw_admin_fail_param(c, "legacy_key",
-				    "legacy_key must be \"hwy_\" followed by 47 letters or digits.");
+		hw_admin_fail_param(
+			c, "legacy_key",
+			"legacy_key must be \"hwy_\" followed by 47 letters or digits.");
 		return -EINVAL;
 	}
 	*out = json_string_value(v);
@@ -209,8 +210,9 @@ static int import_check(struct hw_store *st, const char *hash)
 
 void hw_admin_keys_create(struct hw_admin_call *c)
 {
-	static const char *const fields[] = {"name",   "role",	     "rpm_limit", "shield_mode",
-					     "source", "legacy_key", NULL};
+	static const char *const fields[] = {
+		"name", "role", "rpm_limit", "shield_mode", "source", "legacy_key", NULL,
+	};
 	struct hw_store *st = c->ctx->store;
 	char plain[HW_KEY_LIVE_LEN + 1] = "";
 	const char *legacy;
@@ -312,8 +314,7 @@ void hw_admin_key_patch(struct hw_admin_call *c)
 					    "Revoke a key with POST .../keys/{id}/revoke.");
 			goto out;
 		}
-		if (hw_admin_choice_take(c, v, "status", settable_statuses, status,
-					 sizeof(status)))
+		if (hw_admin_choice_take(c, v, "status", settable_statuses, status, sizeof(status)))
 			goto out;
 		/* Revocation is final (§4.1). */
 		if (strcmp(key.status, "revoked") == 0) {

@@ -14,18 +14,21 @@
 
 #define REGION_MAX_CHARS 32
 
-/* §18 plans.presets; the configuration does not carry custom presets yet. */
-static const char *const plans[] = {"free", "build", "scale", "business", "unlimited", NULL};
+/* §18 plans.presets, for a configuration that lists none. */
+static const char *const builtin_plans[] = {
+	"free", "build", "scale", "business", "unlimited", NULL,
+};
 static const char *const profiles[] = {"budget", "balanced", "quality", NULL};
 
 void hw_admin_workspace_init(const struct hw_config *cfg, struct hw_workspace *ws)
 {
 	const char *profile = cfg->routing.profile;
+	const char *plan = cfg->plans.default_plan;
 
 	memset(ws, 0, sizeof(*ws));
 	hw_ulid(ws->id);
 	snprintf(ws->status, sizeof(ws->status), "active");
-	snprintf(ws->plan, sizeof(ws->plan), "unlimited");
+	snprintf(ws->plan, sizeof(ws->plan), "%s", plan && *plan ? plan : "unlimited");
 	snprintf(ws->routing_profile, sizeof(ws->routing_profile), "%s",
 		 profile && *profile ? profile : "balanced");
 	ws->created_at = hw_clock_wall_s();
@@ -45,12 +48,28 @@ json_t *hw_admin_workspace_json(const struct hw_config *cfg, const struct hw_wor
 	}
 	return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:o}", "id", ws->id, "name", ws->name,
 			 "status", ws->status, "suspended_reason",
-			 ws->has_suspended_reason ? json_string(ws->suspended_reason) :
-						    json_null(),
-			 "plan", ws->plan, "routing_profile", ws->routing_profile,
-			 "default_model", model && *model ? json_string(model) : json_null(),
-			 "allowed_regions", regions, "created_at",
-			 hw_admin_time_json(ws->created_at));
+			 ws->has_suspended_reason ? json_string(ws->suspended_reason) : json_null(),
+			 "plan", ws->plan, "routing_profile", ws->routing_profile, "default_model",
+			 model && *model ? json_string(model) : json_null(), "allowed_regions",
+			 regions, "created_at", hw_admin_time_json(ws->created_at));
+}
+
+/* A plan preset named by the configuration (plans.presets). */
+static int plan_take(struct hw_admin_call *c, const json_t *v, char *out, size_t cap)
+{
+	const struct hw_config *cfg = c->ctx->cfg;
+	const char *s = json_string_value(v);
+
+	if (!cfg->plans.n_presets)
+		return hw_admin_choice_take(c, v, "plan", builtin_plans, out, cap);
+	for (size_t i = 0; s && i < cfg->plans.n_presets; i++) {
+		if (strcmp(s, cfg->plans.presets[i].name) == 0 && strlen(s) < cap) {
+			memcpy(out, s, strlen(s) + 1);
+			return 0;
+		}
+	}
+	hw_admin_fail_param(c, "plan", "plan must name a configured plan preset.");
+	return -EINVAL;
 }
 
 /* A catalog id "provider/model" (the catalog itself is routing's), or null for the server
@@ -126,7 +145,8 @@ static int regions_take(struct hw_admin_call *c, const json_t *v, char *out, siz
 		return -ENOMEM;
 	}
 	if (strlen(text) >= cap) {
-		hw_admin_fail_param(c, "allowed_regions", "allowed_regions lists too many regions.");
+		hw_admin_fail_param(c, "allowed_regions",
+				    "allowed_regions lists too many regions.");
 		goto out;
 	}
 	memcpy(out, text, strlen(text) + 1);
@@ -188,9 +208,12 @@ out:
 
 void hw_admin_workspaces_create(struct hw_admin_call *c)
 {
-	static const char *const fields[] = {"name",		   "plan",
-					     "routing_profile",	   "default_model",
-					     "initial_credit_usd", "create_admin_key",
+	static const char *const fields[] = {"name",
+					     "plan",
+					     "routing_profile",
+					     "default_model",
+					     "initial_credit_usd",
+					     "create_admin_key",
 					     NULL};
 	const struct hw_config *cfg = c->ctx->cfg;
 	struct hw_store *st = c->ctx->store;
@@ -208,7 +231,7 @@ void hw_admin_workspaces_create(struct hw_admin_call *c)
 	if (hw_admin_name_take(c, json_object_get(in, "name"), "name", ws.name, sizeof(ws.name)))
 		goto out;
 	v = json_object_get(in, "plan");
-	if (v && hw_admin_choice_take(c, v, "plan", plans, ws.plan, sizeof(ws.plan)))
+	if (v && plan_take(c, v, ws.plan, sizeof(ws.plan)))
 		goto out;
 	v = json_object_get(in, "routing_profile");
 	if (v && hw_admin_choice_take(c, v, "routing_profile", profiles, ws.routing_profile,
@@ -219,9 +242,8 @@ void hw_admin_workspaces_create(struct hw_admin_call *c)
 		goto out;
 	/* Validated now; crediting the wallet belongs to the ledger. */
 	v = json_object_get(in, "initial_credit_usd");
-	if (v && (!json_is_number(v) ||
-		  hw_admin_usd_member(c->req->body, c->req->body_len, "initial_credit_usd",
-				      &credit))) {
+	if (v && (!json_is_number(v) || hw_admin_usd_member(c->req->body, c->req->body_len,
+							    "initial_credit_usd", &credit))) {
 		hw_admin_fail_param(c, "initial_credit_usd",
 				    "initial_credit_usd must be a number >= 0 with at most 6 "
 				    "decimals.");

@@ -37,7 +37,7 @@ int hw_cli_usage(const char *fmt, ...)
 
 static int find_opt(const struct hw_cli_opt *spec, const char *name, size_t len)
 {
-	for (int i = 0; spec && spec[i].name; i++) {
+	for (int i = 0; spec && i < HW_CLI_MAX_OPTS && spec[i].name; i++) {
 		if (strlen(spec[i].name) == len && strncmp(spec[i].name, name, len) == 0)
 			return i;
 	}
@@ -61,18 +61,21 @@ static void set_global(struct hw_cli *cli, const char *name, const char *value)
 int hw_cli_parse(struct hw_cli *cli, int argc, char **argv, const struct hw_cli_opt *spec,
 		 struct hw_cli_args *out, int *stop)
 {
+	struct hw_cli_args globals_only;
 	bool only_pos = false;
 
-	if (out) {
-		memset(out, 0, sizeof(*out));
-		out->spec = spec;
+	if (!out) {
+		out = &globals_only;
+		spec = NULL;
 	}
+	memset(out, 0, sizeof(*out));
+	out->spec = spec;
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 		bool is_opt = !only_pos && arg[0] == '-' && arg[1] != '\0';
 
 		if (!is_opt) {
-			if (!out) {
+			if (out == &globals_only) {
 				*stop = i;
 				return 0;
 			}
@@ -100,7 +103,7 @@ int hw_cli_parse(struct hw_cli *cli, int argc, char **argv, const struct hw_cli_
 		const char *eq = strchr(name, '=');
 		size_t len = eq ? (size_t)(eq - name) : strlen(name);
 		int g = find_opt(global_opts, name, len);
-		int c = g < 0 ? find_opt(out ? spec : NULL, name, len) : -1;
+		int c = g < 0 ? find_opt(spec, name, len) : -1;
 		const struct hw_cli_opt *o = g >= 0 ? &global_opts[g] : c >= 0 ? &spec[c] : NULL;
 		const char *value = "";
 
@@ -126,7 +129,7 @@ int hw_cli_parse(struct hw_cli *cli, int argc, char **argv, const struct hw_cli_
 		else
 			out->vals[c] = value;
 	}
-	if (!out)
+	if (out == &globals_only)
 		*stop = argc;
 	return 0;
 }

@@ -37,7 +37,7 @@ struct hw_cli_opt {
 #define HW_CLI_MAX_POS 4
 
 struct hw_cli_args {
-	const struct hw_cli_opt *spec; /* terminated by a NULL name */
+	const struct hw_cli_opt *spec; /* at most HW_CLI_MAX_OPTS, then a NULL name */
 	const char *vals[HW_CLI_MAX_OPTS]; /* by spec index; "" for a flag that was given */
 	const char *pos[HW_CLI_MAX_POS];
 	int npos;
@@ -92,10 +92,10 @@ const char *hw_cli_workspace(const struct hw_cli *cli, const char *explicit_ws);
 
 /* ---- management API client (client.c) ---- */
 
-/* "/api/v1/<seg>/<seg>...", every segment percent-encoded; the list ends at the first NULL,
- * so optional trailing segments can be passed as NULL.
- * Caller frees. */
-char *hw_cli_path(const char *seg, ...) __attribute__((sentinel));
+/* "/api/v1/<seg>/<seg>...", every segment percent-encoded; `segs` ends at the first NULL,
+ * so optional trailing segments can be passed as NULL. Caller frees. */
+char *hw_cli_path(const char *const *segs);
+#define HW_CLI_PATH(...) hw_cli_path((const char *const[]){__VA_ARGS__, NULL})
 
 /* One call. `body` (may be NULL) is sent as JSON. On a 2xx returns HW_CLI_OK with *out the
  * parsed answer (NULL for 204); otherwise prints the error (SPEC §2.1 envelope: code,
@@ -104,8 +104,9 @@ char *hw_cli_path(const char *seg, ...) __attribute__((sentinel));
 int hw_cli_call(const struct hw_cli *cli, const char *method, const char *path, json_t *body,
 		bool auth, json_t **out);
 
-/* Like hw_cli_call, but also returns non-2xx answers that are not error envelopes in *out
- * with their status in *status, for endpoints such as /health whose 503 has its own body. */
+/* Like hw_cli_call, but a non-2xx answer whose body is a JSON object is returned as well,
+ * with its status in *status, for endpoints such as /health whose 503 carries a report; an
+ * "error" envelope in it has already been printed on stderr. */
 int hw_cli_call_status(const struct hw_cli *cli, const char *method, const char *path,
 		       json_t *body, bool auth, json_t **out, long *status);
 

@@ -5,7 +5,6 @@
 #include "cli/cli.h"
 
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,18 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* [A-Za-z0-9._:-]; the header line is not NUL-terminated. */
+static bool request_id_chars(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
 {
 	static const char name[] = "x-request-id:";
@@ -62,7 +73,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *arg)
 		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
 			end--;
 		size_t len = (size_t)(end - v);
-		if (len < sizeof(r->request_id)) {
+		/* Kept only in the shape SPEC §5.1 allows, as it is printed as is. */
+		if (len < sizeof(r->request_id) && request_id_chars(v, len)) {
 			memcpy(r->request_id, v, len);
 			r->request_id[len] = '\0';
 		}
@@ -103,15 +115,12 @@ static void append(char **s, const char *sep, const char *piece, bool encode)
 	*s = joined;
 }
 
-char *hw_cli_path(const char *seg, ...)
+char *hw_cli_path(const char *const *segs)
 {
 	char *path = hw_cli_must(strdup("/api/v1"));
-	va_list ap;
 
-	va_start(ap, seg);
-	for (const char *s = seg; s; s = va_arg(ap, const char *))
-		append(&path, "/", s, true);
-	va_end(ap);
+	for (; *segs; segs++)
+		append(&path, "/", *segs, true);
 	return path;
 }
 
@@ -167,10 +176,7 @@ static int perform(const struct hw_cli *cli, const char *method, const char *pat
 		fprintf(stderr, "hiwayctl: cannot reach %s: %s\n", cli->url,
 			*errbuf ? errbuf : curl_easy_strerror(rc));
 	}
-	if (authz) {
-		explicit_bzero(authz, strlen(authz));
-		free(authz);
-	}
+	free(authz);
 	free(url);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
@@ -188,13 +194,14 @@ static void print_request_id(const char *id)
 /* `error: <code>: <message>`, the code's extra fields, and the request id. */
 static void report_envelope(const struct hw_cli *cli, json_t *err, const struct http_resp *r)
 {
-	const char *code = json_string_value(json_object_get(err, "code"));
-	const char *msg = json_string_value(json_object_get(err, "message"));
-	const char *rid = json_string_value(json_object_get(err, "request_id"));
+	/* Table text: whatever the server echoes back cannot drive the terminal. */
+	char *code = hw_cli_text(json_object_get(err, "code"), "unknown");
+	char *msg = hw_cli_text(json_object_get(err, "message"), "(no message)");
+	char *rid = hw_cli_text(json_object_get(err, "request_id"), r->request_id);
 	const char *key;
 	json_t *v;
 
-	fprintf(stderr, "error: %s: %s\n", code ? code : "unknown", msg ? msg : "(no message)");
+	fprintf(stderr, "error: %s: %s\n", code, msg);
 	json_object_foreach(err, key, v) {
 		if (strcmp(key, "type") == 0 || strcmp(key, "code") == 0 ||
 		    strcmp(key, "message") == 0 || strcmp(key, "request_id") == 0)
@@ -203,7 +210,10 @@ static void report_envelope(const struct hw_cli *cli, json_t *err, const struct 
 		fprintf(stderr, "  %s: %s\n", key, text);
 		free(text);
 	}
-	print_request_id(rid ? rid : r->request_id);
+	print_request_id(rid);
+	free(code);
+	free(msg);
+	free(rid);
 	if (r->status == 401 && !(cli->token && *cli->token))
 		fputs("hint: pass --token or set HIWAY_ADMIN_TOKEN\n", stderr);
 }
@@ -239,13 +249,16 @@ int hw_cli_call_status(const struct hw_cli *cli, const char *method, const char 
 
 	json_t *err = json_object_get(doc, "error");
 	bool ok = r.status >= 200 && r.status < 300;
-	if (!ok && json_is_object(err)) {
+	if (!ok && status && json_is_object(doc)) {
+		/* The caller shows the document itself; only the envelope's line is ours. */
+		if (json_is_object(err))
+			report_envelope(cli, err, &r);
+	} else if (!ok && json_is_object(err)) {
 		if (cli->json)
 			hw_cli_print_json(doc);
 		report_envelope(cli, err, &r);
 		goto out;
-	}
-	if (!ok && !status) {
+	} else if (!ok) {
 		fprintf(stderr, "error: http_%ld: unexpected answer from %s\n", r.status, cli->url);
 		print_request_id(r.request_id);
 		goto out;

@@ -7,17 +7,18 @@
 
 static int health(struct hw_cli *cli, const struct hw_cli_args *a)
 {
+	static const char *const skip[] = {"error", NULL};
 	json_t *report = NULL;
 	long status = 0;
 	int ret = hw_cli_call_status(cli, "GET", "/health", NULL, false, &report, &status);
 
 	if (ret)
 		return ret;
-	hw_cli_show(cli, report, NULL);
+	/* A 503 report carries the envelope beside it, already printed as the error line. */
+	hw_cli_show(cli, report, skip);
 	if (status != 200) {
-		const char *state = json_string_value(json_object_get(report, "status"));
-		fprintf(stderr, "error: %s: the gateway reports itself unhealthy (HTTP %ld)\n",
-			state ? state : "unavailable", status);
+		if (!json_object_get(report, "error"))
+			fprintf(stderr, "error: unavailable: the gateway answered HTTP %ld\n", status);
 		ret = HW_CLI_API_ERROR;
 	}
 	json_decref(report);

@@ -154,10 +154,8 @@ static const struct group *find_group(const char *name)
 /* Fills what argv left unset from the environment and checks it. */
 static int resolve_globals(struct hw_cli *cli)
 {
-	const char *env;
-
 	if (!cli->url) {
-		env = getenv("HIWAY_URL");
+		const char *env = getenv("HIWAY_URL");
 		cli->url = hw_cli_must(strdup(env && *env ? env : DEFAULT_URL));
 	}
 	if (strncasecmp(cli->url, "http://", 7) != 0 && strncasecmp(cli->url, "https://", 8) != 0)

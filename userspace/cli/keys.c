@@ -35,7 +35,7 @@ static int key_call(struct hw_cli *cli, const char *method, const char *kid, con
 
 	if (!ws)
 		return HW_CLI_USAGE;
-	path = hw_cli_path("workspaces", ws, "keys", kid, action, NULL);
+	path = HW_CLI_PATH("workspaces", ws, "keys", kid, action);
 	ret = hw_cli_call(cli, method, path, body, true, &key);
 	if (ret == HW_CLI_OK && key)
 		show_key(cli, key, secret_title);
@@ -89,9 +89,10 @@ static int keys_create(struct hw_cli *cli, const struct hw_cli_args *a)
 	}
 	if ((rpm && hw_cli_set_rpm(body, rpm)) || (shield && hw_cli_set_shield(body, shield)))
 		goto out;
-	hw_cli_set(body, "source", json_string("cli"));
 	if (add_legacy_key(body, a, &imported))
 		goto out;
+	/* The server files a legacy key under source "import" (SPEC §4.1). */
+	hw_cli_set(body, "source", json_string(imported ? "import" : "cli"));
 	/* An imported key is the caller's own secret already: no need to echo it back. */
 	ret = key_call(cli, "POST", NULL, NULL, body, imported ? NULL : "API key");
 out:
@@ -124,7 +125,7 @@ static int keys_list(struct hw_cli *cli, const struct hw_cli_args *a)
 	if (!ws || (limit && hw_cli_check_limit(limit)) ||
 	    (status && hw_cli_check_choice("status", status, list_statuses)))
 		return HW_CLI_USAGE;
-	path = hw_cli_path("workspaces", ws, "keys", NULL);
+	path = HW_CLI_PATH("workspaces", ws, "keys");
 	ret = hw_cli_list(cli, path, params, 1, limit, hw_cli_get(a, "cursor"), &list);
 	if (ret == HW_CLI_OK && cli->json) {
 		hw_cli_print_json(list);

@@ -45,8 +45,9 @@ static char *real_text(double d)
 		*--end = '\0';
 	if (end[-1] == '.')
 		*--end = '\0';
+	/* A tiny negative value rounds to "-0". */
 	if (strcmp(s, "-0") == 0)
-		strcpy(s, "0");
+		memmove(s, s + 1, 2);
 	return s;
 }
 

@@ -40,7 +40,7 @@ static int ws_create(struct hw_cli *cli, const struct hw_cli_args *a)
 	const char *model = hw_cli_get(a, "default-model");
 	json_t *body = hw_cli_must(json_object());
 	json_t *ws = NULL;
-	char *path = hw_cli_path("workspaces", NULL);
+	char *path = HW_CLI_PATH("workspaces");
 	int ret = HW_CLI_USAGE;
 
 	if (profile && hw_cli_check_choice("profile", profile, profiles))
@@ -80,7 +80,7 @@ static int ws_list(struct hw_cli *cli, const struct hw_cli_args *a)
 		{"CREATED", "created_at", NULL},
 	};
 	const char *limit = hw_cli_get(a, "limit");
-	char *path = hw_cli_path("workspaces", NULL);
+	char *path = HW_CLI_PATH("workspaces");
 	json_t *list = NULL;
 	int ret = HW_CLI_USAGE;
 
@@ -115,7 +115,7 @@ static int ws_one(struct hw_cli *cli, const struct hw_cli_args *a, const char *m
 
 	if (!id)
 		return HW_CLI_USAGE;
-	path = hw_cli_path("workspaces", id, action, NULL);
+	path = HW_CLI_PATH("workspaces", id, action);
 	ret = hw_cli_call(cli, method, path, body, true, &ws);
 	if (ret == HW_CLI_OK)
 		hw_cli_show(cli, ws, NULL);

@@ -36,7 +36,7 @@ json_t *hw_json_usd(int64_t micro)
 
 char *hw_json_dumps(const json_t *json)
 {
-	char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	if (!text || !strstr(text, MARK_ESCAPED))
 		return text;
 	/* Rewrite in place: each "\u0001usd:123.4" becomes 123.4, which is always shorter. */

@@ -57,7 +57,7 @@ void hw_log_json(enum hw_log_level level, const char *request_id, const char *ms
 		json_object_update(line, fields);
 		json_decref(fields);
 	}
-	char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	json_decref(line);
 	if (!text)
 		return;

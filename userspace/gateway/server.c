@@ -439,7 +439,7 @@ int hw_server_start(struct hw_server *srv)
 			return -EINVAL;
 		}
 		unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-				 MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+				 MHD_USE_ERROR_LOG;
 		if (ss.ss_family == AF_INET6)
 			flags |= MHD_USE_IPv6;
 		struct MHD_Daemon *d = MHD_start_daemon(

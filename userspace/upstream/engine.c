@@ -268,10 +268,13 @@ static void *engine_main(void *arg)
 			e->last_sweep_ns = now;
 			sweep(e, now);
 		}
-		long timeout_ms = 10;
+		/* With calls in flight, wake at least every sweep period; idle, only when
+		 * woken by a submission. */
+		long cap = e->active ? 10 : 1000;
+		long timeout_ms = cap;
 		curl_multi_timeout(e->multi, &timeout_ms);
-		if (timeout_ms < 0 || timeout_ms > 10)
-			timeout_ms = 10;
+		if (timeout_ms < 0 || timeout_ms > cap)
+			timeout_ms = cap;
 		if (timeout_ms > 0)
 			curl_multi_poll(e->multi, NULL, 0, (int)timeout_ms, NULL);
 	}

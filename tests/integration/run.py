@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""hiway integration tests: real hiwayd + fake-upstream on 127.0.0.1.
+
+    HIWAY_BUILD=build python3 tests/integration/run.py [SUBSTRING ...]
+
+Prints "ok NAME" or "FAIL NAME: reason" per test and closes with "N passed, N failed";
+exits non-zero when any test failed. Optional arguments keep only the tests whose name
+contains one of them. HIWAY_IT_KEEP=1 keeps the temporary directories (logs, stores).
+"""
+import importlib
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from harness import TestFailure  # noqa: E402
+
+MODULES = [
+    "test_health",
+    "test_errors",
+    "test_chat",
+    "test_echo",
+    "test_streaming",
+    "test_admin_keys",
+    "test_hiwayctl",
+    "test_metrics",
+    "test_robustness",
+    "test_load",
+    "test_lifecycle",
+]
+
+
+def main():
+    filters = sys.argv[1:]
+    passed = failed = 0
+    t_start = time.monotonic()
+
+    def report(name, err):
+        nonlocal passed, failed
+        if err is None:
+            passed += 1
+            print("ok " + name, flush=True)
+        else:
+            failed += 1
+            print("FAIL %s: %s" % (name, " ".join(str(err).split("\n"))[:2000]), flush=True)
+
+    missing = [p for p in (harness.HIWAYD, harness.FAKE) if not os.access(p, os.X_OK)]
+    if missing:
+        report("setup.binaries", "not built: " + ", ".join(missing))
+        print("%d passed, %d failed" % (passed, failed), flush=True)
+        return 1
+    for mod in MODULES:
+        if mod == "test_hiwayctl" and not os.access(harness.HIWAYCTL, os.X_OK):
+            harness.note("hiwayctl not built: its tests are skipped")
+            continue
+        try:
+            importlib.import_module(mod)
+        except Exception as e:  # noqa: BLE001
+            report(mod + ".import", "%s: %s" % (type(e).__name__, e))
+
+    ctx = harness.Ctx()
+    harness.note("build %s (%s)" % (harness.BUILD, "asan" if harness.ASAN else "release"))
+    for name, fn in harness.TESTS:
+        if filters and not any(f in name for f in filters):
+            continue
+        t0 = time.monotonic()
+        err = None
+        try:
+            fn(ctx)
+        except TestFailure as e:
+            err = e
+        except Exception as e:  # noqa: BLE001
+            tb = traceback.extract_tb(e.__traceback__)
+            where = ""
+            for fr in reversed(tb):
+                if os.path.basename(fr.filename).startswith("test_"):
+                    where = " (%s:%d)" % (os.path.basename(fr.filename), fr.lineno)
+                    break
+            err = "%s: %s%s" % (type(e).__name__, e, where)
+        dt = time.monotonic() - t0
+        if dt > 10:
+            harness.note("%s took %.1fs" % (name, dt))
+        report(name, err)
+
+    # Every gateway started must stop cleanly on SIGTERM, with no sanitizer report.
+    for gw in ctx.gateways:
+        if gw.proc is None:
+            continue
+        alive_before = gw.alive()
+        gw.stop()
+        probs = gw.exit_problems()
+        if not alive_before and gw.rc is not None and gw.rc < 0:
+            probs.insert(0, "had died before the end of the run (signal %d)" % -gw.rc)
+        if probs:
+            probs.append("log: " + gw.log_path)
+        report("shutdown.clean_exit[%s]" % gw.name, "; ".join(probs) if probs else None)
+    if ctx._fake is not None:
+        rc = ctx._fake.stop()
+        san = [ln for ln in ctx._fake.stderr().splitlines()
+               if any(m in ln for m in harness.SANITIZER_MARKERS)]
+        err = None
+        if rc != 0 or san:
+            err = "fake-upstream exit %s %s" % (rc, " | ".join(san[:3]))
+        report("shutdown.clean_exit[fake-upstream]", err)
+    ctx.close()
+
+    keep = failed > 0 or os.environ.get("HIWAY_IT_KEEP")
+    if keep and harness._TMP_ROOT:
+        harness.note("logs and stores kept in " + harness._TMP_ROOT)
+    harness.cleanup_tmp(keep)
+    harness.note("integration run took %.1fs" % (time.monotonic() - t_start))
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
