@@ -228,19 +228,24 @@ static void test_full_file(void **state)
 		"store_options: {sqlite_synchronous: full, busy_timeout_ms: 0, redis_pool: 4,"
 		" redis_timeout_ms: 50}\n"
 		"admin: {token: \"0123456789abcdef0123456789abcdef\"}\n"
-		"secrets: {master_key: \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"}\n"
+		"secrets: {master_key: "
+		"\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"}\n"
 		"bootstrap: {enabled: false, workspace_name: acme, initial_credit_usd: 0.5}\n"
 		"catalog:\n"
 		"  builtin: false\n"
 		"  models:\n"
-		"    - {id: \"ollama/llama3.1:8b\", tier: light, input_per_mtok: 0, output_per_mtok: 0,"
-		" quality: 40, supports_tools: true, context_window: 131072, max_output_tokens: 8192,"
+		"    - {id: \"ollama/llama3.1:8b\", tier: light, input_per_mtok: 0, "
+		"output_per_mtok: 0,"
+		" quality: 40, supports_tools: true, context_window: 131072, max_output_tokens: "
+		"8192,"
 		" region: local}\n"
 		"routing:\n"
 		"  profile: quality\n"
-		"  thresholds: {standard: 0.4, heavy: 0.8, ultra_light: 0.1, confidence_margin: 0}\n"
+		"  thresholds: {standard: 0.4, heavy: 0.8, ultra_light: 0.1, confidence_margin: "
+		"0}\n"
 		"  ultra_light: {enabled: false, max_prompt_chars: 100, max_context_tokens: 50}\n"
-		"  weights: {intent: 0.2, complexity: 0.2, tools: 0.1, system_prompt: 0.1, code: 0.2,"
+		"  weights: {intent: 0.2, complexity: 0.2, tools: 0.1, system_prompt: 0.1, code: "
+		"0.2,"
 		" domain: 0.1, context: 0.1}\n"
 		"  keywords: {greeting: [hi, yo], domain_legal: []}\n"
 		"  baseline_model: openai/gpt-5\n"
@@ -255,7 +260,8 @@ static void test_full_file(void **state)
 		"  markup: {enabled: false, brackets: [{below_usd: 100.25, percent: 20.75},"
 		" {percent: 0}]}\n"
 		"  wallet: {empty_below_usd: 0.05, low_balance_percents: [50]}\n"
-		"  passthrough: {enabled: false, grace_hours: 1, grace_tokens: 10, warn_fraction: 1}\n"
+		"  passthrough: {enabled: false, grace_hours: 1, grace_tokens: 10, warn_fraction: "
+		"1}\n"
 		"  reservation: {chars_per_token: 4, overhead_tokens: 0, non_text_part_chars: 10,"
 		" lease_s: 60}\n"
 		"  upgrade_url: \"\"\n"
@@ -265,14 +271,17 @@ static void test_full_file(void **state)
 		"plans:\n"
 		"  default: gold\n"
 		"  presets:\n"
-		"    gold: {included_requests: 5, overage_enabled: true, overage_usd_per_100k: 1.5}\n"
+		"    gold: {included_requests: 5, overage_enabled: true, overage_usd_per_100k: "
+		"1.5}\n"
 		"    free: {included_requests: 1}\n"
 		"keys: {default_rpm_limit: null, accept_legacy_prefix: no}\n"
 		"guardian:\n"
 		"  enabled: false\n"
 		"  alert_interval_s: 60\n"
-		"  dedup: {enabled: false, count: 9, window_s: 9, retry_after_s: 9, action: alert-only}\n"
-		"  cost_spike: {multiplier: 2.5, min_spend_usd: 0, throttle_rps: 0.5, action: block}\n"
+		"  dedup: {enabled: false, count: 9, window_s: 9, retry_after_s: 9, action: "
+		"alert-only}\n"
+		"  cost_spike: {multiplier: 2.5, min_spend_usd: 0, throttle_rps: 0.5, action: "
+		"block}\n"
 		"  context_bloat: {max_prompt_tokens: 10, action: alert}\n"
 		"  zombie_agent: {min_requests: 2, action: throttle}\n"
 		"shield: {mode: block, threshold: 0.5, retention_days: 3650, monitor_queue: 1,"
@@ -396,7 +405,8 @@ static void test_example_file_is_the_defaults(void **state)
 		const struct hw_cfg_provider *a = &ex->providers[k], *b = &def->providers[k];
 		assert_string_equal(a->id, b->id);
 		assert_int_equal(a->kind, b->kind);
-		assert_true((!a->base_url && !b->base_url) || strcmp(a->base_url, b->base_url) == 0);
+		assert_true((!a->base_url && !b->base_url) ||
+			    strcmp(a->base_url, b->base_url) == 0);
 		assert_memory_equal(&a->timeouts, &b->timeouts, sizeof(a->timeouts));
 		assert_int_equal(a->prompt_cache, b->prompt_cache);
 	}
@@ -437,12 +447,13 @@ static void test_env_expansion(void **state)
 	setenv("HW_TEST_EMPTY", "", 1);
 	unsetenv("HW_TEST_UNSET");
 
-	struct hw_config *cfg = load("bootstrap: {workspace_name: \"ws-${HW_TEST_NAME}\"}\n"
-				     "server: {listen: [\"127.0.0.1:${HW_TEST_PORT}\"],"
-				     " threads: \"${HW_TEST_UNSET:-3}\"}\n"
-				     "metrics: {token: \"a$$b$${HW_TEST_NAME}c$d\"}\n"
-				     "money: {upgrade_url: \"${HW_TEST_EMPTY:-https://x.test/up}\"}\n"
-				     "admin: {token: \"${HW_TEST_EMPTY}\"}\n");
+	struct hw_config *cfg =
+		load("bootstrap: {workspace_name: \"ws-${HW_TEST_NAME}\"}\n"
+		     "server: {listen: [\"127.0.0.1:${HW_TEST_PORT}\"],"
+		     " threads: \"${HW_TEST_UNSET:-3}\"}\n"
+		     "metrics: {token: \"a$$b$${HW_TEST_NAME}c$d\"}\n"
+		     "money: {upgrade_url: \"${HW_TEST_EMPTY:-https://x.test/up}\"}\n"
+		     "admin: {token: \"${HW_TEST_EMPTY}\"}\n");
 	assert_string_equal(cfg->bootstrap.workspace_name, "ws-from-env");
 	assert_int_equal(cfg->server.listen_addrs[0].port, 9443);
 	assert_int_equal(cfg->server.threads, 3);
@@ -498,17 +509,19 @@ static void test_error_messages(void **state)
 		     "hiway.yaml: server.threads: expected integer between 0 and 1024, got"
 		     " \"99999999999999999999\"");
 	expect_error("server: [1, 2]\n", "hiway.yaml: server: expected a mapping, got a sequence");
-	expect_error("server: {threads: {a: 1}}\n",
-		     "hiway.yaml: server.threads: expected integer between 0 and 1024, got a mapping");
+	expect_error(
+		"server: {threads: {a: 1}}\n",
+		"hiway.yaml: server.threads: expected integer between 0 and 1024, got a mapping");
 	expect_error("server: {threads: }\n",
 		     "hiway.yaml: server.threads: expected integer between 0 and 1024, got null");
 	expect_error("server: {trusted_proxies: 10.0.0.0/8}\n",
 		     "hiway.yaml: server.trusted_proxies: expected a sequence, got \"10.0.0.0/8\"");
-	expect_error("server: {trusted_proxies: [10.0.0.0/33]}\n",
-		     "hiway.yaml: server.trusted_proxies[0]: expected an IPv4 or IPv6 address or CIDR,"
-		     " got \"10.0.0.0/33\"");
-	expect_error("logging: {level: loud}\n",
-		     "hiway.yaml: logging.level: expected one of debug, info, warn, error, got \"loud\"");
+	expect_error(
+		"server: {trusted_proxies: [10.0.0.0/33]}\n",
+		"hiway.yaml: server.trusted_proxies[0]: expected an IPv4 or IPv6 address or CIDR,"
+		" got \"10.0.0.0/33\"");
+	expect_error("logging: {level: loud}\n", "hiway.yaml: logging.level: expected one of "
+						 "debug, info, warn, error, got \"loud\"");
 	expect_error("logging: {access_log: maybe}\n",
 		     "hiway.yaml: logging.access_log: expected true or false, got \"maybe\"");
 	expect_error("store: \"mysql://db\"\n",
@@ -520,9 +533,10 @@ static void test_error_messages(void **state)
 	expect_error("admin: {token: tooshort}\n",
 		     "hiway.yaml: admin.token: expected empty or at least 32 printable characters"
 		     " without spaces, got a value of 8 characters");
-	expect_error("secrets: {master_key: abcd}\n",
-		     "hiway.yaml: secrets.master_key: expected empty, 64 hex characters or base64 of"
-		     " 32 bytes, got a value of 4 characters");
+	expect_error(
+		"secrets: {master_key: abcd}\n",
+		"hiway.yaml: secrets.master_key: expected empty, 64 hex characters or base64 of"
+		" 32 bytes, got a value of 4 characters");
 	expect_error("shield: {threshold: 1.5}\n",
 		     "hiway.yaml: shield.threshold: expected number between 0 and 1, got \"1.5\"");
 	expect_error("shield: {threshold: .nan}\n",
@@ -535,19 +549,22 @@ static void test_error_messages(void **state)
 	expect_error("guardian: {context_bloat: {action: throttle}}\n",
 		     "hiway.yaml: guardian.context_bloat.action: expected one of block, alert, got"
 		     " \"throttle\"");
-	expect_error("keys: {default_rpm_limit: 0}\n",
-		     "hiway.yaml: keys.default_rpm_limit: expected integer >= 1 or null, got \"0\"");
+	expect_error(
+		"keys: {default_rpm_limit: 0}\n",
+		"hiway.yaml: keys.default_rpm_limit: expected integer >= 1 or null, got \"0\"");
 	expect_error("perimeter: {interfaces: [\"a/b\"]}\n",
 		     "hiway.yaml: perimeter.interfaces[0]: expected an interface name of 1 to 15"
 		     " characters, got \"a/b\"");
-	expect_error("perimeter: {protected_ports: [80, 0]}\n",
-		     "hiway.yaml: perimeter.protected_ports[1]: expected integer between 1 and 65535,"
-		     " got \"0\"");
+	expect_error(
+		"perimeter: {protected_ports: [80, 0]}\n",
+		"hiway.yaml: perimeter.protected_ports[1]: expected integer between 1 and 65535,"
+		" got \"0\"");
 	expect_error("perimeter: {pin_path: relative}\n",
 		     "hiway.yaml: perimeter.pin_path: expected an absolute path, got \"relative\"");
-	expect_error("routing: {default_model: gpt-4o}\n",
-		     "hiway.yaml: routing.default_model: expected a model id \"provider/model\", got"
-		     " \"gpt-4o\"");
+	expect_error(
+		"routing: {default_model: gpt-4o}\n",
+		"hiway.yaml: routing.default_model: expected a model id \"provider/model\", got"
+		" \"gpt-4o\"");
 	expect_error("routing: {keywords: {greetings: [hi]}}\n",
 		     "hiway.yaml: routing.keywords.greetings: unknown key");
 	expect_error("routing: {weights: {intent: 0.35}}\n",
@@ -565,7 +582,8 @@ static void test_error_messages(void **state)
 		     " integer, or null for unlimited)");
 	expect_error("metrics: {token: \"a\\0b\"}\n",
 		     "hiway.yaml: metrics.token: value contains a NUL character");
-	expect_error("server: {threads: 1, threads: 2}\n", "hiway.yaml: server.threads: duplicate key");
+	expect_error("server: {threads: 1, threads: 2}\n",
+		     "hiway.yaml: server.threads: duplicate key");
 	expect_error("[1, 2]\n", "hiway.yaml: expected a mapping at the top level, got a sequence");
 	expect_error("server: {? [a]: 1}\n", "hiway.yaml: server: mapping keys must be scalars");
 
@@ -582,7 +600,8 @@ static void test_missing_file(void **state)
 {
 	char err[512];
 	struct hw_config *cfg = (struct hw_config *)1;
-	assert_int_equal(hw_config_load("/nonexistent/hiway.yaml", &cfg, err, sizeof(err)), -ENOENT);
+	assert_int_equal(hw_config_load("/nonexistent/hiway.yaml", &cfg, err, sizeof(err)),
+			 -ENOENT);
 	assert_null(cfg);
 	assert_string_equal(err, "/nonexistent/hiway.yaml: cannot open: No such file or directory");
 }
@@ -669,17 +688,20 @@ static void test_provider_merge(void **state)
 		     "hiway.yaml: providers.openai.delay_ms: not used by kind openai");
 	expect_error("providers:\n  local: {api_key: k}\n",
 		     "hiway.yaml: providers.local.api_key: not used by kind echo");
-	expect_error("providers:\n  openai: {base_url: \"ftp://x\"}\n",
-		     "hiway.yaml: providers.openai.base_url: expected an http:// or https:// URL, got"
-		     " \"ftp://x\"");
+	expect_error(
+		"providers:\n  openai: {base_url: \"ftp://x\"}\n",
+		"hiway.yaml: providers.openai.base_url: expected an http:// or https:// URL, got"
+		" \"ftp://x\"");
 	expect_error("providers:\n  openai: {colour: blue}\n",
 		     "hiway.yaml: providers.openai.colour: unknown key");
-	expect_error("providers:\n  \"a/b\": {kind: echo}\n",
-		     "hiway.yaml: providers.a/b: provider ids are 1 to 64 letters, digits, '_' or '-'");
+	expect_error(
+		"providers:\n  \"a/b\": {kind: echo}\n",
+		"hiway.yaml: providers.a/b: provider ids are 1 to 64 letters, digits, '_' or '-'");
 	expect_error("providers:\n  openai: 3\n",
 		     "hiway.yaml: providers.openai: expected a mapping, got \"3\"");
 
-	assert_string_equal(hw_provider_kind_name(HW_PROVIDER_OPENAI_COMPATIBLE), "openai_compatible");
+	assert_string_equal(hw_provider_kind_name(HW_PROVIDER_OPENAI_COMPATIBLE),
+			    "openai_compatible");
 	assert_string_equal(hw_provider_kind_name(HW_PROVIDER_ECHO), "echo");
 	assert_string_equal(hw_provider_kind_name((enum hw_provider_kind)42), "unknown");
 }
@@ -709,7 +731,8 @@ static void test_provider_timeouts_inherit(void **state)
 	hw_config_free(cfg);
 
 	expect_error("providers: {openai: {timeouts: {connect_ms: 0}}}\n",
-		     "hiway.yaml: providers.openai.timeouts.connect_ms: expected integer >= 1, got \"0\"");
+		     "hiway.yaml: providers.openai.timeouts.connect_ms: expected integer >= 1, got "
+		     "\"0\"");
 	expect_error("providers: {openai: {timeouts: {connect: 5}}}\n",
 		     "hiway.yaml: providers.openai.timeouts.connect: unknown key");
 }
@@ -758,25 +781,30 @@ static void test_money_parsing(void **state)
 	expect_error("bootstrap: {initial_credit_usd: 1e2}\n",
 		     "hiway.yaml: bootstrap.initial_credit_usd: expected USD amount between 0 and"
 		     " 1000000000 with at most 6 decimals, got \"1e2\"");
-	expect_error("catalog: {models: [{id: a/b, input_per_mtok: 0.0000001}]}\n",
-		     "hiway.yaml: catalog.models[0].input_per_mtok: expected USD amount between 0 and"
-		     " 1000000000 with at most 6 decimals, got \"0.0000001\"");
-	expect_error("budget: {cap_usd: ten}\n",
-		     "hiway.yaml: budget.cap_usd: expected USD amount between 0 and 1000000000 with at"
-		     " most 6 decimals or null, got \"ten\"");
-	expect_error("money: {markup: {brackets: [{below_usd: 5, percent: 12.555}, {percent: 1}]}}\n",
-		     "hiway.yaml: money.markup.brackets[0].percent: expected percentage between 0 and"
-		     " 100 with at most 2 decimals, got \"12.555\"");
+	expect_error(
+		"catalog: {models: [{id: a/b, input_per_mtok: 0.0000001}]}\n",
+		"hiway.yaml: catalog.models[0].input_per_mtok: expected USD amount between 0 and"
+		" 1000000000 with at most 6 decimals, got \"0.0000001\"");
+	expect_error(
+		"budget: {cap_usd: ten}\n",
+		"hiway.yaml: budget.cap_usd: expected USD amount between 0 and 1000000000 with at"
+		" most 6 decimals or null, got \"ten\"");
+	expect_error(
+		"money: {markup: {brackets: [{below_usd: 5, percent: 12.555}, {percent: 1}]}}\n",
+		"hiway.yaml: money.markup.brackets[0].percent: expected percentage between 0 and"
+		" 100 with at most 2 decimals, got \"12.555\"");
 	expect_error("money: {markup: {brackets: [{below_usd: 5, percent: 1}]}}\n",
 		     "hiway.yaml: money.markup.brackets[0].below_usd: the last bracket must be"
 		     " open-ended (no below_usd)");
-	expect_error("money: {markup: {brackets: [{percent: 1}, {percent: 2}]}}\n",
-		     "hiway.yaml: money.markup.brackets[0].below_usd: required on every bracket but the"
-		     " last");
-	expect_error("money: {markup: {brackets: [{below_usd: 5, percent: 1}, {below_usd: 5,"
-		     " percent: 2}, {percent: 3}]}}\n",
-		     "hiway.yaml: money.markup.brackets[1].below_usd: must be greater than the previous"
-		     " bracket's");
+	expect_error(
+		"money: {markup: {brackets: [{percent: 1}, {percent: 2}]}}\n",
+		"hiway.yaml: money.markup.brackets[0].below_usd: required on every bracket but the"
+		" last");
+	expect_error(
+		"money: {markup: {brackets: [{below_usd: 5, percent: 1}, {below_usd: 5,"
+		" percent: 2}, {percent: 3}]}}\n",
+		"hiway.yaml: money.markup.brackets[1].below_usd: must be greater than the previous"
+		" bracket's");
 	expect_error("money: {markup: {brackets: [{below_usd: 5}, {percent: 3}]}}\n",
 		     "hiway.yaml: money.markup.brackets[0].percent: required");
 	expect_error("money: {markup: {brackets: []}}\n",
@@ -788,9 +816,11 @@ static void test_catalog_models(void **state)
 	struct hw_config *cfg = load(
 		"catalog:\n"
 		"  models:\n"
-		"    - {id: \"ollama/llama3.1:8b\", tier: light, input_per_mtok: 0.2, output_per_mtok: 0.4,"
+		"    - {id: \"ollama/llama3.1:8b\", tier: light, input_per_mtok: 0.2, "
+		"output_per_mtok: 0.4,"
 		" quality: 40, context_window: 131072, max_output_tokens: 8192, region: local}\n"
-		"    - {id: anthropic/claude-haiku-4-5-20251001, tier: ultra_light, input_per_mtok: 1}\n"
+		"    - {id: anthropic/claude-haiku-4-5-20251001, tier: ultra_light, "
+		"input_per_mtok: 1}\n"
 		"    - {id: openai/gpt-4o, enabled: false}\n"
 		"    - {id: x/y/z, provider: local, upstream_model: zz, input_per_mtok: 1,"
 		" cache_read_per_mtok: 0.01, min_cache_tokens: 0, created: 1700000000,"
@@ -845,12 +875,14 @@ static void test_catalog_models(void **state)
 	expect_error("catalog: {models: [{id: gpt}]}\n",
 		     "hiway.yaml: catalog.models[0].id: expected a model id \"provider/model\", got"
 		     " \"gpt\"");
-	expect_error("catalog: {models: [{id: a/b, tier: huge}]}\n",
-		     "hiway.yaml: catalog.models[0].tier: expected one of ultra-light, light, standard,"
-		     " heavy, got \"huge\"");
-	expect_error("catalog: {models: [{id: a/b, quality: 101}]}\n",
-		     "hiway.yaml: catalog.models[0].quality: expected integer between 0 and 100, got"
-		     " \"101\"");
+	expect_error(
+		"catalog: {models: [{id: a/b, tier: huge}]}\n",
+		"hiway.yaml: catalog.models[0].tier: expected one of ultra-light, light, standard,"
+		" heavy, got \"huge\"");
+	expect_error(
+		"catalog: {models: [{id: a/b, quality: 101}]}\n",
+		"hiway.yaml: catalog.models[0].quality: expected integer between 0 and 100, got"
+		" \"101\"");
 	expect_error("catalog: {models: {id: a/b}}\n",
 		     "hiway.yaml: catalog.models: expected a sequence, got a mapping");
 }
@@ -878,14 +910,15 @@ static void test_listen_parsing(void **state)
 	assert_int_equal(cfg->perimeter.n_protected_ports, 1);
 	hw_config_free(cfg);
 
-	static const char *const bad[] = {"127.0.0.1",  "::1:80",     "[::1]",     "[::1]80",
-					  "host:0",     "host:65536", "host:http", ":80",
-					  "[zz::1]:80", "a b:80",     "[]:80",     "host:-1"};
+	static const char *const bad[] = {"127.0.0.1",	"::1:80",     "[::1]",	   "[::1]80",
+					  "host:0",	"host:65536", "host:http", ":80",
+					  "[zz::1]:80", "a b:80",     "[]:80",	   "host:-1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char yaml[128], msg[256];
 		snprintf(yaml, sizeof(yaml), "server: {listen: [\"%s\"]}\n", bad[i]);
 		snprintf(msg, sizeof(msg),
-			 "hiway.yaml: server.listen[0]: expected \"HOST:PORT\" or \"[IPV6]:PORT\" with a"
+			 "hiway.yaml: server.listen[0]: expected \"HOST:PORT\" or \"[IPV6]:PORT\" "
+			 "with a"
 			 " port between 1 and 65535, got \"%s\"",
 			 bad[i]);
 		expect_error(yaml, msg);
@@ -913,19 +946,22 @@ static void test_master_key_forms(void **state)
 		hw_config_free(cfg);
 	}
 	/* 31 bytes in base64, and 64 characters that are not hex. */
-	expect_error("secrets: {master_key: \"ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7g==\"}\n",
-		     "hiway.yaml: secrets.master_key: expected empty, 64 hex characters or base64 of"
-		     " 32 bytes, got a value of 44 characters");
-	expect_error("secrets: {master_key: \"zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}\n",
-		     "hiway.yaml: secrets.master_key: expected empty, 64 hex characters or base64 of"
-		     " 32 bytes, got a value of 64 characters");
+	expect_error(
+		"secrets: {master_key: \"ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7g==\"}\n",
+		"hiway.yaml: secrets.master_key: expected empty, 64 hex characters or base64 of"
+		" 32 bytes, got a value of 44 characters");
+	expect_error(
+		"secrets: {master_key: "
+		"\"zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}\n",
+		"hiway.yaml: secrets.master_key: expected empty, 64 hex characters or base64 of"
+		" 32 bytes, got a value of 64 characters");
 }
 
 static void test_store_forms(void **state)
 {
-	static const char *const good[] = {"sqlite:/var/lib/hiway/hiway.db", "redis://127.0.0.1:6379",
-					   "redis://cache", "redis://:s3cret@cache:6379/0",
-					   "redis://[::1]:6379/3"};
+	static const char *const good[] = {"sqlite:/var/lib/hiway/hiway.db",
+					   "redis://127.0.0.1:6379", "redis://cache",
+					   "redis://:s3cret@cache:6379/0", "redis://[::1]:6379/3"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char yaml[200];
 		snprintf(yaml, sizeof(yaml), "store: \"%s\"\n", good[i]);

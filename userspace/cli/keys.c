@@ -184,7 +184,7 @@ static int keys_rotate(struct hw_cli *cli, const struct hw_cli_args *a)
 	int ret = key_call(cli, "POST", a->pos[0], "rotate", NULL, "New API key");
 
 	if (ret == HW_CLI_OK && !cli->json)
-		fprintf(stderr, "key %s is revoked; use the new key from now on\n", a->pos[0]);
+		printf("Key %s is now revoked.\n", a->pos[0]);
 	return ret;
 }
 

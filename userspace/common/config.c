@@ -117,7 +117,8 @@ static int check_relations(struct hw_cfg_walk *w, struct hw_config *cfg)
 	}
 	if (rt->ultra_light > rt->standard) {
 		hw_cfg_path_set(w, "routing.thresholds.ultra_light");
-		return hw_cfg_fail(w, "must not exceed routing.thresholds.standard (%g)", rt->standard);
+		return hw_cfg_fail(w, "must not exceed routing.thresholds.standard (%g)",
+				   rt->standard);
 	}
 	if (rt->standard > rt->heavy) {
 		hw_cfg_path_set(w, "routing.thresholds.standard");
@@ -171,7 +172,8 @@ static int finish(struct hw_config *cfg, const char *name, char *err, size_t err
 		if (gethostname(host, sizeof(host) - 1) < 0 || !*host) {
 			ret = -errno;
 			hw_cfg_path_set(&w, "node_id");
-			hw_cfg_fail(&w, "empty, and the host name cannot be read: %s", strerror(-ret));
+			hw_cfg_fail(&w, "empty, and the host name cannot be read: %s",
+				    strerror(-ret));
 			return ret;
 		}
 		char *dup = strdup(host);
@@ -205,8 +207,7 @@ int hw_config_load_string(const char *yaml, size_t len, const char *name, struct
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = walk_text(cfg, hw_cfg_defaults_yaml, strlen(hw_cfg_defaults_yaml), name, err,
-			errlen);
+	ret = walk_text(cfg, hw_cfg_defaults_yaml, strlen(hw_cfg_defaults_yaml), name, err, errlen);
 	if (ret < 0)
 		goto out;
 	ret = walk_text(cfg, yaml, len, name, err, errlen);

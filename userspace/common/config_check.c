@@ -66,7 +66,8 @@ static bool valid_hostport(const char *s, size_t n, bool need_port)
 
 const char *hw_cfg_check_store(const char *v)
 {
-	static const char expected[] = "\"sqlite:PATH\" or \"redis://[:PASSWORD@]HOST[:PORT][/DB]\"";
+	static const char expected[] =
+		"\"sqlite:PATH\" or \"redis://[:PASSWORD@]HOST[:PORT][/DB]\"";
 	if (strncmp(v, "sqlite:", 7) == 0)
 		return v[7] ? NULL : expected;
 	if (strncmp(v, "redis://", 8) != 0)
@@ -89,7 +90,8 @@ const char *hw_cfg_check_admin_token(const char *v)
 	for (size_t i = 0; i < n; i++)
 		if (!isgraph((unsigned char)v[i]))
 			return "empty or at least 32 printable characters without spaces";
-	return n == 0 || n >= 32 ? NULL : "empty or at least 32 printable characters without spaces";
+	return n == 0 || n >= 32 ? NULL
+				 : "empty or at least 32 printable characters without spaces";
 }
 
 static int b64_value(char c)
@@ -261,15 +263,9 @@ const char *hw_cfg_check_node_id(const char *v)
 	return NULL;
 }
 
-const char *hw_cfg_check_nonempty(const char *v)
-{
-	return *v ? NULL : "a non-empty string";
-}
+const char *hw_cfg_check_nonempty(const char *v) { return *v ? NULL : "a non-empty string"; }
 
-const char *hw_cfg_check_abs_path(const char *v)
-{
-	return v[0] == '/' ? NULL : "an absolute path";
-}
+const char *hw_cfg_check_abs_path(const char *v) { return v[0] == '/' ? NULL : "an absolute path"; }
 
 const char *hw_cfg_check_abs_path_or_empty(const char *v)
 {

@@ -42,7 +42,8 @@ int hw_cfg_env_expand(const char *in, char **out, char *problem, size_t problem_
 		const char *start = p + 2;
 		const char *close = strchr(start, '}');
 		if (!close) {
-			snprintf(problem, problem_len, "unterminated \"${\" in environment reference");
+			snprintf(problem, problem_len,
+				 "unterminated \"${\" in environment reference");
 			ret = -EINVAL;
 			goto out;
 		}

@@ -11,8 +11,8 @@
 #define P struct hw_cfg_provider
 #define M struct hw_cfg_model
 
-static const char *const kind_names[] = {"openai", "openai_compatible", "mistral", "anthropic",
-					 "google", "echo", NULL};
+static const char *const kind_names[] = {
+	"openai", "openai_compatible", "mistral", "anthropic", "google", "echo", NULL};
 
 _Static_assert(sizeof(enum hw_provider_kind) == sizeof(int), "kind is stored through an int");
 
@@ -244,7 +244,8 @@ static int parse_model(struct hw_cfg_walk *w, yaml_node_t *node, struct hw_cfg_m
 		       const struct hw_cfg_model *before, size_t n_before)
 {
 	uint64_t seen = 0;
-	*m = (struct hw_cfg_model){.min_cache_tokens = 1024, .supports_tools = true, .enabled = true};
+	*m = (struct hw_cfg_model){
+		.min_cache_tokens = 1024, .supports_tools = true, .enabled = true};
 	int ret = hw_cfg_walk_map(w, node, model_fields, m, &seen);
 	if (ret < 0)
 		return ret;
@@ -284,10 +285,7 @@ int hw_cfg_parse_models(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 	return 0;
 }
 
-static int64_t inherit(int64_t own, int64_t server)
-{
-	return own < 0 ? server : own;
-}
+static int64_t inherit(int64_t own, int64_t server) { return own < 0 ? server : own; }
 
 /* §7.2 defaults that depend on other fields, and on the kind of the entry's provider. */
 static int finish_model(struct hw_config *cfg, struct hw_cfg_model *m)
@@ -299,15 +297,17 @@ static int finish_model(struct hw_config *cfg, struct hw_cfg_model *m)
 		return -ENOMEM;
 	m->set |= HW_CFG_MODEL_PROVIDER | HW_CFG_MODEL_UPSTREAM_MODEL;
 	const struct hw_cfg_provider *p = hw_config_provider(cfg, m->provider);
-	bool anthropic = p ? p->kind == HW_PROVIDER_ANTHROPIC : strcmp(m->provider, "anthropic") == 0;
+	bool anthropic =
+		p ? p->kind == HW_PROVIDER_ANTHROPIC : strcmp(m->provider, "anthropic") == 0;
 	if ((m->set & HW_CFG_MODEL_INPUT) && !(m->set & HW_CFG_MODEL_CACHE_READ)) {
-		m->cache_read_per_mtok = anthropic ? (m->input_per_mtok + 5) / 10
-						   : (m->input_per_mtok + 1) / 2;
+		m->cache_read_per_mtok =
+			anthropic ? (m->input_per_mtok + 5) / 10 : (m->input_per_mtok + 1) / 2;
 		m->set |= HW_CFG_MODEL_CACHE_READ;
 	}
 	if ((m->set & HW_CFG_MODEL_INPUT) && !(m->set & HW_CFG_MODEL_CACHE_WRITE)) {
-		m->cache_write_per_mtok = anthropic ? m->input_per_mtok + (m->input_per_mtok + 2) / 4
-						    : m->input_per_mtok;
+		m->cache_write_per_mtok = anthropic
+						  ? m->input_per_mtok + (m->input_per_mtok + 2) / 4
+						  : m->input_per_mtok;
 		m->set |= HW_CFG_MODEL_CACHE_WRITE;
 	}
 	if (!(m->set & HW_CFG_MODEL_MIN_CACHE_TOKENS) &&
@@ -333,9 +333,11 @@ int hw_cfg_finish_providers(struct hw_cfg_walk *w, struct hw_config *cfg)
 			hw_cfg_path_set(w, "providers");
 			hw_cfg_path_push(w, p->id);
 			hw_cfg_path_push(w, "base_url");
-			return hw_cfg_fail(w, "required for kind %s", hw_provider_kind_name(p->kind));
+			return hw_cfg_fail(w, "required for kind %s",
+					   hw_provider_kind_name(p->kind));
 		}
-		for (size_t n = p->base_url ? strlen(p->base_url) : 0; n && p->base_url[n - 1] == '/'; n--)
+		for (size_t n = p->base_url ? strlen(p->base_url) : 0;
+		     n && p->base_url[n - 1] == '/'; n--)
 			p->base_url[n - 1] = '\0';
 	}
 	for (size_t i = 0; i < cfg->catalog.n_models; i++)

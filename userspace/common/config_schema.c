@@ -191,7 +191,8 @@ static int parse_brackets(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 
 /* plans.presets: name -> plan, merged by name; a new plan must say its included_requests. */
 static const struct hw_cfg_field plan_fields[] = {
-	HW_CFG_INT_NULL(struct hw_cfg_plan, "included_requests", included_requests, 0, HW_CFG_NOMAX),
+	HW_CFG_INT_NULL(struct hw_cfg_plan, "included_requests", included_requests, 0,
+			HW_CFG_NOMAX),
 	HW_CFG_BOOL(struct hw_cfg_plan, "overage_enabled", overage_enabled),
 	HW_CFG_USD(struct hw_cfg_plan, "overage_usd_per_100k", overage_per_100k),
 	HW_CFG_END,
@@ -226,10 +227,12 @@ static int parse_plans(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 			if (strcmp(cfg->plans.presets[j].name, name) == 0)
 				p = &cfg->plans.presets[j];
 		fresh = p ? *p : fresh;
-		ret = hw_cfg_walk_map(w, hw_cfg_node(w, pairs[i].value), plan_fields, &fresh, &seen);
+		ret = hw_cfg_walk_map(w, hw_cfg_node(w, pairs[i].value), plan_fields, &fresh,
+				      &seen);
 		if (ret == 0 && !p && !(seen & 1)) {
 			hw_cfg_path_push(w, "included_requests");
-			ret = hw_cfg_fail(w, "required for a new plan (an integer, or null for unlimited)");
+			ret = hw_cfg_fail(
+				w, "required for a new plan (an integer, or null for unlimited)");
 		}
 		if (ret < 0)
 			goto next;
@@ -307,7 +310,8 @@ static const struct hw_cfg_field routing_threshold_fields[] = {
 static const struct hw_cfg_field routing_ultra_light_fields[] = {
 	HW_CFG_BOOL(C, "enabled", routing.ultra_light.enabled),
 	HW_CFG_INT(C, "max_prompt_chars", routing.ultra_light.max_prompt_chars, 0, HW_CFG_NOMAX),
-	HW_CFG_INT(C, "max_context_tokens", routing.ultra_light.max_context_tokens, 0, HW_CFG_NOMAX),
+	HW_CFG_INT(C, "max_context_tokens", routing.ultra_light.max_context_tokens, 0,
+		   HW_CFG_NOMAX),
 	HW_CFG_END,
 };
 
@@ -389,7 +393,8 @@ static const struct hw_cfg_field passthrough_fields[] = {
 static const struct hw_cfg_field reservation_fields[] = {
 	HW_CFG_INT(C, "chars_per_token", money.reservation.chars_per_token, 1, HW_CFG_NOMAX),
 	HW_CFG_INT(C, "overhead_tokens", money.reservation.overhead_tokens, 0, HW_CFG_NOMAX),
-	HW_CFG_INT(C, "non_text_part_chars", money.reservation.non_text_part_chars, 0, HW_CFG_NOMAX),
+	HW_CFG_INT(C, "non_text_part_chars", money.reservation.non_text_part_chars, 0,
+		   HW_CFG_NOMAX),
 	HW_CFG_INT(C, "lease_s", money.reservation.lease_s, 1, HW_CFG_NOMAX),
 	HW_CFG_END,
 };
@@ -452,7 +457,8 @@ static const struct hw_cfg_field cost_spike_fields[] = {
 
 static const struct hw_cfg_field context_bloat_fields[] = {
 	HW_CFG_BOOL(C, "enabled", guardian.context_bloat.enabled),
-	HW_CFG_INT(C, "max_prompt_tokens", guardian.context_bloat.max_prompt_tokens, 1, HW_CFG_NOMAX),
+	HW_CFG_INT(C, "max_prompt_tokens", guardian.context_bloat.max_prompt_tokens, 1,
+		   HW_CFG_NOMAX),
 	HW_CFG_CHOICE(C, "action", guardian.context_bloat.action, block_or_alert, action_aliases),
 	HW_CFG_END,
 };
@@ -496,7 +502,8 @@ static const struct hw_cfg_field shield_fields[] = {
 };
 
 static const struct hw_cfg_field limits_fields[] = {
-	HW_CFG_INT(C, "max_rules_per_family", perimeter.limits.max_rules_per_family, 1, HW_CFG_NOMAX),
+	HW_CFG_INT(C, "max_rules_per_family", perimeter.limits.max_rules_per_family, 1,
+		   HW_CFG_NOMAX),
 	HW_CFG_INT(C, "max_tracked_sources", perimeter.limits.max_tracked_sources, 1, HW_CFG_NOMAX),
 	HW_CFG_END,
 };
@@ -544,8 +551,8 @@ static const struct hw_cfg_field perimeter_fields[] = {
 static const struct hw_cfg_field webhooks_fields[] = {
 	HW_CFG_INT(C, "workers", webhooks.workers, 1, 256),
 	HW_CFG_INT(C, "timeout_s", webhooks.timeout_s, 1, HW_CFG_NOMAX),
-	HW_CFG_INTLIST(C, "retry_schedule_s", webhooks.retry_schedule_s, webhooks.n_retry_schedule_s,
-		       1, HW_CFG_NOMAX),
+	HW_CFG_INTLIST(C, "retry_schedule_s", webhooks.retry_schedule_s,
+		       webhooks.n_retry_schedule_s, 1, HW_CFG_NOMAX),
 	HW_CFG_INT(C, "max_pending", webhooks.max_pending, 1, HW_CFG_NOMAX),
 	HW_CFG_END,
 };

@@ -19,8 +19,9 @@ size_t hw_cfg_path_push(struct hw_cfg_walk *w, const char *key)
 	int n = snprintf(w->path + w->path_len, sizeof(w->path) - w->path_len, "%s%s",
 			 w->path_len ? "." : "", key);
 	if (n > 0)
-		w->path_len += (size_t)n < sizeof(w->path) - w->path_len ? (size_t)n
-									 : sizeof(w->path) - w->path_len - 1;
+		w->path_len += (size_t)n < sizeof(w->path) - w->path_len
+				       ? (size_t)n
+				       : sizeof(w->path) - w->path_len - 1;
 	return saved;
 }
 
@@ -29,8 +30,9 @@ size_t hw_cfg_path_push_index(struct hw_cfg_walk *w, size_t index)
 	size_t saved = w->path_len;
 	int n = snprintf(w->path + w->path_len, sizeof(w->path) - w->path_len, "[%zu]", index);
 	if (n > 0)
-		w->path_len += (size_t)n < sizeof(w->path) - w->path_len ? (size_t)n
-									 : sizeof(w->path) - w->path_len - 1;
+		w->path_len += (size_t)n < sizeof(w->path) - w->path_len
+				       ? (size_t)n
+				       : sizeof(w->path) - w->path_len - 1;
 	return saved;
 }
 
@@ -142,7 +144,8 @@ int hw_cfg_mapping(struct hw_cfg_walk *w, yaml_node_t *node, yaml_node_pair_t **
 			return hw_cfg_fail(w, "mapping keys must be scalars");
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(hw_cfg_key(w, &p[j]), (const char *)k->data.scalar.value) == 0) {
-				size_t saved = hw_cfg_path_push(w, (const char *)k->data.scalar.value);
+				size_t saved =
+					hw_cfg_path_push(w, (const char *)k->data.scalar.value);
 				int ret = hw_cfg_fail(w, "duplicate key");
 				hw_cfg_path_pop(w, saved);
 				return ret;
@@ -187,7 +190,8 @@ int hw_cfg_scalar(struct hw_cfg_walk *w, yaml_node_t *node, bool secret, char **
 }
 
 /* A string field: null reads as "", the way `token:` with nothing after it is meant. */
-int hw_cfg_string(struct hw_cfg_walk *w, yaml_node_t *node, const struct hw_cfg_field *f, char **out)
+int hw_cfg_string(struct hw_cfg_walk *w, yaml_node_t *node, const struct hw_cfg_field *f,
+		  char **out)
 {
 	char *s = NULL;
 	int ret;

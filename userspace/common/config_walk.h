@@ -20,20 +20,20 @@ struct hw_cfg_walk {
 };
 
 enum hw_cfg_type {
-	HW_CFG_T_INT,      /* int64_t in [min, max] */
+	HW_CFG_T_INT,	   /* int64_t in [min, max] */
 	HW_CFG_T_INT_NULL, /* same, or null stored as -1 */
 	HW_CFG_T_BOOL,
-	HW_CFG_T_STR,     /* char *; `check` says what was expected when it refuses */
-	HW_CFG_T_CHOICE,  /* char * holding the canonical spelling of one of `choices` */
-	HW_CFG_T_ENUM,    /* int holding the index into `choices` */
-	HW_CFG_T_USD,     /* int64_t µ$ >= min, at most 6 decimals */
+	HW_CFG_T_STR,	   /* char *; `check` says what was expected when it refuses */
+	HW_CFG_T_CHOICE,   /* char * holding the canonical spelling of one of `choices` */
+	HW_CFG_T_ENUM,	   /* int holding the index into `choices` */
+	HW_CFG_T_USD,	   /* int64_t µ$ >= min, at most 6 decimals */
 	HW_CFG_T_USD_NULL, /* same, or null stored as -1 */
-	HW_CFG_T_BP,      /* a percentage with at most 2 decimals, held as int64_t basis points */
-	HW_CFG_T_REAL,    /* double in [fmin, fmax]; fmin excluded when excl_min */
-	HW_CFG_T_STRLIST, /* char ** with its size_t count at count_off; items checked */
-	HW_CFG_T_INTLIST, /* int64_t * with its size_t count at count_off; items in [min, max] */
-	HW_CFG_T_MAP,     /* `sub` over the same base */
-	HW_CFG_T_CUSTOM,  /* `parse` and `release` */
+	HW_CFG_T_BP,	   /* a percentage with at most 2 decimals, held as int64_t basis points */
+	HW_CFG_T_REAL,	   /* double in [fmin, fmax]; fmin excluded when excl_min */
+	HW_CFG_T_STRLIST,  /* char ** with its size_t count at count_off; items checked */
+	HW_CFG_T_INTLIST,  /* int64_t * with its size_t count at count_off; items in [min, max] */
+	HW_CFG_T_MAP,	   /* `sub` over the same base */
+	HW_CFG_T_CUSTOM,   /* `parse` and `release` */
 };
 
 struct hw_cfg_field {
@@ -43,9 +43,9 @@ struct hw_cfg_field {
 	int64_t min, max;
 	double fmin, fmax;
 	bool excl_min;
-	bool secret; /* never echo the value in a message */
-	const char *const *choices; /* NULL-terminated */
-	const char *const *aliases; /* pairs (alias, canonical), NULL-terminated */
+	bool secret;				 /* never echo the value in a message */
+	const char *const *choices;		 /* NULL-terminated */
+	const char *const *aliases;		 /* pairs (alias, canonical), NULL-terminated */
 	const char *(*check)(const char *value); /* NULL when valid, else what was expected */
 	const struct hw_cfg_field *sub;
 	int (*parse)(struct hw_cfg_walk *w, yaml_node_t *node, void *base);
@@ -56,34 +56,83 @@ struct hw_cfg_field {
 /* $1e9 in µ$: far above any real amount, low enough that price arithmetic cannot overflow. */
 #define HW_CFG_USD_MAX INT64_C(1000000000000000)
 
-#define HW_CFG_INT(S, k, m, lo, hi)                                                             \
-	{ .key = (k), .type = HW_CFG_T_INT, .off = offsetof(S, m), .min = (lo), .max = (hi) }
-#define HW_CFG_INT_NULL(S, k, m, lo, hi)                                                        \
-	{ .key = (k), .type = HW_CFG_T_INT_NULL, .off = offsetof(S, m), .min = (lo), .max = (hi) }
-#define HW_CFG_BOOL(S, k, m) { .key = (k), .type = HW_CFG_T_BOOL, .off = offsetof(S, m) }
-#define HW_CFG_STR(S, k, m, chk)                                                                \
-	{ .key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk) }
-#define HW_CFG_SECRET(S, k, m, chk)                                                             \
-	{ .key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk), .secret = true }
-#define HW_CFG_CHOICE(S, k, m, ch, al)                                                          \
-	{ .key = (k), .type = HW_CFG_T_CHOICE, .off = offsetof(S, m), .choices = (ch), .aliases = (al) }
-#define HW_CFG_ENUM(S, k, m, ch) { .key = (k), .type = HW_CFG_T_ENUM, .off = offsetof(S, m), .choices = (ch) }
-#define HW_CFG_USD(S, k, m)                                                                     \
-	{ .key = (k), .type = HW_CFG_T_USD, .off = offsetof(S, m), .min = 0, .max = HW_CFG_USD_MAX }
-#define HW_CFG_USD_NULL(S, k, m)                                                                \
-	{ .key = (k), .type = HW_CFG_T_USD_NULL, .off = offsetof(S, m), .min = 0, .max = HW_CFG_USD_MAX }
-#define HW_CFG_BP(S, k, m) { .key = (k), .type = HW_CFG_T_BP, .off = offsetof(S, m), .min = 0, .max = 10000 }
-#define HW_CFG_REAL(S, k, m, lo, hi)                                                            \
-	{ .key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmin = (lo), .fmax = (hi) }
-#define HW_CFG_POSITIVE(S, k, m, hi)                                                            \
-	{ .key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmin = 0, .fmax = (hi), .excl_min = true }
-#define HW_CFG_STRLIST(S, k, m, n, chk)                                                         \
-	{ .key = (k), .type = HW_CFG_T_STRLIST, .off = offsetof(S, m), .count_off = offsetof(S, n), .check = (chk) }
-#define HW_CFG_INTLIST(S, k, m, n, lo, hi)                                                      \
-	{ .key = (k), .type = HW_CFG_T_INTLIST, .off = offsetof(S, m), .count_off = offsetof(S, n), .min = (lo), .max = (hi) }
-#define HW_CFG_MAP(k, table) { .key = (k), .type = HW_CFG_T_MAP, .sub = (table) }
-#define HW_CFG_CUSTOM(k, p, r) { .key = (k), .type = HW_CFG_T_CUSTOM, .parse = (p), .release = (r) }
-#define HW_CFG_END { .key = NULL }
+#define HW_CFG_INT(S, k, m, lo, hi)                                                                \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_INT, .off = offsetof(S, m), .min = (lo), .max = (hi)  \
+	}
+#define HW_CFG_INT_NULL(S, k, m, lo, hi)                                                           \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_INT_NULL, .off = offsetof(S, m), .min = (lo),         \
+		.max = (hi)                                                                        \
+	}
+#define HW_CFG_BOOL(S, k, m)                                                                       \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_BOOL, .off = offsetof(S, m)                           \
+	}
+#define HW_CFG_STR(S, k, m, chk)                                                                   \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk)            \
+	}
+#define HW_CFG_SECRET(S, k, m, chk)                                                                \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk),           \
+		.secret = true                                                                     \
+	}
+#define HW_CFG_CHOICE(S, k, m, ch, al)                                                             \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_CHOICE, .off = offsetof(S, m), .choices = (ch),       \
+		.aliases = (al)                                                                    \
+	}
+#define HW_CFG_ENUM(S, k, m, ch)                                                                   \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_ENUM, .off = offsetof(S, m), .choices = (ch)          \
+	}
+#define HW_CFG_USD(S, k, m)                                                                        \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_USD, .off = offsetof(S, m), .min = 0,                 \
+		.max = HW_CFG_USD_MAX                                                              \
+	}
+#define HW_CFG_USD_NULL(S, k, m)                                                                   \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_USD_NULL, .off = offsetof(S, m), .min = 0,            \
+		.max = HW_CFG_USD_MAX                                                              \
+	}
+#define HW_CFG_BP(S, k, m)                                                                         \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_BP, .off = offsetof(S, m), .min = 0, .max = 10000     \
+	}
+#define HW_CFG_REAL(S, k, m, lo, hi)                                                               \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmin = (lo),            \
+		.fmax = (hi)                                                                       \
+	}
+#define HW_CFG_POSITIVE(S, k, m, hi)                                                               \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmin = 0, .fmax = (hi), \
+		.excl_min = true                                                                   \
+	}
+#define HW_CFG_STRLIST(S, k, m, n, chk)                                                            \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_STRLIST, .off = offsetof(S, m),                       \
+		.count_off = offsetof(S, n), .check = (chk)                                        \
+	}
+#define HW_CFG_INTLIST(S, k, m, n, lo, hi)                                                         \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_INTLIST, .off = offsetof(S, m),                       \
+		.count_off = offsetof(S, n), .min = (lo), .max = (hi)                              \
+	}
+#define HW_CFG_MAP(k, table)                                                                       \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_MAP, .sub = (table)                                   \
+	}
+#define HW_CFG_CUSTOM(k, p, r)                                                                     \
+	{                                                                                          \
+		.key = (k), .type = HW_CFG_T_CUSTOM, .parse = (p), .release = (r)                  \
+	}
+#define HW_CFG_END                                                                                 \
+	{                                                                                          \
+		.key = NULL                                                                        \
+	}
 
 /* Key path. push returns the length to restore with pop. */
 size_t hw_cfg_path_push(struct hw_cfg_walk *w, const char *key);
@@ -109,7 +158,8 @@ int hw_cfg_sequence(struct hw_cfg_walk *w, yaml_node_t *node, yaml_node_item_t *
 
 /* The scalar's text after environment expansion, malloc'd, into *out. */
 int hw_cfg_scalar(struct hw_cfg_walk *w, yaml_node_t *node, bool secret, char **out);
-int hw_cfg_string(struct hw_cfg_walk *w, yaml_node_t *node, const struct hw_cfg_field *f, char **out);
+int hw_cfg_string(struct hw_cfg_walk *w, yaml_node_t *node, const struct hw_cfg_field *f,
+		  char **out);
 int hw_cfg_string_list(struct hw_cfg_walk *w, yaml_node_t *node, const char *(*check)(const char *),
 		       char ***items, size_t *n);
 
