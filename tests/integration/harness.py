@@ -520,6 +520,29 @@ class Gateway:
         self.ws, self.token, self.key = m1.group(1), m2.group(1), m3.group(1)
         return self
 
+    def relaunch(self):
+        """Starts hiwayd again on the same directory, config and store (after stop())."""
+        check(self.proc is not None and self.proc.poll() is not None, "relaunch while running")
+        self.relaunches = getattr(self, "relaunches", 0) + 1
+        self.log_path = os.path.join(self.dir, "hiwayd.%d.stderr" % (self.relaunches + 1))
+        self.rc = None
+        self.killed = False
+        self.proc = subprocess.Popen([HIWAYD, "--config", self.config_path], cwd=self.dir,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log_path, "wb"), env=clean_env())
+        deadline = time.monotonic() + 10 * (2 if ASAN else 1)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise TestFailure("hiwayd %s exited with %s at restart:\n%s" %
+                                  (self.name, self.proc.returncode, self.log_tail(10)))
+            try:
+                if http(self.port, "GET", "/health", timeout=1).status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TestFailure("hiwayd %s not ready after restart" % self.name)
+
     # -- requests
     def get(self, path, key=None, headers=None, **kw):
         return http(self.port, "GET", path, key=key, headers=headers, **kw)

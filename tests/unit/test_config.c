@@ -494,6 +494,9 @@ static void test_error_messages(void **state)
 		     "hiway.yaml: guardian.dedup.count: expected integer >= 1, got \"three\"");
 	expect_error("server:\n  bogus: 1\n", "hiway.yaml: server.bogus: unknown key");
 	expect_error("bogus: {a: 1}\n", "hiway.yaml: bogus: unknown key");
+	expect_error("server: {\"a\\nb\": 1}\n", "hiway.yaml: server.a?b: unknown key");
+	expect_error("metrics: {token: \"${A\\nB}\"}\n",
+		     "hiway.yaml: metrics.token: invalid environment reference \"${A?B}\"");
 	expect_error("providers:\n  foo: {kind: x, base_url: \"http://h\"}\n",
 		     "hiway.yaml: providers.foo.kind: expected one of openai, openai_compatible,"
 		     " mistral, anthropic, google, echo, got \"x\"");

@@ -170,6 +170,7 @@ static void test_migrations_idempotent(void **state)
 
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(hw_store_open(f->url, 5000, "full", &f->st), 0);
+		assert_non_null(f->st);
 		struct hw_workspace got;
 		assert_int_equal(f->st->ops->workspace_get(f->st, ws.id, &got), 0);
 		assert_string_equal(got.name, "default");
@@ -504,7 +505,8 @@ static void test_usage_insert_count(void **state)
 					    "prompt_tokens = 12 AND completion_tokens = 34 AND "
 					    "upstream_cost = 41 AND markup_cost = 5 AND "
 					    "baseline_cost = 900 AND client_ip = '192.0.2.7' AND "
-					    "error_code IS NULL FROM usage_records WHERE ts_ms = 1000"),
+					    "error_code IS NULL FROM usage_records "
+					    "WHERE ts_ms = 1000"),
 			 1);
 }
 
@@ -575,7 +577,8 @@ static void *worker(void *p)
 		struct hw_usage_record rec = make_usage("01A", "kid_01", a->index * 1000 + i);
 		const char *ids[] = {"kid_01"};
 		int64_t at[] = {a->index * 1000 + i};
-		if (ops->key_get(a->st, "kid_01", &k) != 0 || ops->usage_insert(a->st, &rec, 1) != 0 ||
+		if (ops->key_get(a->st, "kid_01", &k) != 0 ||
+		    ops->usage_insert(a->st, &rec, 1) != 0 ||
 		    ops->key_touch(a->st, ids, at, 1) != 0 ||
 		    ops->workspace_list(a->st, NULL, 10, &list, &n) != 0)
 			return (void *)1;

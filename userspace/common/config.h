@@ -79,11 +79,11 @@ struct hw_cfg_keyword_list {
 };
 
 /* The names routing.keywords accepts, in the order of the §7.3 table. */
-#define HW_CFG_KEYWORD_LISTS                                                                     \
-	"greeting", "confirmation", "expert", "simple_task", "action", "question", "constraint",  \
-		"structure", "step", "system_agent", "system_reasoning", "system_code", "code_talk", \
-		"domain_finance", "domain_medical", "domain_legal", "domain_security",               \
-		"domain_science"
+#define HW_CFG_KEYWORD_LISTS                                                                 \
+	"greeting", "confirmation", "expert", "simple_task", "action", "question",           \
+		"constraint", "structure", "step", "system_agent", "system_reasoning",        \
+		"system_code", "code_talk", "domain_finance", "domain_medical", "domain_legal", \
+		"domain_security", "domain_science"
 
 /* money.markup.brackets: rate_bp applies while month-to-date upstream spend < below. */
 struct hw_cfg_markup_bracket {
@@ -168,7 +168,8 @@ struct hw_config {
 	struct {
 		struct {
 			bool enabled;
-			struct hw_cfg_markup_bracket *brackets; /* ascending below; the last is open */
+			/* ascending `below`; the last bracket is open-ended */
+			struct hw_cfg_markup_bracket *brackets;
 			size_t n_brackets;
 		} markup;
 		struct {

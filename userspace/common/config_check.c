@@ -267,11 +267,6 @@ const char *hw_cfg_check_nonempty(const char *v) { return *v ? NULL : "a non-emp
 
 const char *hw_cfg_check_abs_path(const char *v) { return v[0] == '/' ? NULL : "an absolute path"; }
 
-const char *hw_cfg_check_abs_path_or_empty(const char *v)
-{
-	return !*v || v[0] == '/' ? NULL : "empty or an absolute path";
-}
-
 const char *hw_cfg_check_ifname(const char *v)
 {
 	static const char expected[] = "an interface name of 1 to 15 characters";

@@ -73,14 +73,6 @@ static const struct {
 	{"chunk_delay_ms", KIND_BIT(HW_PROVIDER_ECHO)},
 };
 
-static size_t field_index(const struct hw_cfg_field *table, const char *key)
-{
-	size_t i = 0;
-	while (table[i].key && strcmp(table[i].key, key) != 0)
-		i++;
-	return i;
-}
-
 static void provider_release(struct hw_cfg_provider *p)
 {
 	hw_cfg_release(provider_fields, p);
@@ -166,7 +158,7 @@ static int parse_provider(struct hw_cfg_walk *w, struct hw_config *cfg, const ch
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < sizeof(kind_only) / sizeof(kind_only[0]); i++) {
-		if (!(seen & (UINT64_C(1) << field_index(provider_fields, kind_only[i].key))) ||
+		if (!hw_cfg_seen(seen, provider_fields, kind_only[i].key) ||
 		    (kind_only[i].kinds & KIND_BIT(p->kind)))
 			continue;
 		hw_cfg_path_push(w, kind_only[i].key);

@@ -83,49 +83,58 @@ static void release_keywords(void *base)
 	cfg->routing.n_keywords = 0;
 }
 
+static struct hw_cfg_keyword_list *keyword_list(struct hw_config *cfg, const char *name)
+{
+	for (size_t j = 0; j < cfg->routing.n_keywords; j++)
+		if (strcmp(cfg->routing.keywords[j].name, name) == 0)
+			return &cfg->routing.keywords[j];
+	void *grown = realloc(cfg->routing.keywords,
+			      (cfg->routing.n_keywords + 1) * sizeof(*cfg->routing.keywords));
+	if (!grown)
+		return NULL;
+	cfg->routing.keywords = grown;
+	char *dup = strdup(name);
+	if (!dup)
+		return NULL;
+	struct hw_cfg_keyword_list *l = &cfg->routing.keywords[cfg->routing.n_keywords++];
+	*l = (struct hw_cfg_keyword_list){.name = dup};
+	return l;
+}
+
+static int parse_keyword_list(struct hw_cfg_walk *w, struct hw_config *cfg, const char *name,
+			      yaml_node_t *value)
+{
+	struct hw_cfg_keyword_list *l;
+	size_t k = 0, count;
+	char **words;
+	int ret;
+
+	while (keyword_lists[k] && strcmp(keyword_lists[k], name) != 0)
+		k++;
+	if (!keyword_lists[k])
+		return hw_cfg_fail(w, "unknown key");
+	ret = hw_cfg_string_list(w, value, hw_cfg_check_nonempty, &words, &count);
+	if (ret < 0)
+		return ret;
+	if (!(l = keyword_list(cfg, name))) {
+		hw_cfg_free_strv(words, count);
+		return -ENOMEM;
+	}
+	hw_cfg_free_strv(l->words, l->n_words);
+	l->words = words;
+	l->n_words = count;
+	return 0;
+}
+
 static int parse_keywords(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 {
-	C *cfg = base;
 	yaml_node_pair_t *pairs;
 	size_t n;
 	int ret = hw_cfg_mapping(w, node, &pairs, &n);
 	for (size_t i = 0; ret == 0 && i < n; i++) {
 		const char *name = hw_cfg_key(w, &pairs[i]);
-		size_t saved = hw_cfg_path_push(w, name), k = 0, count;
-		char **words;
-		while (keyword_lists[k] && strcmp(keyword_lists[k], name) != 0)
-			k++;
-		if (!keyword_lists[k]) {
-			ret = hw_cfg_fail(w, "unknown key");
-			goto next;
-		}
-		ret = hw_cfg_string_list(w, hw_cfg_node(w, pairs[i].value), hw_cfg_check_nonempty,
-					 &words, &count);
-		if (ret < 0)
-			goto next;
-		struct hw_cfg_keyword_list *l = NULL;
-		for (size_t j = 0; j < cfg->routing.n_keywords; j++)
-			if (strcmp(cfg->routing.keywords[j].name, name) == 0)
-				l = &cfg->routing.keywords[j];
-		if (!l) {
-			void *grown = realloc(cfg->routing.keywords,
-					      (cfg->routing.n_keywords + 1) * sizeof(*l));
-			char *dup = strdup(name);
-			if (grown)
-				cfg->routing.keywords = grown;
-			if (!grown || !dup) {
-				free(dup);
-				hw_cfg_free_strv(words, count);
-				ret = -ENOMEM;
-				goto next;
-			}
-			l = &cfg->routing.keywords[cfg->routing.n_keywords++];
-			*l = (struct hw_cfg_keyword_list){.name = dup};
-		}
-		hw_cfg_free_strv(l->words, l->n_words);
-		l->words = words;
-		l->n_words = count;
-next:
+		size_t saved = hw_cfg_path_push(w, name);
+		ret = parse_keyword_list(w, base, name, hw_cfg_node(w, pairs[i].value));
 		hw_cfg_path_pop(w, saved);
 	}
 	return ret;
@@ -162,9 +171,9 @@ static int parse_brackets(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 	for (size_t i = 0; i < n; i++) {
 		size_t saved = hw_cfg_path_push_index(w, i);
 		uint64_t seen = 0;
-		b[i] = (struct hw_cfg_markup_bracket){.below = -1, .rate_bp = -1};
+		b[i].below = -1;
 		ret = hw_cfg_walk_map(w, hw_cfg_node(w, items[i]), bracket_fields, &b[i], &seen);
-		if (ret == 0 && !(seen & 2)) {
+		if (ret == 0 && !hw_cfg_seen(seen, bracket_fields, "percent")) {
 			hw_cfg_path_push(w, "percent");
 			ret = hw_cfg_fail(w, "required");
 		} else if (ret == 0 && i + 1 < n && b[i].below < 0) {
@@ -208,47 +217,50 @@ static void release_plans(void *base)
 	cfg->plans.n_presets = 0;
 }
 
+static int parse_plan(struct hw_cfg_walk *w, struct hw_config *cfg, const char *name,
+		      yaml_node_t *entry)
+{
+	struct hw_cfg_plan *p = NULL, plan = {0};
+	uint64_t seen = 0;
+	int ret;
+
+	if (hw_cfg_check_name(name))
+		return hw_cfg_fail(w, "plan names are 1 to 64 letters, digits, '_' or '-'");
+	for (size_t j = 0; j < cfg->plans.n_presets; j++)
+		if (strcmp(cfg->plans.presets[j].name, name) == 0)
+			p = &cfg->plans.presets[j];
+	if (p)
+		plan = *p;
+	ret = hw_cfg_walk_map(w, entry, plan_fields, &plan, &seen);
+	if (ret < 0)
+		return ret;
+	if (!p && !hw_cfg_seen(seen, plan_fields, "included_requests")) {
+		hw_cfg_path_push(w, "included_requests");
+		return hw_cfg_fail(w,
+				   "required for a new plan (an integer, or null for unlimited)");
+	}
+	if (!p) {
+		void *grown = realloc(cfg->plans.presets, (cfg->plans.n_presets + 1) * sizeof(*p));
+		if (!grown)
+			return -ENOMEM;
+		cfg->plans.presets = grown;
+		if (!(plan.name = strdup(name)))
+			return -ENOMEM;
+		p = &cfg->plans.presets[cfg->plans.n_presets++];
+	}
+	*p = plan;
+	return 0;
+}
+
 static int parse_plans(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 {
-	C *cfg = base;
 	yaml_node_pair_t *pairs;
 	size_t n;
 	int ret = hw_cfg_mapping(w, node, &pairs, &n);
 	for (size_t i = 0; ret == 0 && i < n; i++) {
 		const char *name = hw_cfg_key(w, &pairs[i]);
 		size_t saved = hw_cfg_path_push(w, name);
-		struct hw_cfg_plan *p = NULL, fresh = {.overage_enabled = false};
-		uint64_t seen = 0;
-		if (hw_cfg_check_name(name)) {
-			ret = hw_cfg_fail(w, "plan names are 1 to 64 letters, digits, '_' or '-'");
-			goto next;
-		}
-		for (size_t j = 0; j < cfg->plans.n_presets; j++)
-			if (strcmp(cfg->plans.presets[j].name, name) == 0)
-				p = &cfg->plans.presets[j];
-		fresh = p ? *p : fresh;
-		ret = hw_cfg_walk_map(w, hw_cfg_node(w, pairs[i].value), plan_fields, &fresh,
-				      &seen);
-		if (ret == 0 && !p && !(seen & 1)) {
-			hw_cfg_path_push(w, "included_requests");
-			ret = hw_cfg_fail(
-				w, "required for a new plan (an integer, or null for unlimited)");
-		}
-		if (ret < 0)
-			goto next;
-		if (!p) {
-			void *grown = realloc(cfg->plans.presets,
-					      (cfg->plans.n_presets + 1) * sizeof(*p));
-			if (grown)
-				cfg->plans.presets = grown;
-			if (!grown || !(fresh.name = strdup(name))) {
-				ret = -ENOMEM;
-				goto next;
-			}
-			p = &cfg->plans.presets[cfg->plans.n_presets++];
-		}
-		*p = fresh;
-next:
+		ret = parse_plan(w, base, name, hw_cfg_node(w, pairs[i].value));
 		hw_cfg_path_pop(w, saved);
 	}
 	return ret;

@@ -13,27 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+__attribute__((format(printf, 2, 3))) static size_t path_append(struct hw_cfg_walk *w,
+								const char *fmt, ...)
+{
+	size_t saved = w->path_len, room = sizeof(w->path) - w->path_len;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(w->path + w->path_len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		w->path_len += (size_t)n < room ? (size_t)n : room - 1;
+	return saved;
+}
+
 size_t hw_cfg_path_push(struct hw_cfg_walk *w, const char *key)
 {
-	size_t saved = w->path_len;
-	int n = snprintf(w->path + w->path_len, sizeof(w->path) - w->path_len, "%s%s",
-			 w->path_len ? "." : "", key);
-	if (n > 0)
-		w->path_len += (size_t)n < sizeof(w->path) - w->path_len
-				       ? (size_t)n
-				       : sizeof(w->path) - w->path_len - 1;
-	return saved;
+	return path_append(w, "%s%s", w->path_len ? "." : "", key);
 }
 
 size_t hw_cfg_path_push_index(struct hw_cfg_walk *w, size_t index)
 {
-	size_t saved = w->path_len;
-	int n = snprintf(w->path + w->path_len, sizeof(w->path) - w->path_len, "[%zu]", index);
-	if (n > 0)
-		w->path_len += (size_t)n < sizeof(w->path) - w->path_len
-				       ? (size_t)n
-				       : sizeof(w->path) - w->path_len - 1;
-	return saved;
+	return path_append(w, "[%zu]", index);
 }
 
 void hw_cfg_path_pop(struct hw_cfg_walk *w, size_t saved)
@@ -59,6 +59,10 @@ int hw_cfg_fail(struct hw_cfg_walk *w, const char *fmt, ...)
 		snprintf(w->err, w->errlen, "%s: %s: %s", w->name, w->path, msg);
 	else
 		snprintf(w->err, w->errlen, "%s: %s", w->name, msg);
+	/* Keys and references come from the file: keep the message on one line. */
+	for (char *p = w->err; w->errlen && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return -EINVAL;
 }
 
@@ -496,6 +500,14 @@ int hw_cfg_walk_map(struct hw_cfg_walk *w, yaml_node_t *node, const struct hw_cf
 			*seen |= UINT64_C(1) << k;
 	}
 	return 0;
+}
+
+bool hw_cfg_seen(uint64_t seen, const struct hw_cfg_field *table, const char *key)
+{
+	for (size_t k = 0; k < 64 && table[k].key; k++)
+		if (strcmp(table[k].key, key) == 0)
+			return seen & UINT64_C(1) << k;
+	return false;
 }
 
 void hw_cfg_release(const struct hw_cfg_field *table, void *base)

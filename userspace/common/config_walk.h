@@ -56,83 +56,45 @@ struct hw_cfg_field {
 /* $1e9 in µ$: far above any real amount, low enough that price arithmetic cannot overflow. */
 #define HW_CFG_USD_MAX INT64_C(1000000000000000)
 
-#define HW_CFG_INT(S, k, m, lo, hi)                                                                \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_INT, .off = offsetof(S, m), .min = (lo), .max = (hi)  \
-	}
-#define HW_CFG_INT_NULL(S, k, m, lo, hi)                                                           \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_INT_NULL, .off = offsetof(S, m), .min = (lo),         \
-		.max = (hi)                                                                        \
-	}
-#define HW_CFG_BOOL(S, k, m)                                                                       \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_BOOL, .off = offsetof(S, m)                           \
-	}
-#define HW_CFG_STR(S, k, m, chk)                                                                   \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk)            \
-	}
-#define HW_CFG_SECRET(S, k, m, chk)                                                                \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk),           \
-		.secret = true                                                                     \
-	}
-#define HW_CFG_CHOICE(S, k, m, ch, al)                                                             \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_CHOICE, .off = offsetof(S, m), .choices = (ch),       \
-		.aliases = (al)                                                                    \
-	}
-#define HW_CFG_ENUM(S, k, m, ch)                                                                   \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_ENUM, .off = offsetof(S, m), .choices = (ch)          \
-	}
-#define HW_CFG_USD(S, k, m)                                                                        \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_USD, .off = offsetof(S, m), .min = 0,                 \
-		.max = HW_CFG_USD_MAX                                                              \
-	}
-#define HW_CFG_USD_NULL(S, k, m)                                                                   \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_USD_NULL, .off = offsetof(S, m), .min = 0,            \
-		.max = HW_CFG_USD_MAX                                                              \
-	}
-#define HW_CFG_BP(S, k, m)                                                                         \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_BP, .off = offsetof(S, m), .min = 0, .max = 10000     \
-	}
-#define HW_CFG_REAL(S, k, m, lo, hi)                                                               \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmin = (lo),            \
-		.fmax = (hi)                                                                       \
-	}
-#define HW_CFG_POSITIVE(S, k, m, hi)                                                               \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmin = 0, .fmax = (hi), \
-		.excl_min = true                                                                   \
-	}
-#define HW_CFG_STRLIST(S, k, m, n, chk)                                                            \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_STRLIST, .off = offsetof(S, m),                       \
-		.count_off = offsetof(S, n), .check = (chk)                                        \
-	}
-#define HW_CFG_INTLIST(S, k, m, n, lo, hi)                                                         \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_INTLIST, .off = offsetof(S, m),                       \
-		.count_off = offsetof(S, n), .min = (lo), .max = (hi)                              \
-	}
-#define HW_CFG_MAP(k, table)                                                                       \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_MAP, .sub = (table)                                   \
-	}
-#define HW_CFG_CUSTOM(k, p, r)                                                                     \
-	{                                                                                          \
-		.key = (k), .type = HW_CFG_T_CUSTOM, .parse = (p), .release = (r)                  \
-	}
-#define HW_CFG_END                                                                                 \
-	{                                                                                          \
-		.key = NULL                                                                        \
-	}
+/* One table row per key; S is the struct the offsets are taken in. */
+/* clang-format off */
+#define HW_CFG_INT(S, k, m, lo, hi) \
+	{ .key = (k), .type = HW_CFG_T_INT, .off = offsetof(S, m), .min = (lo), .max = (hi) }
+#define HW_CFG_INT_NULL(S, k, m, lo, hi) \
+	{ .key = (k), .type = HW_CFG_T_INT_NULL, .off = offsetof(S, m), .min = (lo), .max = (hi) }
+#define HW_CFG_BOOL(S, k, m) \
+	{ .key = (k), .type = HW_CFG_T_BOOL, .off = offsetof(S, m) }
+#define HW_CFG_STR(S, k, m, chk) \
+	{ .key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk) }
+#define HW_CFG_SECRET(S, k, m, chk) \
+	{ .key = (k), .type = HW_CFG_T_STR, .off = offsetof(S, m), .check = (chk), .secret = true }
+#define HW_CFG_CHOICE(S, k, m, ch, al) \
+	{ .key = (k), .type = HW_CFG_T_CHOICE, .off = offsetof(S, m), .choices = (ch), \
+	  .aliases = (al) }
+#define HW_CFG_ENUM(S, k, m, ch) \
+	{ .key = (k), .type = HW_CFG_T_ENUM, .off = offsetof(S, m), .choices = (ch) }
+#define HW_CFG_USD(S, k, m) \
+	{ .key = (k), .type = HW_CFG_T_USD, .off = offsetof(S, m), .max = HW_CFG_USD_MAX }
+#define HW_CFG_USD_NULL(S, k, m) \
+	{ .key = (k), .type = HW_CFG_T_USD_NULL, .off = offsetof(S, m), .max = HW_CFG_USD_MAX }
+#define HW_CFG_BP(S, k, m) \
+	{ .key = (k), .type = HW_CFG_T_BP, .off = offsetof(S, m), .max = 10000 }
+#define HW_CFG_REAL(S, k, m, lo, hi) \
+	{ .key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmin = (lo), .fmax = (hi) }
+#define HW_CFG_POSITIVE(S, k, m, hi) \
+	{ .key = (k), .type = HW_CFG_T_REAL, .off = offsetof(S, m), .fmax = (hi), .excl_min = true }
+#define HW_CFG_STRLIST(S, k, m, n, chk) \
+	{ .key = (k), .type = HW_CFG_T_STRLIST, .off = offsetof(S, m), \
+	  .count_off = offsetof(S, n), .check = (chk) }
+#define HW_CFG_INTLIST(S, k, m, n, lo, hi) \
+	{ .key = (k), .type = HW_CFG_T_INTLIST, .off = offsetof(S, m), \
+	  .count_off = offsetof(S, n), .min = (lo), .max = (hi) }
+#define HW_CFG_MAP(k, table) \
+	{ .key = (k), .type = HW_CFG_T_MAP, .sub = (table) }
+#define HW_CFG_CUSTOM(k, p, r) \
+	{ .key = (k), .type = HW_CFG_T_CUSTOM, .parse = (p), .release = (r) }
+#define HW_CFG_END { .key = NULL }
+/* clang-format on */
 
 /* Key path. push returns the length to restore with pop. */
 size_t hw_cfg_path_push(struct hw_cfg_walk *w, const char *key);
@@ -167,6 +129,8 @@ int hw_cfg_string_list(struct hw_cfg_walk *w, yaml_node_t *node, const char *(*c
  * when table[i] was present. */
 int hw_cfg_walk_map(struct hw_cfg_walk *w, yaml_node_t *node, const struct hw_cfg_field *table,
 		    void *base, uint64_t *seen);
+/* Whether the key `key` of `table` was among those a walk_map saw. */
+bool hw_cfg_seen(uint64_t seen, const struct hw_cfg_field *table, const char *key);
 /* One field's value, stored at base + f->off. */
 int hw_cfg_walk_field(struct hw_cfg_walk *w, yaml_node_t *node, const struct hw_cfg_field *f,
 		      void *base);
@@ -197,7 +161,6 @@ const char *hw_cfg_check_name(const char *v);
 const char *hw_cfg_check_node_id(const char *v);
 const char *hw_cfg_check_nonempty(const char *v);
 const char *hw_cfg_check_abs_path(const char *v);
-const char *hw_cfg_check_abs_path_or_empty(const char *v);
 const char *hw_cfg_check_ifname(const char *v);
 /* Splits a valid listen entry; host is malloc'd. */
 int hw_cfg_listen_split(const char *v, struct hw_cfg_listen *out);

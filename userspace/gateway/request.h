@@ -7,6 +7,7 @@
 #define HW_GATEWAY_REQUEST_H
 
 #include "common/buf.h"
+#include "common/errors.h"
 #include "common/ids.h"
 #include "store/store.h"
 
@@ -58,6 +59,7 @@ struct hw_request {
 	int64_t t_start_ns;
 	enum hw_req_phase phase;
 	bool body_too_large;
+	enum hw_err early_err; /* a route error to answer once the body is read; 0 = none */
 	struct hw_buf body;
 
 	/* Authenticated identity (inference and admin routes). */

@@ -273,14 +273,16 @@ static enum MHD_Result begin(struct hw_request *req, const char *url, const char
 	if ((int64_t)hs.bytes > cfg->server.max_header_bytes)
 		return hw_respond_error(req, HW_ERR_HEADER_TOO_LARGE, "Request headers too large.",
 					json_pack("{s:I}", "limit_bytes", (json_int_t)cfg->server.max_header_bytes));
+	/* Route errors answer once the body is read, so the connection stays reusable. */
 	const struct route_def *r = route_match(url);
 	if (!r)
-		return hw_respond_error(req, HW_ERR_NOT_FOUND, "No such route.", NULL);
-	req->route = r->route;
-	if (!method_allowed(r->allow, method))
-		return hw_respond_error(req, HW_ERR_METHOD_NOT_ALLOWED, "Method not allowed.", NULL);
-	if (atomic_load(&req->srv->draining))
-		return hw_respond_error(req, HW_ERR_SHUTTING_DOWN, "The server is shutting down.", NULL);
+		req->early_err = HW_ERR_NOT_FOUND;
+	else if (!method_allowed(r->allow, method))
+		req->early_err = HW_ERR_METHOD_NOT_ALLOWED;
+	else if (atomic_load(&req->srv->draining))
+		req->early_err = HW_ERR_SHUTTING_DOWN;
+	if (r)
+		req->route = r->route;
 	const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
 	if (cl && strtoll(cl, NULL, 10) > cfg->server.max_body_bytes)
 		return hw_respond_error(req, HW_ERR_PAYLOAD_TOO_LARGE, "Request body too large.",
@@ -291,6 +293,13 @@ static enum MHD_Result begin(struct hw_request *req, const char *url, const char
 
 static enum MHD_Result dispatch(struct hw_request *req)
 {
+	static const char *const messages[] = {
+		[HW_ERR_NOT_FOUND] = "No such route.",
+		[HW_ERR_METHOD_NOT_ALLOWED] = "Method not allowed.",
+		[HW_ERR_SHUTTING_DOWN] = "The server is shutting down.",
+	};
+	if (req->early_err)
+		return hw_respond_error(req, req->early_err, messages[req->early_err], NULL);
 	switch (req->route) {
 	case HW_ROUTE_CHAT:
 		return hw_ep_chat(req);

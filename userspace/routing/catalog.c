@@ -75,12 +75,43 @@ static void apply_price_defaults(struct hw_model *m)
 		m->cache_write_per_mtok = anthropic ? m->input_per_mtok * 5 / 4 : m->input_per_mtok;
 }
 
-static struct hw_model *slot_for(struct hw_catalog *cat, const char *id)
+static struct hw_model *find_mut(struct hw_catalog *cat, const char *id)
 {
 	for (size_t i = 0; i < cat->n; i++)
 		if (strcmp(cat->models[i].id, id) == 0)
 			return &cat->models[i];
-	return &cat->models[cat->n++];
+	return NULL;
+}
+
+/* A file entry overrides a built-in one field by field (only what the file named); a new
+ * entry takes every field, defaults included, from the loader. */
+static void apply_file_entry(struct hw_model *m, const struct hw_cfg_model *c, bool fresh)
+{
+	uint32_t set = fresh ? ~0u : c->set;
+#define TAKE(bit, stmt)      \
+	do {                 \
+		if (set & (bit)) \
+			stmt;    \
+	} while (0)
+	snprintf(m->id, sizeof(m->id), "%s", c->id);
+	TAKE(HW_CFG_MODEL_PROVIDER, snprintf(m->provider_id, sizeof(m->provider_id), "%s", c->provider));
+	TAKE(HW_CFG_MODEL_UPSTREAM_MODEL,
+	     snprintf(m->upstream_model, sizeof(m->upstream_model), "%s", c->upstream_model));
+	TAKE(HW_CFG_MODEL_REGION, snprintf(m->region, sizeof(m->region), "%s", c->region ? c->region : ""));
+	int t = hw_tier_parse(c->tier ? c->tier : "standard");
+	TAKE(HW_CFG_MODEL_TIER, m->tier = t < 0 ? HW_TIER_STANDARD : (enum hw_tier)t);
+	TAKE(HW_CFG_MODEL_INPUT, m->input_per_mtok = c->input_per_mtok);
+	TAKE(HW_CFG_MODEL_OUTPUT, m->output_per_mtok = c->output_per_mtok);
+	TAKE(HW_CFG_MODEL_CACHE_READ, m->cache_read_per_mtok = c->cache_read_per_mtok);
+	TAKE(HW_CFG_MODEL_CACHE_WRITE, m->cache_write_per_mtok = c->cache_write_per_mtok);
+	TAKE(HW_CFG_MODEL_QUALITY, m->quality = c->quality);
+	TAKE(HW_CFG_MODEL_CONTEXT_WINDOW, m->context_window = c->context_window);
+	TAKE(HW_CFG_MODEL_MAX_OUTPUT_TOKENS, m->max_output_tokens = c->max_output_tokens);
+	TAKE(HW_CFG_MODEL_MIN_CACHE_TOKENS, m->min_cache_tokens = c->min_cache_tokens);
+	TAKE(HW_CFG_MODEL_CREATED, m->created = c->created);
+	TAKE(HW_CFG_MODEL_SUPPORTS_TOOLS, m->supports_tools = c->supports_tools);
+	TAKE(HW_CFG_MODEL_ENABLED, m->enabled = c->enabled);
+#undef TAKE
 }
 
 int hw_catalog_build(const struct hw_config *cfg, struct hw_catalog **out)
@@ -115,25 +146,11 @@ int hw_catalog_build(const struct hw_config *cfg, struct hw_catalog **out)
 	}
 	for (size_t i = 0; i < cfg->catalog.n_models; i++) {
 		const struct hw_cfg_model *c = &cfg->catalog.models[i];
-		struct hw_model *m = slot_for(cat, c->id);
-		memset(m, 0, sizeof(*m));
-		snprintf(m->id, sizeof(m->id), "%s", c->id);
-		snprintf(m->provider_id, sizeof(m->provider_id), "%s", c->provider);
-		snprintf(m->upstream_model, sizeof(m->upstream_model), "%s", c->upstream_model);
-		snprintf(m->region, sizeof(m->region), "%s", c->region ? c->region : "");
-		int t = hw_tier_parse(c->tier ? c->tier : "standard");
-		m->tier = t < 0 ? HW_TIER_STANDARD : (enum hw_tier)t;
-		m->input_per_mtok = c->input_per_mtok;
-		m->output_per_mtok = c->output_per_mtok;
-		m->cache_read_per_mtok = c->cache_read_per_mtok;
-		m->cache_write_per_mtok = c->cache_write_per_mtok;
-		m->quality = c->quality;
-		m->context_window = c->context_window;
-		m->max_output_tokens = c->max_output_tokens;
-		m->min_cache_tokens = c->min_cache_tokens;
-		m->created = c->created;
-		m->supports_tools = c->supports_tools;
-		m->enabled = c->enabled;
+		struct hw_model *m = find_mut(cat, c->id);
+		bool fresh = m == NULL;
+		if (fresh)
+			m = &cat->models[cat->n++];
+		apply_file_entry(m, c, fresh);
 	}
 	for (size_t i = 0; i < cat->n; i++) {
 		cat->models[i].provider = hw_config_provider(cfg, cat->models[i].provider_id);

@@ -57,7 +57,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SETTING_GET] = "SELECT value FROM settings WHERE name = ?1",
 	[S_SETTING_SET] = "INSERT INTO settings(name, value) VALUES (?1, ?2) "
 			  "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-	[S_WS_INSERT] = "INSERT INTO workspaces(" WS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_WS_INSERT] = "INSERT INTO workspaces(" WS_COLS ") "
+			"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[S_WS_GET] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1",
 	[S_WS_UPDATE] = "UPDATE workspaces SET name = ?2, status = ?3, suspended_reason = ?4, "
 			"plan = ?5, routing_profile = ?6, default_model = ?7, allowed_regions = ?8 "
@@ -81,14 +82,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* Batches from several nodes or a late retry may arrive out of order. */
 	[S_KEY_TOUCH] = "UPDATE keys SET last_used_at = ?2 WHERE id = ?1 "
 			"AND (last_used_at IS NULL OR last_used_at < ?2)",
-	[S_USAGE_INSERT] = "INSERT INTO usage_records(request_id, ts_ms, workspace_id, key_id, "
-			   "end_user, route, requested_model, routed_model, provider, tier, score, "
-			   "reason, fallback_chain, stream, passthrough, status, error_code, "
-			   "prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, "
-			   "upstream_cost, markup_cost, baseline_cost, routing_us, ttft_ms, "
-			   "latency_ms, client_ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-			   "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
-			   "?25, ?26, ?27, ?28)",
+	[S_USAGE_INSERT] =
+		"INSERT INTO usage_records(request_id, ts_ms, workspace_id, key_id, end_user, "
+		"route, requested_model, routed_model, provider, tier, score, reason, "
+		"fallback_chain, stream, passthrough, status, error_code, prompt_tokens, "
+		"completion_tokens, cache_read_tokens, cache_write_tokens, upstream_cost, "
+		"markup_cost, baseline_cost, routing_us, ttft_ms, latency_ms, client_ip) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+		"?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
 	[S_USAGE_COUNT] = "SELECT count(*) FROM usage_records WHERE workspace_id = ?1 "
 			  "AND ts_ms >= ?2 AND ts_ms < ?3",
 };
@@ -135,8 +136,8 @@ static int conn_fail(struct conn *c, const char *op, int rc)
 		c->err_suppressed++;
 		return err;
 	}
-	json_t *fields = json_pack("{s:s, s:s, s:i, s:I}", "op", op, "error",
-				   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), "sqlite_code",
+	const char *msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
+	json_t *fields = json_pack("{s:s, s:s, s:i, s:I}", "op", op, "error", msg, "sqlite_code",
 				   rc, "suppressed", (json_int_t)c->err_suppressed);
 	hw_log_json(HW_LOG_ERROR, NULL, "store: sqlite failure", fields);
 	c->err_logged_ns = now;
@@ -790,7 +791,9 @@ static int pragma(struct conn *c, const char *sql, const char *expect)
 	}
 	/* journal_mode answers the mode it ended in, which may not be the one asked for. */
 	if (expect) {
-		const char *got = step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+		const char *got = NULL;
+		if (step == SQLITE_ROW)
+			got = (const char *)sqlite3_column_text(s, 0);
 		if (!got || strcasecmp(got, expect) != 0) {
 			hw_log(HW_LOG_ERROR, "store: %s gave %s", sql, got ? got : "nothing");
 			rc = -EIO;

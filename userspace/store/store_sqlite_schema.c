@@ -95,8 +95,8 @@ static int exec(sqlite3 *db, const char *sql)
 static int current_version(sqlite3 *db, int *out)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
-				    &st, NULL);
+	static const char sql[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
 		*out = sqlite3_column_int(st, 0);
 		rc = 0;

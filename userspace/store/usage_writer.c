@@ -311,7 +311,8 @@ static int flush(struct hw_usage_writer *w)
 	collect_touches(w);
 	while (w->kept_head || w->ntouch) {
 		size_t n = 0;
-		for (const struct node *p = w->kept_head; p && n < HW_USAGE_WRITER_BATCH; p = p->next)
+		const struct node *p = w->kept_head;
+		for (; p && n < HW_USAGE_WRITER_BATCH; p = p->next)
 			w->batch[n++] = p->rec;
 		for (size_t i = 0; i < w->ntouch; i++)
 			w->touch_ptrs[i] = w->touch_ids[i];

@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Process lifecycle on dedicated gateways: usage records at stop, restart, SIGTERM drain."""
+import http.client as hc
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+
+from harness import (ASAN, SLOW, check, chat_body, eq, expect_error, http, note, test, uniq)
+
+
+@test
+def usage_records_one_per_authenticated_request(ctx):
+    gw = ctx.new_fake_gateway("usage")
+    want = {}  # request id -> (status, error code, stream)
+
+    def rec(r, stream=False):
+        want[r.header("X-Request-Id")] = (r.status, (r.json.get("error") or {}).get("code")
+                                          if r.status != 200 else None, stream)
+    r = gw.chat(chat_body(), key=gw.key, headers={"X-HiWay-User": "user-a"})
+    eq(r.status, 200, "chat 1")
+    rec(r)
+    r = gw.chat(chat_body(model="fakeai/gpt-4o-test"), headers={"x-api-key": gw.key})
+    eq(r.status, 200, "chat 2")
+    rec(r)
+    s = gw.stream(chat_body(), key=gw.key)
+    eq(s.status, 200, "stream")
+    evs = s.read_all()
+    eq(evs[-1][1], "[DONE]", "stream end")
+    want[s.header("X-Request-Id")] = (200, None, True)
+    r = gw.chat({"model": "fake/gpt-test", "messages": []}, key=gw.key)
+    eq(r.status, 400, "invalid request")
+    rec(r)
+    r = gw.chat(chat_body(model="fake/fault-5xx", fake={"status": 503}), key=gw.key)
+    eq(r.status, 502, "upstream 503")
+    rec(r)
+    # unauthenticated: no usage record
+    eq(gw.chat(chat_body()).status, 401, "missing key")
+    eq(gw.chat(chat_body(), key="hw_live_" + "e" * 32).status, 401, "unknown key")
+    eq(gw.get("/health").status, 200, "health")
+
+    t0 = time.monotonic()
+    rc = gw.stop()
+    dt = time.monotonic() - t0
+    eq(rc, 0, "exit status after SIGTERM")
+    check(dt < 3 + 2 * SLOW, "idle gateway took %.1fs to stop" % dt)
+    probs = gw.sanitizer_problems()
+    check(not probs, "sanitizer: %s" % probs[:3])
+
+    db = sqlite3.connect(os.path.join(gw.dir, "hiway.db"))
+    try:
+        cols = [row[1] for row in db.execute("PRAGMA table_info(usage_records)")]
+        check(cols, "no usage_records table")
+        for c in ("request_id", "status"):
+            check(c in cols, "usage_records has no %s column: %r" % (c, cols))
+        rows = [dict(zip(cols, row)) for row in db.execute("SELECT * FROM usage_records")]
+    finally:
+        db.close()
+    got = {r["request_id"]: r for r in rows}
+    eq(len(rows), len(want), "usage rows (one per authenticated inference request; got ids %r)"
+       % sorted(got))
+    eq(set(got), set(want), "request ids of the usage rows")
+    for rid, (status, code, stream) in want.items():
+        row = got[rid]
+        eq(row["status"], status, "status of %s" % rid)
+        if "error_code" in row:
+            if code:
+                eq(row["error_code"], code, "error_code of %s" % rid)
+            else:
+                check(row["error_code"] in (None, "", "ok"), "error_code %r on a 200"
+                      % row["error_code"])
+        if "stream" in row:
+            eq(bool(row["stream"]), stream, "stream flag of %s" % rid)
+        if "workspace_id" in row:
+            eq(row["workspace_id"], gw.ws, "workspace_id")
+        if "key_id" in row:
+            check(str(row["key_id"]).startswith("kid_"), "key_id %r" % row["key_id"])
+        if status == 200:
+            if "routed_model" in row:
+                check(row["routed_model"] in ("fake/gpt-test", "fakeai/gpt-4o-test"),
+                      "routed_model %r" % row["routed_model"])
+            if "prompt_tokens" in row:
+                check(row["prompt_tokens"] > 0 and row["completion_tokens"] > 0,
+                      "tokens of %s: %r/%r" % (rid, row["prompt_tokens"],
+                                               row["completion_tokens"]))
+            if "upstream_cost" in row:
+                check(row["upstream_cost"] > 0, "upstream_cost of %s" % rid)
+        for bad in ("prompt", "messages", "content", "response"):
+            check(bad not in row, "usage_records stores %s" % bad)
+    if "end_user" in cols:
+        users = [r["end_user"] for r in rows if r["end_user"]]
+        eq(users, ["user-a"], "end_user values")
+    ctx.shared["usage_gw"] = gw
+
+
+@test
+def restart_keeps_store_no_second_bootstrap(ctx):
+    gw = ctx.shared.get("usage_gw")
+    check(gw is not None, "needs usage_records_one_per_authenticated_request")
+    gw.relaunch()
+    check("bootstrap workspace" not in gw.log(), "bootstrap ran again on a non-empty store")
+    r = gw.chat(chat_body(), key=gw.key)
+    eq(r.status, 200, "bootstrap key after restart (%r)" % r)
+    r = gw.api("GET", "/workspaces/%s" % gw.ws)
+    eq(r.status, 200, "admin token after restart")
+    eq(gw.stop(), 0, "exit status")
+
+
+@test
+def sigterm_drain(ctx):
+    gw = ctx.new_fake_gateway("drain")
+    short_words = " ".join("s%d" % i for i in range(8))
+    long_words = " ".join("l%d" % i for i in range(40))
+    # A: ~1.8 s, finishes inside drain_timeout_s (3); B: ~12 s, must be cut with reason shutdown
+    a = gw.stream(chat_body(model="fake/stream-drain",
+                            fake={"chunk_delay_ms": 200, "content": short_words}), key=gw.key)
+    b = gw.stream(chat_body(model="fake/stream-drain",
+                            fake={"chunk_delay_ms": 300, "content": long_words}), key=gw.key)
+    eq((a.status, b.status), (200, 200), "stream statuses")
+    out = {}
+
+    def drain(name, s):
+        try:
+            out[name] = s.read_all()
+        except Exception as e:  # noqa: BLE001
+            out[name] = e
+    ga, gb = a.events(), b.events()
+    first_a, first_b = next(ga), next(gb)
+    ta = threading.Thread(target=lambda: drain("a", _Rest(a, ga, first_a)), daemon=True)
+    tb = threading.Thread(target=lambda: drain("b", _Rest(b, gb, first_b)), daemon=True)
+    ta.start()
+    tb.start()
+    t_sig = time.monotonic()
+    gw.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+
+    # a new request while draining: refused, or 503 shutting_down
+    outcome = None
+    try:
+        r = http(gw.port, "POST", "/v1/chat/completions", body=chat_body(), key=gw.key,
+                 timeout=3 * SLOW)
+        outcome = r
+    except (ConnectionRefusedError, ConnectionResetError, hc.RemoteDisconnected,
+            BrokenPipeError) as e:
+        outcome = e
+    if hasattr(outcome, "status"):
+        expect_error(outcome, 503, "shutting_down", "api_error")
+
+    try:
+        rc = gw.proc.wait(3 + 4 * SLOW)
+    except Exception:  # noqa: BLE001
+        rc = None
+    t_exit = time.monotonic() - t_sig
+    ta.join(5 * SLOW)
+    tb.join(5 * SLOW)
+    check(rc is not None, "hiwayd still running %.1fs after SIGTERM (drain_timeout_s 3)" % t_exit)
+    gw.rc = rc
+    eq(rc, 0, "exit status after the drain")
+    check(t_exit <= 3 + 3 * SLOW, "exit %.1fs after SIGTERM" % t_exit)
+
+    ev_a = out.get("a")
+    check(isinstance(ev_a, list), "stream A: %r" % ev_a)
+    eq(ev_a[-1][1] if ev_a else None, "[DONE]", "stream A (short) completes during the drain")
+    ev_b = out.get("b")
+    check(isinstance(ev_b, list) and ev_b, "stream B: %r" % ev_b)
+    check(all(d != "[DONE]" for _, d in ev_b), "stream B got [DONE] though it outlived the drain")
+    last = json.loads(ev_b[-1][1])
+    check("error" in last, "stream B does not end with an error event: %r" % ev_b[-1][1][:200])
+    eq(last["error"].get("code"), "stream_interrupted", "stream B error code")
+    eq(last["error"].get("reason"), "shutdown", "stream B error reason")
+    probs = gw.sanitizer_problems()
+    check(not probs, "sanitizer: %s" % probs[:3])
+    note("drain: exit %.1fs after SIGTERM; new request during drain -> %s"
+         % (t_exit, getattr(outcome, "status", type(outcome).__name__)))
+
+
+class _Rest:
+    """Feeds Stream.read_all() the events left after the first one."""
+
+    def __init__(self, stream, gen, first):
+        self.stream, self.gen, self.first = stream, gen, first
+
+    def read_all(self):
+        out = [self.first] + list(self.gen)
+        self.stream.close()
+        return out
+
+
+_ = (ASAN, uniq)
