@@ -1,15 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/json_usd.h"
 
+#include "common/crypto.h"
+
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A control character cannot appear unescaped in JSON output, so the escaped marker
- * below can only come from hw_json_usd. */
-#define MARK "\x01usd:"
-#define MARK_ESCAPED "\"\\u0001usd:"
+/* Amounts travel as strings "\x01<nonce>:<number>". The nonce is drawn once per process and
+ * never leaves it (the output holds only the number), so text from a client or a provider
+ * cannot forge a marker and inject raw JSON. */
+static char g_mark[24];         /* "\x01" + 16 hex + ':' */
+static char g_mark_escaped[32]; /* the same as json_dumps writes it, with the opening quote */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void init_mark(void)
+{
+	char nonce[17];
+	if (hw_random_hex(nonce, 8) < 0)
+		snprintf(nonce, sizeof(nonce), "%016llx", (unsigned long long)(uintptr_t)&g_mark);
+	snprintf(g_mark, sizeof(g_mark), "\x01%s:", nonce);
+	snprintf(g_mark_escaped, sizeof(g_mark_escaped), "\"\\u0001%s:", nonce);
+}
 
 void hw_usd_format(int64_t micro, char out[24])
 {
@@ -28,23 +42,25 @@ void hw_usd_format(int64_t micro, char out[24])
 
 json_t *hw_json_usd(int64_t micro)
 {
-	char num[24], text[32];
+	char num[24], text[48];
 	hw_usd_format(micro, num);
-	snprintf(text, sizeof(text), MARK "%s", num);
+	pthread_once(&g_once, init_mark);
+	snprintf(text, sizeof(text), "%s%s", g_mark, num);
 	return json_string(text);
 }
 
 char *hw_json_dumps(const json_t *json)
 {
 	char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-	if (!text || !strstr(text, MARK_ESCAPED))
+	pthread_once(&g_once, init_mark);
+	if (!text || !strstr(text, g_mark_escaped))
 		return text;
 	/* Rewrite in place: each "\u0001usd:123.4" becomes 123.4, which is always shorter. */
 	char *w = text;
 	const char *r = text;
-	const size_t mlen = strlen(MARK_ESCAPED);
+	const size_t mlen = strlen(g_mark_escaped);
 	while (*r) {
-		if (strncmp(r, MARK_ESCAPED, mlen) == 0) {
+		if (strncmp(r, g_mark_escaped, mlen) == 0) {
 			r += mlen;
 			while (*r && *r != '"')
 				*w++ = *r++;

@@ -49,7 +49,9 @@ static int process_line(struct hw_sse_parser *p, const char *line, size_t len, h
 int hw_sse_feed(struct hw_sse_parser *p, const char *buf, size_t len, hw_sse_event_fn fn, void *arg)
 {
 	size_t i = 0;
-	if (p->skip_lf && len > 0 && buf[0] == '\n')
+	if (len == 0)
+		return 0; /* an empty read must not forget a pending CR */
+	if (p->skip_lf && buf[0] == '\n')
 		i = 1;
 	p->skip_lf = false;
 	size_t start = i;
