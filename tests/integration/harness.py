@@ -650,17 +650,29 @@ class Ctx:
         self.gateways.append(gw)
         return gw.start()
 
+    def _shared_gateway(self, attr, make):
+        """Starts a shared gateway once; a failed start is remembered, not retried per test."""
+        err = self.shared.get(attr + "_error")
+        if err:
+            raise TestFailure("shared gateway %s did not start: %s" % (attr, err))
+        if getattr(self, attr) is None:
+            try:
+                setattr(self, attr, make())
+            except Exception as e:  # noqa: BLE001
+                self.shared[attr + "_error"] = " ".join(str(e).split())[:1500]
+                raise
+        gw = getattr(self, attr)
+        check(gw.alive(), "shared gateway %s is not running any more (exit %s); log %s"
+              % (gw.name, gw.proc.poll(), gw.log_path))
+        return gw
+
     @property
     def main(self):
-        if self._main is None:
-            self._main = self.new_fake_gateway("main")
-        return self._main
+        return self._shared_gateway("_main", lambda: self.new_fake_gateway("main"))
 
     @property
     def echo(self):
-        if self._echo is None:
-            self._echo = self.new_echo_gateway("echo")
-        return self._echo
+        return self._shared_gateway("_echo", lambda: self.new_echo_gateway("echo"))
 
     def create_key(self, gw=None, ws=None, **fields):
         """Creates a key through the management API; returns (plaintext, key object)."""

@@ -37,6 +37,8 @@ MODULES = [
 ]
 
 
+RUN_BUDGET_S = 420  # a hung gateway must not hang the suite (doubled for ASan)
+
 # (module, name prefix): unittest.TestCase modules, run through the adapter below
 # test_hiwayctl_unittest.py is the hiwayctl helper's own suite (standalone-capable); any
 # module of MODULES that holds unittest.TestCase classes is run the same way.
@@ -128,8 +130,12 @@ def main():
 
     ctx = harness.Ctx()
     harness.note("build %s (%s)" % (harness.BUILD, "asan" if harness.ASAN else "release"))
+    budget = RUN_BUDGET_S * (2 if harness.ASAN else 1)
     for name, fn in harness.TESTS:
         if filters and not any(f in name for f in filters):
+            continue
+        if time.monotonic() - t_start > budget:
+            report(name, "not run: the integration run exceeded its %ds budget" % budget)
             continue
         t0 = time.monotonic()
         err = None

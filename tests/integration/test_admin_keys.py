@@ -216,6 +216,9 @@ def key_duplicate_name_409(ctx):
     ctx.create_key(name=name)
     r = gw.api("POST", "/workspaces/%s/keys" % gw.ws, {"name": name})
     expect_error(r, 409, "conflict", "invalid_request_error")
+    _, other = ctx.create_key()
+    r = gw.api("PATCH", "/workspaces/%s/keys/%s" % (gw.ws, other["id"]), {"name": name})
+    expect_error(r, 409, "conflict", "invalid_request_error")
 
 
 @test

@@ -36,6 +36,8 @@ def unknown_key_401(ctx):
 def admin_token_on_inference_401(ctx):
     r = ctx.main.chat(chat_body(), key=ctx.main.token)
     expect_error(r, 401, "invalid_api_key", "authentication_error")
+    r = ctx.main.get("/v1/models", key=ctx.main.token)
+    expect_error(r, 401, "invalid_api_key", "authentication_error")
 
 
 @test
@@ -76,6 +78,7 @@ def workspace_suspended_403(ctx):
     r = gw.api("POST", "/workspaces/%s/suspend" % ws["id"], {"reason": "unpaid invoice"})
     eq(r.status, 200, "suspend: %r" % r)
     eq(r.json.get("status"), "suspended", "workspace status after suspend")
+    eq(r.json.get("suspended_reason"), "unpaid invoice", "suspended_reason")
     r = gw.chat(chat_body(), key=admin_key)
     expect_error(r, 403, "workspace_suspended", "permission_error", reason="unpaid invoice")
     r = gw.get("/v1/models", key=admin_key)

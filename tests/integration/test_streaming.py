@@ -84,6 +84,7 @@ def stream_include_usage(ctx):
     h = meta_c.get("_hiway") or {}
     check(meta_c.get("usage"), "meta chunk has no usage")
     eq(meta_c.get("object"), "chat.completion.chunk", "meta object")
+    check(meta_c.get("id") and isinstance(meta_c.get("created"), int), "meta id/created %r" % meta_c)
     eq(h.get("routed_model"), "fake/gpt-test", "_hiway.routed_model")
     eq(h.get("request_id"), rid, "_hiway.request_id")
     eq(h.get("fallback"), False, "_hiway.fallback")

@@ -130,8 +130,10 @@ static int scan_message(json_t *m, size_t idx, size_t count, struct hw_chat_req 
 				r->text_bytes += (int64_t)strlen(args);
 		}
 	}
-	if (last)
+	if (last) {
 		r->last_is_tool = is_tool;
+		r->last_is_user = is_user;
+	}
 	return 0;
 }
 
@@ -209,9 +211,12 @@ int hw_chat_parse(const char *body, size_t len, struct hw_chat_req *r, char *par
 	r->stream = json_is_true(stream);
 	json_t *so = json_object_get(root, "stream_options");
 	if (so && !json_is_null(so)) {
+		if (!json_is_object(so))
+			return fail(&e, "stream_options", "stream_options must be an object.", NULL);
 		json_t *iu = json_object_get(so, "include_usage");
-		if (!json_is_object(so) || (iu && !json_is_boolean(iu)))
-			return fail(&e, "stream_options.include_usage", "stream_options.include_usage must be a boolean.", NULL);
+		if (iu && !json_is_boolean(iu))
+			return fail(&e, "stream_options.include_usage",
+				    "stream_options.include_usage must be a boolean.", NULL);
 		r->include_usage = json_is_true(iu);
 	}
 	int rc = max_tokens_field(root, "max_completion_tokens", r, &e);

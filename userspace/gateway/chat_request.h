@@ -21,6 +21,7 @@ struct hw_chat_req {
 	int64_t text_bytes, est_tokens;
 	struct hw_buf last_user_text; /* text of the last user message */
 	bool last_is_tool;            /* the last message is a tool result */
+	bool last_is_user;            /* the last message is from the user */
 	struct hw_buf last_tool_text;
 	const char *end_user; /* OpenAI `user` field, NULL when absent */
 };

@@ -585,7 +585,7 @@ static enum MHD_Result run_upstream(struct chat *c)
 	req->suspended = true;
 	MHD_suspend_connection(req->conn);
 	pthread_mutex_unlock(&req->lock);
-	hw_engine_submit(req->srv->engines, call);
+	hw_engine_submit(req->engine, call);
 	return MHD_YES;
 }
 

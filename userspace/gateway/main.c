@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* hiwayd: loads the configuration, opens the store, bootstraps the first workspace,
- * starts the upstream engines and the HTTP server, then waits for signals: SIGHUP
+ * starts the worker threads (HTTP and upstream), then waits for signals: SIGHUP
  * reloads what can be reloaded, SIGTERM/SIGINT drain and stop. */
 #include "admin/admin.h"
 #include "auth/key_cache.h"
@@ -12,7 +12,6 @@
 #include "routing/catalog.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
-#include "upstream/engine.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -197,10 +196,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	atomic_store(&srv.catalog, cat);
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned engines = cfg->server.threads > 0 ? (unsigned)cfg->server.threads : (unsigned)(cores > 0 ? cores : 1);
-	if (hw_engine_pool_new(engines, &srv.engines) < 0)
-		goto out;
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	if (!srv.usage || hw_server_start(&srv) < 0)
 		goto out;
@@ -222,7 +217,6 @@ out:
 	hw_server_stop(&srv);
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);
-	hw_engine_pool_free(srv.engines);
 	hw_key_cache_free(srv.keys);
 	hw_catalog_free(atomic_load(&srv.catalog));
 	hw_config_free((struct hw_config *)hw_server_cfg(&srv));

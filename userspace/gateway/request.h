@@ -20,6 +20,7 @@
 
 struct hw_server;
 struct hw_upstream_call;
+struct hw_engine;
 
 enum hw_route {
 	HW_ROUTE_UNKNOWN,
@@ -50,6 +51,7 @@ struct hw_req_outcome {
 struct hw_request {
 	atomic_int refs;
 	struct hw_server *srv;
+	struct hw_engine *engine; /* the accepting worker's: the provider call runs there too */
 	struct MHD_Connection *conn;
 	enum hw_route route;
 	const char *method;

@@ -13,6 +13,7 @@
 #include "gateway/access_log.h"
 #include "gateway/endpoints.h"
 #include "gateway/metrics.h"
+#include "gateway/worker.h"
 #include "upstream/engine.h"
 
 #include <arpa/inet.h>
@@ -96,6 +97,7 @@ void hw_request_wake_locked(struct hw_request *req)
 	if (req->suspended && !req->client_gone) {
 		req->suspended = false;
 		MHD_resume_connection(req->conn);
+		hw_worker_note_resume();
 	}
 }
 
@@ -320,12 +322,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 				 const char *method, const char *version, const char *upload_data,
 				 size_t *upload_data_size, void **con_cls)
 {
-	struct hw_server *srv = cls;
+	struct hw_worker *worker = cls;
+	struct hw_server *srv = worker->srv;
 	struct hw_request *req = *con_cls;
 	if (!req) {
 		req = hw_request_new(srv, url);
 		if (!req)
 			return MHD_NO;
+		req->engine = worker->engine;
 		*con_cls = req;
 		req->conn = conn;
 		req->method = method;
@@ -381,7 +385,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	struct hw_server *srv = cls;
+	struct hw_server *srv = ((struct hw_worker *)cls)->srv;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
 		atomic_fetch_add(&srv->connections, 1);
 	else
@@ -398,7 +402,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	hw_log_json(HW_LOG_DEBUG, NULL, "http", json_pack("{s:s}", "detail", msg));
 }
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+int hw_server_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[128];
 	const char *colon = strrchr(spec, ':');
@@ -430,61 +434,55 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 	return 0;
 }
 
+struct MHD_Daemon *hw_server_daemon_new(struct hw_worker *w, unsigned flags, int listen_fd,
+					unsigned conn_limit, unsigned per_ip_limit, size_t pool_bytes)
+{
+	const struct hw_config *cfg = hw_server_cfg(w->srv);
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, on_access, w, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->server.client_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		w, MHD_OPTION_NOTIFY_CONNECTION, on_connection, w, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+		w, MHD_OPTION_END);
+}
+
 int hw_server_start(struct hw_server *srv)
 {
 	const struct hw_config *cfg = hw_server_cfg(srv);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = cfg->server.threads > 0 ? (unsigned)cfg->server.threads
-						   : (unsigned)(cores > 0 ? cores : 1);
-	/* MHD keeps headers and the send buffer in one per-connection pool; leave room above
-	 * max_header_bytes so our own check, not MHD's HTML error, answers oversized headers. */
-	size_t pool = (size_t)cfg->server.max_header_bytes * 2 + 32 * 1024;
+	unsigned n = cfg->server.threads > 0 ? (unsigned)cfg->server.threads
+					     : (unsigned)(cores > 0 ? cores : 1);
 	srv->started_s = hw_clock_wall_s();
-	for (size_t i = 0; i < cfg->server.n_listen && i < HW_MAX_LISTEN; i++) {
-		struct sockaddr_storage ss;
-		socklen_t sl = 0;
-		if (parse_listen(cfg->server.listen[i], &ss, &sl) < 0) {
-			hw_log(HW_LOG_ERROR, "bad listen address %s", cfg->server.listen[i]);
-			return -EINVAL;
-		}
-		unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-				 MHD_USE_ERROR_LOG;
-		if (ss.ss_family == AF_INET6)
-			flags |= MHD_USE_IPv6;
-		struct MHD_Daemon *d = MHD_start_daemon(
-			flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-			(unsigned)cfg->server.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			(unsigned)cfg->server.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)cfg->server.client_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-			on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-			MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
-		if (!d) {
-			hw_log(HW_LOG_ERROR, "cannot listen on %s: %s", cfg->server.listen[i], strerror(errno));
+	srv->workers = calloc(n, sizeof(*srv->workers));
+	if (!srv->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		srv->workers[i].epfd = srv->workers[i].wakefd = -1;
+	srv->n_workers = n;
+	for (unsigned i = 0; i < n; i++) {
+		int rc = hw_worker_start(&srv->workers[i], srv, i, n);
+		if (rc < 0) {
 			hw_server_stop(srv);
-			return -EADDRINUSE;
+			return rc;
 		}
-		srv->daemons[srv->n_daemons++] = d;
-		hw_log_json(HW_LOG_INFO, NULL, "listening",
-			    json_pack("{s:s,s:i}", "address", cfg->server.listen[i], "threads", threads));
 	}
+	for (size_t i = 0; i < cfg->server.n_listen; i++)
+		hw_log_json(HW_LOG_INFO, NULL, "listening",
+			    json_pack("{s:s,s:i}", "address", cfg->server.listen[i], "threads", n));
 	return 0;
 }
 
 void hw_server_drain(struct hw_server *srv, int timeout_s)
 {
 	atomic_store(&srv->draining, true);
-	for (size_t i = 0; i < srv->n_daemons; i++) {
-		MHD_socket fd = MHD_quiesce_daemon(srv->daemons[i]);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
-	}
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		hw_worker_quiesce(&srv->workers[i]);
 	int64_t deadline = hw_clock_mono_ns() + (int64_t)timeout_s * 1000000000;
 	while (atomic_load(&srv->in_flight) > 0 && hw_clock_mono_ns() < deadline)
 		usleep(20 * 1000);
-	if (atomic_load(&srv->in_flight) > 0)
-		hw_engine_pool_interrupt(srv->engines);
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		hw_worker_interrupt(&srv->workers[i]);
 	deadline = hw_clock_mono_ns() + 2000000000LL;
 	while (atomic_load(&srv->in_flight) > 0 && hw_clock_mono_ns() < deadline)
 		usleep(20 * 1000);
@@ -492,7 +490,9 @@ void hw_server_drain(struct hw_server *srv, int timeout_s)
 
 void hw_server_stop(struct hw_server *srv)
 {
-	for (size_t i = 0; i < srv->n_daemons; i++)
-		MHD_stop_daemon(srv->daemons[i]);
-	srv->n_daemons = 0;
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		hw_worker_stop(&srv->workers[i]);
+	free(srv->workers);
+	srv->workers = NULL;
+	srv->n_workers = 0;
 }

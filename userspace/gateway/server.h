@@ -11,14 +11,13 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 
 struct hw_store;
 struct hw_key_cache;
-struct hw_engine_pool;
+struct hw_worker;
 struct hw_catalog;
 struct hw_usage_writer;
-
-#define HW_MAX_LISTEN 8
 
 struct hw_server {
 	/* Swapped whole on SIGHUP; old snapshots live until shutdown (reloads are rare). */
@@ -26,18 +25,18 @@ struct hw_server {
 	_Atomic(struct hw_catalog *) catalog;
 	struct hw_store *store;
 	struct hw_key_cache *keys;
-	struct hw_engine_pool *engines;
 	struct hw_usage_writer *usage;
 	char admin_token_sha256[65]; /* "" when no admin token exists */
 
-	struct MHD_Daemon *daemons[HW_MAX_LISTEN];
-	size_t n_daemons;
+	struct hw_worker *workers;
+	unsigned n_workers;
 	atomic_bool draining;
 	atomic_int in_flight;
 	atomic_int connections;
 	int64_t started_s;
 };
 
+/* Starts one worker per configured thread (0 = one per core). */
 int hw_server_start(struct hw_server *srv);
 /* Stops accepting; waits up to `timeout_s` for in-flight requests; then interrupts the
  * streams still running (stream_interrupted, reason shutdown). */
@@ -48,6 +47,12 @@ static inline const struct hw_config *hw_server_cfg(struct hw_server *srv)
 {
 	return atomic_load(&srv->cfg);
 }
+
+/* For the workers: "host:port" / "[v6]:port" to a socket address, and one MHD daemon in
+ * external-epoll mode on an already listening socket. */
+int hw_server_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
+struct MHD_Daemon *hw_server_daemon_new(struct hw_worker *w, unsigned flags, int listen_fd,
+					unsigned conn_limit, unsigned per_ip_limit, size_t pool_bytes);
 
 /* Response helpers: each sets req->outcome, adds X-Request-Id and queues the response. */
 enum MHD_Result hw_respond_json(struct hw_request *req, int status, json_t *body);

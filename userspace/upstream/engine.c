@@ -1,39 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-/* One thread per engine runs curl_multi_poll. Other threads hand it calls through a
- * mutex-protected submission list and curl_multi_wakeup; cancellation and drains are
- * atomics the loop checks on each sweep (every 10 ms at most), together with the timeouts
- * curl itself cannot express (first byte, idle gap, drain bounds). */
+/* libcurl's multi-socket interface on the worker's epoll: curl tells us which sockets to
+ * watch (on_curl_socket) and when to call it back (on_curl_timer); the worker's loop
+ * reports readiness through hw_engine_on_socket and time through hw_engine_tick. The
+ * sweep covers what curl cannot express: first-byte and idle timeouts of streams, and the
+ * drain bounds after a client left. */
 #include "upstream/engine.h"
 
 #include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 
-#define SWEEP_NS (10 * 1000000LL)
+#define SWEEP_MS 10
 #define MAX_IDLE_EASY 128
 
 struct hw_engine {
-	pthread_t thread;
+	int epfd;
 	CURLM *multi;
-	pthread_mutex_t lock;
-	struct hw_upstream_call *submitted; /* guarded by lock */
-	atomic_bool interrupt;
-	atomic_bool stop;
-	struct hw_upstream_call *active; /* engine thread only */
+	int64_t timer_deadline_ns; /* 0 = curl asked for no timer */
+	int64_t last_sweep_ns;
+	bool interrupted;
+	struct hw_upstream_call *active;
 	CURL *idle_easy[MAX_IDLE_EASY];
 	size_t n_idle_easy;
-	int64_t last_sweep_ns;
-};
-
-struct hw_engine_pool {
-	struct hw_engine *engines;
-	unsigned n;
-	atomic_uint next;
 };
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
@@ -93,7 +86,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 	c->bytes += (int64_t)len;
 	report_status(c);
 	if (c->max_response_bytes > 0 && c->bytes > c->max_response_bytes)
-		return 0; /* curl reports a write error; finish() maps it via the byte count */
+		return 0; /* curl reports a write error; map_curl() tells it apart by the count */
 	if (c->on_data && c->on_data(c, data, len) < 0)
 		return 0;
 	return len;
@@ -163,6 +156,110 @@ static enum hw_call_result map_curl(struct hw_upstream_call *c, CURLcode code)
 	}
 }
 
+static void process_messages(struct hw_engine *e)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(e->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct hw_upstream_call *c = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+		finish(e, c, map_curl(c, msg->data.result));
+	}
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct hw_engine *e = userp;
+	struct hw_engine_socket *s = socketp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+		curl_multi_assign(e->multi, fd, NULL);
+		free(s);
+		return 0;
+	}
+	struct epoll_event ev = {0};
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -1;
+		s->kind = HW_EPOLL_CURL;
+		s->fd = fd;
+		s->engine = e;
+		curl_multi_assign(e->multi, fd, s);
+		ev.data.ptr = s;
+		return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -1;
+	}
+	ev.data.ptr = s;
+	return epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -1;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct hw_engine *e = userp;
+	e->timer_deadline_ns = timeout_ms < 0 ? 0 : hw_clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+	return 0;
+}
+
+void hw_engine_on_socket(struct hw_engine *e, int fd, uint32_t events)
+{
+	int mask = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+		   (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+	int running = 0;
+	curl_multi_socket_action(e->multi, fd, mask, &running);
+	process_messages(e);
+}
+
+/* Timeouts curl cannot express, cancellations and drain bounds. */
+static void sweep(struct hw_engine *e, int64_t now)
+{
+	struct hw_upstream_call *c = e->active;
+	while (c) {
+		struct hw_upstream_call *next = c->next;
+		const struct hw_cfg_timeouts *t = &c->timeouts;
+		if (c->drain_deadline_ns && c->drain_base_bytes < 0)
+			c->drain_base_bytes = c->bytes;
+		if (e->interrupted)
+			finish(e, c, HW_CALL_SHUTDOWN);
+		else if (c->cancel)
+			finish(e, c, HW_CALL_CANCELLED);
+		else if (c->drain_deadline_ns && (now > c->drain_deadline_ns ||
+						  c->bytes - c->drain_base_bytes > c->drain_max_bytes))
+			finish(e, c, HW_CALL_CANCELLED);
+		else if (c->stream && !c->t_first_byte_ns &&
+			 now - c->t_submit_ns > (t->connect_ms + t->first_byte_ms) * 1000000)
+			finish(e, c, HW_CALL_TIMEOUT);
+		else if (c->stream && c->t_first_byte_ns && now - c->t_last_byte_ns > t->idle_ms * 1000000)
+			finish(e, c, HW_CALL_IDLE_TIMEOUT);
+		c = next;
+	}
+}
+
+long hw_engine_tick(struct hw_engine *e)
+{
+	int64_t now = hw_clock_mono_ns();
+	if (e->timer_deadline_ns && now >= e->timer_deadline_ns) {
+		e->timer_deadline_ns = 0;
+		int running = 0;
+		curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		process_messages(e);
+	}
+	if (e->active && (now - e->last_sweep_ns >= SWEEP_MS * 1000000LL || e->interrupted)) {
+		e->last_sweep_ns = now;
+		sweep(e, now);
+	}
+	long wait = -1;
+	if (e->timer_deadline_ns) {
+		int64_t ms = (e->timer_deadline_ns - now + 999999) / 1000000;
+		wait = ms < 0 ? 0 : (long)ms;
+	}
+	if (e->active && (wait < 0 || wait > SWEEP_MS))
+		wait = SWEEP_MS;
+	return wait;
+}
+
 static int start(struct hw_engine *e, struct hw_upstream_call *c)
 {
 	CURL *easy = easy_get(e);
@@ -203,164 +300,69 @@ static int start(struct hw_engine *e, struct hw_upstream_call *c)
 	return 0;
 }
 
-static void take_submissions(struct hw_engine *e)
+int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call)
 {
-	pthread_mutex_lock(&e->lock);
-	struct hw_upstream_call *list = e->submitted;
-	e->submitted = NULL;
-	pthread_mutex_unlock(&e->lock);
-	while (list) {
-		struct hw_upstream_call *c = list;
-		list = c->next;
-		c->next = NULL;
-		if (atomic_load(&e->interrupt))
-			c->on_done(c, HW_CALL_SHUTDOWN);
-		else if (start(e, c) < 0)
-			c->on_done(c, HW_CALL_CONNECT_ERROR);
-	}
-}
-
-/* Timeouts curl cannot express, cancellations and drain bounds. */
-static void sweep(struct hw_engine *e, int64_t now)
-{
-	bool interrupt = atomic_load(&e->interrupt);
-	struct hw_upstream_call *c = e->active;
-	while (c) {
-		struct hw_upstream_call *next = c->next;
-		const struct hw_cfg_timeouts *t = &c->timeouts;
-		int64_t drain_deadline = atomic_load(&c->drain_deadline_ns);
-		int64_t drain_bytes = atomic_load(&c->drain_max_bytes);
-		if (drain_deadline && c->drain_base_bytes < 0)
-			c->drain_base_bytes = c->bytes;
-		if (interrupt)
-			finish(e, c, HW_CALL_SHUTDOWN);
-		else if (atomic_load(&c->cancel))
-			finish(e, c, HW_CALL_CANCELLED);
-		else if (drain_deadline && (now > drain_deadline || c->bytes - c->drain_base_bytes > drain_bytes))
-			finish(e, c, HW_CALL_CANCELLED);
-		else if (c->stream && !c->t_first_byte_ns &&
-			 now - c->t_submit_ns > (t->connect_ms + t->first_byte_ms) * 1000000)
-			finish(e, c, HW_CALL_TIMEOUT);
-		else if (c->stream && c->t_first_byte_ns && now - c->t_last_byte_ns > t->idle_ms * 1000000)
-			finish(e, c, HW_CALL_IDLE_TIMEOUT);
-		c = next;
-	}
-}
-
-static void *engine_main(void *arg)
-{
-	struct hw_engine *e = arg;
-	while (!atomic_load(&e->stop)) {
-		take_submissions(e);
-		int running = 0;
-		curl_multi_perform(e->multi, &running);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(e->multi, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct hw_upstream_call *c = NULL;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-			finish(e, c, map_curl(c, msg->data.result));
-		}
-		int64_t now = hw_clock_mono_ns();
-		if (now - e->last_sweep_ns >= SWEEP_NS || atomic_load(&e->interrupt)) {
-			e->last_sweep_ns = now;
-			sweep(e, now);
-		}
-		/* With calls in flight, wake at least every sweep period; idle, only when
-		 * woken by a submission. */
-		long cap = e->active ? 10 : 1000;
-		long timeout_ms = cap;
-		curl_multi_timeout(e->multi, &timeout_ms);
-		if (timeout_ms < 0 || timeout_ms > cap)
-			timeout_ms = cap;
-		if (timeout_ms > 0)
-			curl_multi_poll(e->multi, NULL, 0, (int)timeout_ms, NULL);
-	}
-	atomic_store(&e->interrupt, true);
-	take_submissions(e);
-	sweep(e, hw_clock_mono_ns());
-	return NULL;
-}
-
-int hw_engine_pool_new(unsigned n_threads, struct hw_engine_pool **out)
-{
-	struct hw_engine_pool *pool = calloc(1, sizeof(*pool));
-	if (!pool)
-		return -ENOMEM;
-	pool->n = n_threads ? n_threads : 1;
-	pool->engines = calloc(pool->n, sizeof(*pool->engines));
-	if (!pool->engines) {
-		free(pool);
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < pool->n; i++) {
-		struct hw_engine *e = &pool->engines[i];
-		e->multi = curl_multi_init();
-		curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-		curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
-		pthread_mutex_init(&e->lock, NULL);
-		if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
-			pool->n = i;
-			hw_engine_pool_free(pool);
-			return -EAGAIN;
-		}
-	}
-	*out = pool;
-	return 0;
-}
-
-void hw_engine_pool_free(struct hw_engine_pool *pool)
-{
-	if (!pool)
-		return;
-	for (unsigned i = 0; i < pool->n; i++) {
-		struct hw_engine *e = &pool->engines[i];
-		atomic_store(&e->stop, true);
-		curl_multi_wakeup(e->multi);
-		pthread_join(e->thread, NULL);
-		for (size_t j = 0; j < e->n_idle_easy; j++)
-			curl_easy_cleanup(e->idle_easy[j]);
-		curl_multi_cleanup(e->multi);
-		pthread_mutex_destroy(&e->lock);
-	}
-	free(pool->engines);
-	free(pool);
-}
-
-int hw_engine_submit(struct hw_engine_pool *pool, struct hw_upstream_call *call)
-{
-	unsigned i = atomic_fetch_add(&pool->next, 1) % pool->n;
-	struct hw_engine *e = &pool->engines[i];
 	call->engine = e;
-	pthread_mutex_lock(&e->lock);
-	call->next = e->submitted;
-	e->submitted = call;
-	pthread_mutex_unlock(&e->lock);
-	curl_multi_wakeup(e->multi);
+	if (e->interrupted) {
+		call->on_done(call, HW_CALL_SHUTDOWN);
+		return 0;
+	}
+	if (start(e, call) < 0)
+		call->on_done(call, HW_CALL_CONNECT_ERROR);
+	/* curl_multi_add_handle armed a 0 ms timer: the loop runs it on its next tick. */
 	return 0;
 }
 
 void hw_engine_cancel(struct hw_upstream_call *call)
 {
-	atomic_store(&call->cancel, true);
-	curl_multi_wakeup(call->engine->multi);
+	call->cancel = true;
+	call->engine->last_sweep_ns = 0;
 }
 
 void hw_engine_drain(struct hw_upstream_call *call, int64_t max_s, int64_t max_bytes)
 {
-	atomic_store(&call->drain_max_bytes, max_bytes);
-	atomic_store(&call->drain_deadline_ns, hw_clock_mono_ns() + max_s * 1000000000LL);
-	curl_multi_wakeup(call->engine->multi);
+	call->drain_max_bytes = max_bytes;
+	call->drain_deadline_ns = hw_clock_mono_ns() + max_s * 1000000000LL;
 }
 
-void hw_engine_pool_interrupt(struct hw_engine_pool *pool)
+void hw_engine_interrupt(struct hw_engine *e)
 {
-	for (unsigned i = 0; i < pool->n; i++) {
-		atomic_store(&pool->engines[i].interrupt, true);
-		curl_multi_wakeup(pool->engines[i].multi);
+	e->interrupted = true;
+	sweep(e, hw_clock_mono_ns());
+}
+
+bool hw_engine_idle(const struct hw_engine *e) { return e->active == NULL; }
+
+int hw_engine_new(int epfd, struct hw_engine **out)
+{
+	struct hw_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->epfd = epfd;
+	e->multi = curl_multi_init();
+	if (!e->multi) {
+		free(e);
+		return -ENOMEM;
 	}
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+	*out = e;
+	return 0;
+}
+
+void hw_engine_free(struct hw_engine *e)
+{
+	if (!e)
+		return;
+	hw_engine_interrupt(e);
+	for (size_t j = 0; j < e->n_idle_easy; j++)
+		curl_easy_cleanup(e->idle_easy[j]);
+	curl_multi_cleanup(e->multi);
+	free(e);
 }
 
 void hw_upstream_call_release(struct hw_upstream_call *call)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The upstream engine: provider HTTP calls run on a few dedicated threads, each driving a
- * libcurl multi handle (keep-alive pool, HTTP/2 where offered), so no HTTP worker ever
- * blocks on a provider. Callbacks run on the engine thread. */
+/* The upstream engine: provider HTTP calls on a libcurl multi handle (keep-alive pool,
+ * HTTP/2 where offered) driven by the event loop of the worker thread that owns it. A
+ * request's HTTP connection and its provider call live on the same thread, so relaying a
+ * response never crosses threads (DESIGN: no worker blocks on I/O, no handoff either). */
 #ifndef HW_UPSTREAM_ENGINE_H
 #define HW_UPSTREAM_ENGINE_H
 
@@ -26,7 +27,6 @@ enum hw_call_result {
 };
 
 struct hw_engine;
-struct hw_engine_pool;
 
 struct hw_upstream_call {
 	/* Filled by the caller before submit; owned by the call. */
@@ -53,24 +53,42 @@ struct hw_upstream_call {
 	struct hw_engine *engine;
 	CURL *easy;
 	bool status_reported;
-	atomic_bool cancel;
-	_Atomic int64_t drain_deadline_ns; /* 0 = client still there */
-	_Atomic int64_t drain_max_bytes;
-	int64_t t_last_byte_ns;
+	bool cancel;
+	int64_t drain_deadline_ns; /* 0 = client still there */
+	int64_t drain_max_bytes;
 	int64_t drain_base_bytes; /* bytes seen when the drain began */
+	int64_t t_last_byte_ns;
 	struct hw_upstream_call *next, *prev;
 };
 
-int hw_engine_pool_new(unsigned n_threads, struct hw_engine_pool **out);
-void hw_engine_pool_free(struct hw_engine_pool *pool);
-/* Hands the call to an engine thread; on_done will be called exactly once. */
-int hw_engine_submit(struct hw_engine_pool *pool, struct hw_upstream_call *call);
-/* Thread-safe: stop the call as soon as possible (on_done gets HW_CALL_CANCELLED). */
+/* Sockets are registered in `epfd`, each with a struct hw_engine_socket as data.ptr. */
+struct hw_engine_socket {
+	int kind; /* HW_EPOLL_CURL */
+	int fd;
+	struct hw_engine *engine;
+};
+
+#define HW_EPOLL_CURL 1
+
+int hw_engine_new(int epfd, struct hw_engine **out);
+void hw_engine_free(struct hw_engine *e);
+
+/* Starts a call on this engine's thread; on_done will be called exactly once. */
+int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call);
+/* Stop the call as soon as possible (on_done gets HW_CALL_CANCELLED). */
 void hw_engine_cancel(struct hw_upstream_call *call);
-/* Thread-safe: the client left; keep reading for usage until the bounds, then cancel. */
+/* The client left; keep reading for usage until the bounds, then cancel. */
 void hw_engine_drain(struct hw_upstream_call *call, int64_t max_s, int64_t max_bytes);
-/* Shutdown: every call in flight ends with HW_CALL_SHUTDOWN. */
-void hw_engine_pool_interrupt(struct hw_engine_pool *pool);
+
+/* Event-loop hooks, called by the owning worker thread. */
+void hw_engine_on_socket(struct hw_engine *e, int fd, uint32_t epoll_events);
+/* Runs curl's timer when due and the sweep (first-byte/idle timeouts, cancels, drains).
+ * Returns the wait in ms until the engine next needs the loop (-1: nothing pending). */
+long hw_engine_tick(struct hw_engine *e);
+/* Shutdown: every call in flight ends with HW_CALL_SHUTDOWN; later submits too. */
+void hw_engine_interrupt(struct hw_engine *e);
+bool hw_engine_idle(const struct hw_engine *e);
+
 /* Frees what the caller filled (url, headers, body). */
 void hw_upstream_call_release(struct hw_upstream_call *call);
 

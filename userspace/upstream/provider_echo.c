@@ -46,7 +46,8 @@ static void build_reply(const struct hw_chat_req *r, int64_t max_tokens, struct 
 	memset(out, 0, sizeof(*out));
 	out->finish = "stop";
 	out->prompt_tokens = r->est_tokens;
-	bool tools_on = r->n_tools > 0 && !r->tool_choice_none;
+	/* SPEC §8.6: a tool call only answers a user turn. */
+	bool tools_on = r->n_tools > 0 && !r->tool_choice_none && r->last_is_user;
 	if (r->last_is_tool) {
 		hw_buf_append(&out->text, "echo: tool result: ", 19);
 		hw_buf_append(&out->text, r->last_tool_text.data ? r->last_tool_text.data : "",
