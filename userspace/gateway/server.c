@@ -270,21 +270,22 @@ static enum MHD_Result begin(struct hw_request *req, const char *url, const char
 	else
 		hw_id_make(req->request_id, sizeof(req->request_id), "req_");
 	set_client_ip(req);
+	const struct route_def *r = route_match(url);
+	if (r)
+		req->route = r->route;
 	atomic_fetch_add(&req->srv->in_flight, 1);
+	hw_metrics_in_flight(req->route, 1);
 
 	if ((int64_t)hs.bytes > cfg->server.max_header_bytes)
 		return hw_respond_error(req, HW_ERR_HEADER_TOO_LARGE, "Request headers too large.",
 					json_pack("{s:I}", "limit_bytes", (json_int_t)cfg->server.max_header_bytes));
 	/* Route errors answer once the body is read, so the connection stays reusable. */
-	const struct route_def *r = route_match(url);
 	if (!r)
 		req->early_err = HW_ERR_NOT_FOUND;
 	else if (!method_allowed(r->allow, method))
 		req->early_err = HW_ERR_METHOD_NOT_ALLOWED;
 	else if (atomic_load(&req->srv->draining))
 		req->early_err = HW_ERR_SHUTTING_DOWN;
-	if (r)
-		req->route = r->route;
 	const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
 	if (cl && strtoll(cl, NULL, 10) > cfg->server.max_body_bytes)
 		return hw_respond_error(req, HW_ERR_PAYLOAD_TOO_LARGE, "Request body too large.",
@@ -378,6 +379,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->route == HW_ROUTE_CHAT)
 		hw_ep_chat_client_gone(req);
 	hw_access_finish(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	hw_metrics_in_flight(req->route, -1);
 	atomic_fetch_sub(&req->srv->in_flight, 1);
 	hw_request_unref(req);
 }
