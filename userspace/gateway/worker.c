@@ -81,7 +81,7 @@ static void *worker_main(void *arg)
 	struct hw_worker *w = arg;
 	struct epoll_event evs[MAX_EVENTS];
 	while (!atomic_load(&w->stop)) {
-		long engine_wait;
+		long engine_wait = -1;
 		/* Run until quiet: due curl timers may finish calls and resume connections;
 		 * MHD serves resumed connections and may submit calls, whose 0 ms curl timer
 		 * the second tick runs at once. A resume during any of it (its ITC signal may
