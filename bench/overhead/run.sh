@@ -10,10 +10,11 @@
 # env:   BENCH_DURATION_S=10   seconds per measured wrk run
 #        BENCH_WARMUP_S=2      warm-up per target before its runs (fills connection pools)
 #        BENCH_SOAK_S=300      hiwayd constant-load soak for the RSS drift; 0 skips it
-#        BENCH_SOAK_CONNECTIONS=64
+#        BENCH_SOAK_CONNECTIONS=64  concurrency of the soak
 #        BENCH_FAKE_THREADS=2  fake-upstream MHD threads
 #        BENCH_NGINX_WORKERS   nginx worker_processes (default: number of CPUs)
 #        BENCH_SKIP_HIWAYD=1   measure direct and nginx only
+#        BENCH_KEEP_LOGS=1     keep the work directory (configs, logs, raw wrk output)
 #        FAKE_UPSTREAM, HIWAYD binaries (default build/fake-upstream, build/hiwayd)
 set -euo pipefail
 
@@ -37,11 +38,18 @@ die() {
 }
 say() { echo "bench/overhead: $*" >&2; }
 
-for v in DURATION WARMUP SOAK SOAK_CONNS FAKE_THREADS NGINX_WORKERS; do
-	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
-done
-((DURATION >= 1 && SOAK_CONNS >= 1 && FAKE_THREADS >= 1 && NGINX_WORKERS >= 1)) ||
-	die "durations, connections, threads and workers must be >= 1"
+# count NAME VALUE MIN: VALUE must be an integer >= MIN.
+count() {
+	if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3)); then
+		die "$1 must be an integer >= $3, got '$2'"
+	fi
+}
+count BENCH_DURATION_S "$DURATION" 1
+count BENCH_WARMUP_S "$WARMUP" 0
+count BENCH_SOAK_S "$SOAK" 0
+count BENCH_SOAK_CONNECTIONS "$SOAK_CONNS" 1
+count BENCH_FAKE_THREADS "$FAKE_THREADS" 1
+count BENCH_NGINX_WORKERS "$NGINX_WORKERS" 1
 
 # ---- tools ----
 
@@ -103,7 +111,7 @@ cleanup() {
 	stop "$HIWAYD_PID" 40
 	stop "$NGINX_PID" 10
 	stop "$FAKE_PID" 5
-	if ((rc == 0)); then
+	if ((rc == 0)) && [[ ${BENCH_KEEP_LOGS:-0} != 1 ]]; then
 		rm -rf "$WORK"
 	else
 		say "logs kept in $WORK"
@@ -156,13 +164,14 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 declare -A URL P50 P99 RPS MAXRPS
 ERRORS=()
 
-# wrk_run CONNECTIONS DURATION_S URL: prints wrk's BENCH line (see chat.lua).
+# wrk_run CONNECTIONS DURATION_S URL LOG: prints wrk's BENCH line (see chat.lua); LOG keeps
+# wrk's full output.
 wrk_run() {
-	local conns=$1 secs=$2 url=$3 threads=2 out
+	local conns=$1 secs=$2 url=$3 log=$4 threads=2
 	((conns < 2)) && threads=1
-	out=$(timeout $((secs + 60)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s \
-		--latency -s "$HERE/chat.lua" "$url" 2>&1) || die "wrk failed on $url: $out"
-	grep '^BENCH ' <<<"$out" || die "no BENCH line from wrk: $out"
+	timeout $((secs + 60)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 5s --latency \
+		-s "$HERE/chat.lua" "$url" >"$log" 2>&1 || die "wrk failed on $url: $(cat "$log")"
+	grep '^BENCH ' "$log" || die "no BENCH line from wrk: $(cat "$log")"
 }
 
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
@@ -171,7 +180,7 @@ field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
 measure() {
 	local name=$1 c=$2 line req dur non2xx sockerr
 	say "$name: c=$c for ${DURATION}s"
-	line=$(wrk_run "$c" "$DURATION" "${URL[$name]}")
+	line=$(wrk_run "$c" "$DURATION" "${URL[$name]}" "$WORK/wrk-$name-c$c.txt")
 	req=$(field requests "$line")
 	dur=$(field duration_us "$line")
 	non2xx=$(field non2xx "$line")
@@ -241,7 +250,7 @@ fi
 if ((WARMUP > 0)); then
 	for t in "${TARGETS[@]}"; do
 		say "$t: warm-up ${WARMUP}s"
-		wrk_run 64 "$WARMUP" "${URL[$t]}" >/dev/null
+		wrk_run 64 "$WARMUP" "${URL[$t]}" "$WORK/wrk-$t-warmup.txt" >/dev/null
 	done
 fi
 for c in "${CONCURRENCIES[@]}"; do

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /* fake-upstream: an OpenAI-compatible Chat Completions server for tests and benchmarks.
  *
+ *   fake-upstream --listen HOST:PORT [--threads N]   (PORT 0 picks one; prints "listening on P")
+ *
  * It answers deterministically ("fake: " + the last user text, or one call to the first tool)
  * and injects faults chosen per request by a "fake" object in the request body, which a
- * gateway forwards verbatim. It is also the zero-delay upstream of the overhead benchmark,
- * so the common path never sleeps or takes a global lock beyond one short record update.
+ * gateway forwards verbatim: status, retry_after, headers_delay_ms, first_byte_delay_ms,
+ * chunk_delay_ms, stall_after_chunks, cut_after_chunks, malformed (+ malformed_after_chunks for
+ * where a stream's bad event goes, default first), no_usage, content, content_type, empty_body.
+ * GET /_fake/last, GET /_fake/stats and POST /_fake/reset let tests see what a gateway sent.
+ * It is also the zero-delay upstream of the overhead benchmark, so the common path never
+ * sleeps or takes a global lock beyond one short record update.
  *
  * Delays never block an MHD worker: the connection is suspended and a single timer thread
  * resumes it when due, or as soon as the client hangs up (MHD cannot see a hang-up on a
