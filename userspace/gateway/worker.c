@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The worker loop. Each iteration: let the engine run curl's timer and its sweep, wait on
- * epoll for the shorter of the engine's and MHD's deadlines, then dispatch: MHD daemons to
- * MHD_run, curl sockets to the engine, the wake descriptor to the control flags. After
- * engine work MHD runs again before the loop sleeps, so a connection resumed by a provider
- * answer is served in the same iteration. */
+ * epoll for the shorter of the engine's and MHD's deadlines, then dispatch: curl sockets to
+ * the engine, the wake descriptor to the control flags, and MHD (its epoll descriptor
+ * ready, a timeout, or a connection resumed by a provider answer) to MHD_run before the
+ * loop sleeps again. */
 #include "gateway/worker.h"
 
 #include "common/log.h"
@@ -81,30 +81,32 @@ static void *worker_main(void *arg)
 	struct hw_worker *w = arg;
 	struct epoll_event evs[MAX_EVENTS];
 	while (!atomic_load(&w->stop)) {
-		long engine_wait = -1;
-		/* Run until quiet: due curl timers may finish calls and resume connections;
-		 * MHD serves resumed connections and may submit calls, whose 0 ms curl timer
-		 * the second tick runs at once. A resume during any of it (its ITC signal may
-		 * already be consumed) means MHD must run again before we sleep. */
-		do {
+		/* Due curl timers may finish calls and resume connections; MHD picks resumed
+		 * connections up only at the start of MHD_run (their ITC signal may already
+		 * be consumed), and serving them may submit calls whose 0 ms curl timer the
+		 * next tick runs at once. Repeat until nothing was resumed. */
+		long engine_wait = hw_engine_tick(w->engine);
+		while (tl_resumes) {
 			tl_resumes = 0;
-			hw_engine_tick(w->engine);
 			run_daemons(w);
 			engine_wait = hw_engine_tick(w->engine);
-		} while (tl_resumes);
+		}
 		long wait = mhd_wait(w, engine_wait);
 		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, (int)(wait < 0 || wait > 1000 ? 1000 : wait));
+		bool mhd_ready = n == 0; /* a timeout may be MHD's own (idle connections) */
 		for (int i = 0; i < n; i++) {
 			int kind = *(int *)evs[i].data.ptr;
 			if (kind == HW_EPOLL_CURL) {
 				struct hw_engine_socket *s = evs[i].data.ptr;
 				hw_engine_on_socket(w->engine, s->fd, evs[i].events);
 			} else if (kind == HW_EPOLL_MHD) {
-				MHD_run(((struct hw_epoll_tag *)evs[i].data.ptr)->daemon);
+				mhd_ready = true;
 			} else {
 				handle_control(w);
 			}
 		}
+		if (mhd_ready)
+			tl_resumes++;
 	}
 	return NULL;
 }
@@ -144,9 +146,10 @@ static int add_daemon(struct hw_worker *w, const char *spec, unsigned n_workers)
 	}
 	unsigned per_worker = (unsigned)((cfg->server.max_connections + n_workers - 1) / n_workers);
 	unsigned per_ip = (unsigned)((cfg->server.max_connections_per_ip + n_workers - 1) / n_workers);
-	/* MHD keeps headers and the send buffer in one per-connection pool; leave room above
-	 * max_header_bytes so our own check, not MHD's HTML error, answers oversized headers. */
-	size_t pool = (size_t)cfg->server.max_header_bytes * 2 + 32 * 1024;
+	/* MHD keeps headers and the send buffer in one per-connection pool and zeroes all of it
+	 * between keep-alive requests, so it is sized tightly: max_header_bytes plus 8 KiB, so
+	 * that our own JSON 431 answers headers up to that margin. */
+	size_t pool = (size_t)cfg->server.max_header_bytes + 8 * 1024;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
