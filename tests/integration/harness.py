@@ -73,6 +73,20 @@ def test(fn):
     return fn
 
 
+PENDING = []
+
+
+def pending(issue, why):
+    """Marks a test written ahead of the issue that builds the behaviour: it is listed as
+    pending (not run, not counted) until that issue turns it back into @test."""
+    def mark(fn):
+        mod = fn.__module__.split(".")[-1]
+        PENDING.append(("%s.%s" % (mod[5:] if mod.startswith("test_") else mod, fn.__name__),
+                        issue, why))
+        return fn
+    return mark
+
+
 class TestFailure(AssertionError):
     pass
 

@@ -113,25 +113,30 @@ def sigterm_drain(ctx):
     gw = ctx.new_fake_gateway("drain")
     short_words = " ".join("s%d" % i for i in range(8))
     long_words = " ".join("l%d" % i for i in range(40))
-    # A: ~1.8 s, finishes inside drain_timeout_s (3); B: ~12 s, must be cut with reason shutdown
-    a = gw.stream(chat_body(model="fake/stream-drain",
-                            fake={"chunk_delay_ms": 200, "content": short_words}), key=gw.key)
-    b = gw.stream(chat_body(model="fake/stream-drain",
-                            fake={"chunk_delay_ms": 300, "content": long_words}), key=gw.key)
-    eq((a.status, b.status), (200, 200), "stream statuses")
+    # A: ~1.8 s, finishes inside drain_timeout_s (3); B0..B3: ~12 s, cut with reason shutdown
+    streams = {"a": gw.stream(chat_body(model="fake/stream-drain",
+                                        fake={"chunk_delay_ms": 200, "content": short_words}),
+                              key=gw.key)}
+    for i in range(4):
+        streams["b%d" % i] = gw.stream(chat_body(model="fake/stream-drain",
+                                                 fake={"chunk_delay_ms": 300 + 10 * i,
+                                                       "content": long_words}), key=gw.key)
+    for name, s in streams.items():
+        eq(s.status, 200, "stream %s status" % name)
     out = {}
 
-    def drain(name, s):
+    def drain(name, rest):
         try:
-            out[name] = s.read_all()
+            out[name] = rest.read_all()
         except Exception as e:  # noqa: BLE001
             out[name] = e
-    ga, gb = a.events(), b.events()
-    first_a, first_b = next(ga), next(gb)
-    ta = threading.Thread(target=lambda: drain("a", _Rest(a, ga, first_a)), daemon=True)
-    tb = threading.Thread(target=lambda: drain("b", _Rest(b, gb, first_b)), daemon=True)
-    ta.start()
-    tb.start()
+    threads = []
+    for name, s in streams.items():
+        gen = s.events()
+        rest = _Rest(s, gen, next(gen))
+        t = threading.Thread(target=drain, args=(name, rest), daemon=True)
+        t.start()
+        threads.append(t)
     t_sig = time.monotonic()
     gw.proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
@@ -153,25 +158,28 @@ def sigterm_drain(ctx):
     except Exception:  # noqa: BLE001
         rc = None
     t_exit = time.monotonic() - t_sig
-    ta.join(5 * SLOW)
-    tb.join(5 * SLOW)
+    for t in threads:
+        t.join(5 * SLOW)
     check(rc is not None, "hiwayd still running %.1fs after SIGTERM (drain_timeout_s 3)" % t_exit)
     gw.rc = rc
+    probs = gw.sanitizer_problems()
+    check(not probs, "sanitizer: %s (log %s)" % (" | ".join(probs[:3]), gw.log_path))
     eq(rc, 0, "exit status after the drain")
     check(t_exit <= 3 + 3 * SLOW, "exit %.1fs after SIGTERM" % t_exit)
 
     ev_a = out.get("a")
     check(isinstance(ev_a, list), "stream A: %r" % ev_a)
     eq(ev_a[-1][1] if ev_a else None, "[DONE]", "stream A (short) completes during the drain")
-    ev_b = out.get("b")
-    check(isinstance(ev_b, list) and ev_b, "stream B: %r" % ev_b)
-    check(all(d != "[DONE]" for _, d in ev_b), "stream B got [DONE] though it outlived the drain")
-    last = json.loads(ev_b[-1][1])
-    check("error" in last, "stream B does not end with an error event: %r" % ev_b[-1][1][:200])
-    eq(last["error"].get("code"), "stream_interrupted", "stream B error code")
-    eq(last["error"].get("reason"), "shutdown", "stream B error reason")
-    probs = gw.sanitizer_problems()
-    check(not probs, "sanitizer: %s" % probs[:3])
+    for i in range(4):
+        ev_b = out.get("b%d" % i)
+        check(isinstance(ev_b, list) and ev_b, "stream B%d: %r" % (i, ev_b))
+        check(all(d != "[DONE]" for _, d in ev_b),
+              "stream B%d got [DONE] though it outlived the drain" % i)
+        last = json.loads(ev_b[-1][1])
+        check("error" in last, "stream B%d does not end with an error event: %r"
+              % (i, ev_b[-1][1][:200]))
+        eq(last["error"].get("code"), "stream_interrupted", "stream B%d error code" % i)
+        eq(last["error"].get("reason"), "shutdown", "stream B%d error reason" % i)
     note("drain: exit %.1fs after SIGTERM; new request during drain -> %s"
          % (t_exit, getattr(outcome, "status", type(outcome).__name__)))
 

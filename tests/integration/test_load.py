@@ -27,6 +27,24 @@ def _one(gw, key, i):
     return None
 
 
+SLOW_REQUEST_S = 1.0 if ASAN else 0.5  # a loopback request through the fake takes ~1-5 ms
+
+
+def _lat_summary(lat):
+    if not lat:
+        return "no request done"
+    srt = sorted(lat)
+    slow = sum(1 for x in lat if x > SLOW_REQUEST_S)
+    return "median %.1f ms, max %.0f ms, %d of %d over %.1f s" % (
+        srt[len(srt) // 2] * 1000, srt[-1] * 1000, slow, len(lat), SLOW_REQUEST_S)
+
+
+def _check_latency(lat, what):
+    slow = sum(1 for x in lat if x > SLOW_REQUEST_S)
+    check(slow <= len(lat) // 100, "%s stall: %s" % (what, _lat_summary(lat)))
+    note("%s: %s" % (what, _lat_summary(lat)))
+
+
 def _budget(seconds):
     return time.monotonic() + seconds * (2 if ASAN else 1)
 
@@ -35,12 +53,14 @@ def _budget(seconds):
 def sequential_1000(ctx):
     gw = ctx.main
     key = _load_key(ctx)
-    errors, done, rss = [], 0, []
+    errors, done, rss, lat = [], 0, [], []
     deadline = _budget(60)
     for i in range(1000):
         if time.monotonic() > deadline:
             break
+        t0 = time.monotonic()
         e = _one(gw, key, i)
+        lat.append(time.monotonic() - t0)
         if e:
             errors.append(e)
         done += 1
@@ -48,7 +68,8 @@ def sequential_1000(ctx):
             rss.append(gw.rss_kib())
     check(not errors, "%d errors in %d requests; first: %s" % (len(errors), done, errors[0]
                                                                if errors else ""))
-    eq(done, 1000, "requests done within the time budget")
+    eq(done, 1000, "requests done within the time budget (%s)" % _lat_summary(lat))
+    _check_latency(lat, "requests")
     ctx.shared["rss_seq"] = rss
     note("sequential: RSS after 500 %d KiB, after 1000 %d KiB" % tuple(rss))
 
@@ -103,11 +124,12 @@ def concurrent_streams(ctx):
 def sequential_streams_200(ctx):
     gw = ctx.main
     key = _load_key(ctx)
-    errors, done, rss = [], 0, []
+    errors, done, rss, lat = [], 0, [], []
     deadline = _budget(60)
     for i in range(200):
         if time.monotonic() > deadline:
             break
+        t0 = time.monotonic()
         s = gw.stream(chat_body(text="stream load %d" % i,
                                 stream_options={"include_usage": i % 2 == 0}), key=key)
         if s.status != 200:
@@ -122,12 +144,14 @@ def sequential_streams_200(ctx):
                     if json.loads(d).get("model") != "fake/gpt-test":
                         errors.append("stream %d: chunk model" % i)
                         break
+        lat.append(time.monotonic() - t0)
         done += 1
         if i in (99, 199):
             rss.append(gw.rss_kib())
     check(not errors, "%d errors in %d streams; first: %s" % (len(errors), done,
                                                               errors[0] if errors else ""))
-    eq(done, 200, "streams done within the time budget")
+    eq(done, 200, "streams done within the time budget (%s)" % _lat_summary(lat))
+    _check_latency(lat, "streams")
     ctx.shared["rss_stream"] = rss
     note("streaming: RSS after 100 %d KiB, after 200 %d KiB" % tuple(rss))
 

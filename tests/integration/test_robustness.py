@@ -206,3 +206,37 @@ def stream_client_never_reads(ctx):
 
 
 _ = (Stream, uniq)
+
+
+@test
+def concurrent_disconnects_and_requests(ctx):
+    """Many upstream sockets opened and torn down at once (curl removes sockets while the
+    worker is still handling the same epoll batch): the gateway must stay up."""
+    gw = ctx.main
+    deadline = time.monotonic() + 20 * SLOW
+
+    def worker(w):
+        errs = []
+        for j in range(6):
+            if time.monotonic() > deadline:
+                break
+            if w % 2:
+                s = gw.stream(chat_body(model="fake/stream-slow",
+                                        fake={"chunk_delay_ms": 20 + w,
+                                              "content": " ".join("d%d" % k for k in range(30))}),
+                              key=gw.key)
+                try:
+                    next(s.events())
+                except StopIteration:
+                    errs.append("stream %d/%d: no event" % (w, j))
+                s.close()
+            else:
+                r = gw.chat(chat_body(), key=gw.key)
+                if r.status != 200:
+                    errs.append("chat %d/%d: %r" % (w, j, r))
+        return errs
+    res = run_threads(16, worker)
+    errs = [e for r in res for e in (r if isinstance(r, list) else [repr(r)])]
+    check(not errs, "%d errors; first: %s" % (len(errs), errs[0] if errs else ""))
+    time.sleep(0.5)
+    _healthy(gw, "concurrent disconnects")

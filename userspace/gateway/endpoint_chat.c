@@ -534,6 +534,8 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 						json_pack("{s:s}", "tier", hw_tier_name(tier)));
 	}
 	c->routing_ns = hw_clock_mono_ns() - t0;
+	hw_metrics_routing(c->tier, res.ask == HW_ASK_MODEL ? "model_pin" : res.ask == HW_ASK_TIER ? "tier_pin" : "auto",
+			   c->routing_ns);
 	snprintf(req->routed_model, sizeof(req->routed_model), "%s", c->model->id);
 	snprintf(req->routed_tier, sizeof(req->routed_tier), "%s", c->tier);
 	*ok = true;

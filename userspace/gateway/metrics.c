@@ -24,6 +24,8 @@ enum family {
 	F_UPSTREAM_REQUESTS,
 	F_GENAI_DURATION,
 	F_GENAI_TOKENS,
+	F_ROUTING_DECISIONS,
+	F_ROUTING_DURATION,
 	F__COUNT
 };
 
@@ -40,6 +42,8 @@ static const double seconds_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
 					2.5,     5,      10,      30,     60,    120,    300};
 static const double token_bounds[] = {1,    4,     16,    64,     256,     1024,
 				      4096, 16384, 65536, 262144, 1048576, 4194304};
+static const double routing_bounds[] = {0.000001, 0.0000025, 0.000005, 0.00001, 0.000025,
+					0.00005,  0.0001,    0.00025,  0.0005,  0.001};
 #define NB(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const struct family_def families[F__COUNT] = {
@@ -49,6 +53,8 @@ static const struct family_def families[F__COUNT] = {
 	[F_UPSTREAM_REQUESTS] = {"hiway_upstream_requests_total", "counter", "Provider calls by outcome", NULL, 0},
 	[F_GENAI_DURATION] = {"hiway_gen_ai_client_operation_duration_seconds", "histogram", "Provider call duration", seconds_bounds, NB(seconds_bounds)},
 	[F_GENAI_TOKENS] = {"hiway_gen_ai_client_token_usage", "histogram", "Tokens per provider call", token_bounds, NB(token_bounds)},
+	[F_ROUTING_DECISIONS] = {"hiway_routing_decisions_total", "counter", "Routing decisions by tier and mode", NULL, 0},
+	[F_ROUTING_DURATION] = {"hiway_routing_duration_seconds", "histogram", "Routing decision time", routing_bounds, NB(routing_bounds)},
 };
 
 struct series {
@@ -195,6 +201,14 @@ void hw_metrics_upstream(const char *provider, const char *request_model,
 		 "gen_ai_response_model=\"%s\",gen_ai_token_type=\"output\"",
 		 p, rq, rs);
 	observe(F_GENAI_TOKENS, labels, (double)output_tokens);
+}
+
+void hw_metrics_routing(const char *tier, const char *mode, int64_t duration_ns)
+{
+	char labels[128];
+	snprintf(labels, sizeof(labels), "tier=\"%s\",mode=\"%s\"", tier, mode);
+	count(F_ROUTING_DECISIONS, labels);
+	observe(F_ROUTING_DURATION, labels, (double)duration_ns / 1e9);
 }
 
 static void render_family(struct hw_buf *out, enum family fam)

@@ -22,6 +22,9 @@ void hw_metrics_upstream(const char *provider_kind_or_id, const char *request_mo
 			 const char *response_model, const char *outcome, int64_t duration_ns,
 			 int64_t input_tokens, int64_t output_tokens);
 
+/* One routing decision: mode is auto | tier_pin | model_pin | passthrough. */
+void hw_metrics_routing(const char *tier, const char *mode, int64_t duration_ns);
+
 /* Renders the text exposition format 0.0.4 into out. */
 void hw_metrics_render(struct hw_server *srv, struct hw_buf *out);
 

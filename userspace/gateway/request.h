@@ -61,6 +61,7 @@ struct hw_request {
 	int64_t t_start_ns;
 	enum hw_req_phase phase;
 	bool body_too_large;
+	size_t discarded; /* body bytes dropped after the limit was passed */
 	enum hw_err early_err; /* a route error to answer once the body is read; 0 = none */
 	struct hw_buf body;
 

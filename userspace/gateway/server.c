@@ -319,6 +319,28 @@ static enum MHD_Result dispatch(struct hw_request *req)
 	}
 }
 
+/* MHD accepts a response only before or after the upload, so an oversized chunked body is
+ * read to its end and dropped, then answered 413; past 8 times the limit the connection is
+ * closed instead, so a client cannot make us read forever. */
+static enum MHD_Result take_body(struct hw_request *req, const char *data, size_t *size)
+{
+	const struct hw_config *cfg = hw_server_cfg(req->srv);
+	size_t limit = (size_t)cfg->server.max_body_bytes;
+	if (!req->body_too_large && req->body.len + *size > limit) {
+		req->body_too_large = true;
+		hw_buf_free(&req->body);
+	}
+	if (req->body_too_large) {
+		req->discarded += *size;
+		*size = 0;
+		return req->discarded > 8 * limit ? MHD_NO : MHD_YES;
+	}
+	if (hw_buf_append(&req->body, data, *size) < 0)
+		return MHD_NO;
+	*size = 0;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version, const char *upload_data,
 				 size_t *upload_data_size, void **con_cls)
@@ -338,18 +360,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	switch (req->phase) {
 	case HW_PHASE_BODY:
-		if (*upload_data_size > 0) {
+		if (*upload_data_size > 0)
+			return take_body(req, upload_data, upload_data_size);
+		if (req->body_too_large) {
 			const struct hw_config *cfg = hw_server_cfg(srv);
-			if (req->body.len + *upload_data_size > (size_t)cfg->server.max_body_bytes)
-				req->body_too_large = true;
-			else if (hw_buf_append(&req->body, upload_data, *upload_data_size) < 0)
-				return MHD_NO;
-			*upload_data_size = 0;
-			if (req->body_too_large)
-				return hw_respond_error(req, HW_ERR_PAYLOAD_TOO_LARGE, "Request body too large.",
-							json_pack("{s:I}", "limit_bytes",
-								  (json_int_t)cfg->server.max_body_bytes));
-			return MHD_YES;
+			return hw_respond_error(req, HW_ERR_PAYLOAD_TOO_LARGE, "Request body too large.",
+						json_pack("{s:I}", "limit_bytes",
+							  (json_int_t)cfg->server.max_body_bytes));
 		}
 		return dispatch(req);
 	case HW_PHASE_WAITING:

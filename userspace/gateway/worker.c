@@ -146,10 +146,10 @@ static int add_daemon(struct hw_worker *w, const char *spec, unsigned n_workers)
 	}
 	unsigned per_worker = (unsigned)((cfg->server.max_connections + n_workers - 1) / n_workers);
 	unsigned per_ip = (unsigned)((cfg->server.max_connections_per_ip + n_workers - 1) / n_workers);
-	/* MHD keeps headers and the send buffer in one per-connection pool and zeroes all of it
-	 * between keep-alive requests, so it is sized tightly: max_header_bytes plus 8 KiB, so
-	 * that our own JSON 431 answers headers up to that margin. */
-	size_t pool = (size_t)cfg->server.max_header_bytes + 8 * 1024;
+	/* MHD keeps headers and the send buffer in one per-connection pool (zeroed between
+	 * keep-alive requests). Its read buffer grows by halves, so twice max_header_bytes
+	 * plus a margin lets our own JSON 431, not MHD's HTML one, answer oversized headers. */
+	size_t pool = (size_t)cfg->server.max_header_bytes * 2 + 8 * 1024;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
