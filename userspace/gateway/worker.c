@@ -97,14 +97,14 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			int kind = *(int *)evs[i].data.ptr;
 			if (kind == HW_EPOLL_CURL) {
-				struct hw_engine_socket *s = evs[i].data.ptr;
-				hw_engine_on_socket(w->engine, s->fd, evs[i].events);
+				hw_engine_on_socket(w->engine, evs[i].data.ptr, evs[i].events);
 			} else if (kind == HW_EPOLL_MHD) {
 				mhd_ready = true;
 			} else {
 				handle_control(w);
 			}
 		}
+		hw_engine_reap(w->engine);
 		if (mhd_ready)
 			tl_resumes++;
 	}

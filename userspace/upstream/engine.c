@@ -25,6 +25,7 @@ struct hw_engine {
 	int64_t last_sweep_ns;
 	bool interrupted;
 	struct hw_upstream_call *active;
+	struct hw_engine_socket *dead_sockets;
 	CURL *idle_easy[MAX_IDLE_EASY];
 	size_t n_idle_easy;
 };
@@ -176,7 +177,11 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	if (what == CURL_POLL_REMOVE) {
 		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
 		curl_multi_assign(e->multi, fd, NULL);
-		free(s);
+		if (s) {
+			s->dead = true;
+			s->next_dead = e->dead_sockets;
+			e->dead_sockets = s;
+		}
 		return 0;
 	}
 	struct epoll_event ev = {0};
@@ -203,8 +208,20 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-void hw_engine_on_socket(struct hw_engine *e, int fd, uint32_t events)
+void hw_engine_reap(struct hw_engine *e)
 {
+	while (e->dead_sockets) {
+		struct hw_engine_socket *s = e->dead_sockets;
+		e->dead_sockets = s->next_dead;
+		free(s);
+	}
+}
+
+void hw_engine_on_socket(struct hw_engine *e, struct hw_engine_socket *s, uint32_t events)
+{
+	if (s->dead)
+		return;
+	int fd = s->fd;
 	int mask = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
 		   (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
 	int running = 0;
@@ -362,6 +379,7 @@ void hw_engine_free(struct hw_engine *e)
 	for (size_t j = 0; j < e->n_idle_easy; j++)
 		curl_easy_cleanup(e->idle_easy[j]);
 	curl_multi_cleanup(e->multi);
+	hw_engine_reap(e);
 	free(e);
 }
 

@@ -65,7 +65,9 @@ struct hw_upstream_call {
 struct hw_engine_socket {
 	int kind; /* HW_EPOLL_CURL */
 	int fd;
+	bool dead; /* curl removed it; freed by hw_engine_reap once the event batch is done */
 	struct hw_engine *engine;
+	struct hw_engine_socket *next_dead;
 };
 
 #define HW_EPOLL_CURL 1
@@ -81,7 +83,10 @@ void hw_engine_cancel(struct hw_upstream_call *call);
 void hw_engine_drain(struct hw_upstream_call *call, int64_t max_s, int64_t max_bytes);
 
 /* Event-loop hooks, called by the owning worker thread. */
-void hw_engine_on_socket(struct hw_engine *e, int fd, uint32_t epoll_events);
+void hw_engine_on_socket(struct hw_engine *e, struct hw_engine_socket *s, uint32_t epoll_events);
+/* Frees the socket records curl removed during the last event batch: an event later in the
+ * same batch may still point at one. */
+void hw_engine_reap(struct hw_engine *e);
 /* Runs curl's timer when due and the sweep (first-byte/idle timeouts, cancels, drains).
  * Returns the wait in ms until the engine next needs the loop (-1: nothing pending). */
 long hw_engine_tick(struct hw_engine *e);
