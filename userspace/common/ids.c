@@ -10,11 +10,26 @@
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/* ULID randomness only has to make ids unique, not secret: a per-thread xorshift seeded
+ * once from the CSPRNG spares a system call per request id. Secrets (keys, tokens) come
+ * from hw_random_bytes directly. */
+static uint64_t next_random(void)
+{
+	static __thread uint64_t state;
+	while (state == 0 && hw_random_bytes(&state, sizeof(state)) < 0)
+		state = (uint64_t)hw_clock_mono_ns();
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return state;
+}
+
 void hw_ulid_at(char out[HW_ULID_LEN + 1], uint64_t ms)
 {
 	unsigned char rnd[10];
-	if (hw_random_bytes(rnd, sizeof(rnd)) < 0)
-		memset(rnd, 0, sizeof(rnd));
+	uint64_t a = next_random(), b = next_random();
+	memcpy(rnd, &a, 8);
+	memcpy(rnd + 8, &b, 2);
 	/* 48-bit timestamp -> 10 characters, most significant first. */
 	for (int i = 9; i >= 0; i--) {
 		out[i] = crockford[ms & 31];

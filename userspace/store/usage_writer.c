@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #define TICK_NS ((int64_t)HW_USAGE_WRITER_TICK_MS * 1000000)
@@ -339,6 +341,9 @@ static int flush(struct hw_usage_writer *w)
 
 static void *writer_main(void *arg)
 {
+	/* Batches are latency-insensitive: let request threads preempt the writer. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) < 0)
+		hw_log(HW_LOG_DEBUG, "usage writer: cannot lower its priority");
 	struct hw_usage_writer *w = arg;
 	int64_t deadline = hw_clock_mono_ns() + TICK_NS;
 	pthread_mutex_lock(&w->mu);
