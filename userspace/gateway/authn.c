@@ -11,6 +11,34 @@
 
 #include <string.h>
 
+bool hw_authn_key(struct hw_request *req, const char *sha256_hex, struct hw_key_entry *e,
+		  enum MHD_Result *ret)
+{
+	if (!hw_key_cache_lookup(req->srv->keys, sha256_hex, e)) {
+		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "Invalid API key.", NULL);
+		return false;
+	}
+	if (strcmp(e->key.status, "revoked") == 0) {
+		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "API key revoked.", NULL);
+		return false;
+	}
+	if (e->workspace_suspended) {
+		*ret = hw_respond_error(req, HW_ERR_WORKSPACE_SUSPENDED, "Workspace suspended.",
+					json_pack("{s:o}", "reason",
+						  e->workspace_has_reason ? json_string(e->workspace_suspended_reason)
+									  : json_null()));
+		return false;
+	}
+	if (strcmp(e->key.status, "suspended") == 0) {
+		*ret = hw_respond_error(req, HW_ERR_KEY_SUSPENDED, "API key suspended.",
+					json_pack("{s:s,s:o}", "key_id", e->key.id, "reason",
+						  e->key.has_suspended_reason ? json_string(e->key.suspended_reason)
+									      : json_null()));
+		return false;
+	}
+	return true;
+}
+
 bool hw_authn_inference(struct hw_request *req, enum MHD_Result *ret)
 {
 	const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
@@ -30,30 +58,10 @@ bool hw_authn_inference(struct hw_request *req, enum MHD_Result *ret)
 	char hash[HW_SHA256_HEX_LEN + 1];
 	hw_sha256_hex(key, strlen(key), hash);
 	struct hw_key_entry e;
-	if (!hw_key_cache_lookup(req->srv->keys, hash, &e)) {
-		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "Invalid API key.", NULL);
+	if (!hw_authn_key(req, hash, &e, ret))
 		return false;
-	}
-	if (strcmp(e.key.status, "revoked") == 0) {
-		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "API key revoked.", NULL);
-		return false;
-	}
 	req->authed = true;
 	req->key = e.key;
-	if (e.workspace_suspended) {
-		*ret = hw_respond_error(req, HW_ERR_WORKSPACE_SUSPENDED, "Workspace suspended.",
-					json_pack("{s:o}", "reason",
-						  e.workspace_has_reason ? json_string(e.workspace_suspended_reason)
-									 : json_null()));
-		return false;
-	}
-	if (strcmp(e.key.status, "suspended") == 0) {
-		*ret = hw_respond_error(req, HW_ERR_KEY_SUSPENDED, "API key suspended.",
-					json_pack("{s:s,s:o}", "key_id", e.key.id, "reason",
-						  e.key.has_suspended_reason ? json_string(e.key.suspended_reason)
-									     : json_null()));
-		return false;
-	}
 	if (req->srv->usage)
 		hw_usage_writer_touch_key(req->srv->usage, e.key.id, hw_clock_wall_s());
 	return true;

@@ -36,28 +36,12 @@ static bool authenticate(struct hw_request *req, struct hw_principal *who, enum 
 		return true;
 	}
 	struct hw_key_entry e;
-	if (hw_key_shape(cred) == HW_KEY_SHAPE_INVALID || !hw_key_cache_lookup(req->srv->keys, hash, &e)) {
+	if (hw_key_shape(cred) == HW_KEY_SHAPE_INVALID) {
 		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "Invalid API key.", NULL);
 		return false;
 	}
-	if (strcmp(e.key.status, "revoked") == 0) {
-		*ret = hw_respond_error(req, HW_ERR_INVALID_API_KEY, "API key revoked.", NULL);
+	if (!hw_authn_key(req, hash, &e, ret))
 		return false;
-	}
-	if (e.workspace_suspended) {
-		*ret = hw_respond_error(req, HW_ERR_WORKSPACE_SUSPENDED, "Workspace suspended.",
-					json_pack("{s:o}", "reason",
-						  e.workspace_has_reason ? json_string(e.workspace_suspended_reason)
-									 : json_null()));
-		return false;
-	}
-	if (strcmp(e.key.status, "suspended") == 0) {
-		*ret = hw_respond_error(req, HW_ERR_KEY_SUSPENDED, "API key suspended.",
-					json_pack("{s:s,s:o}", "key_id", e.key.id, "reason",
-						  e.key.has_suspended_reason ? json_string(e.key.suspended_reason)
-									     : json_null()));
-		return false;
-	}
 	if (strcmp(e.key.role, "admin") != 0) {
 		*ret = hw_respond_error(req, HW_ERR_FORBIDDEN, "This key may not use the management API.", NULL);
 		return false;
@@ -93,16 +77,9 @@ enum MHD_Result hw_ep_admin(struct hw_request *req)
 		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 		return hw_respond(req, resp.status, r, "ok");
 	}
-	char *text = hw_json_dumps(resp.body);
-	json_decref(resp.body);
-	if (!text)
+	struct MHD_Response *r = hw_json_response(resp.body);
+	if (!r)
 		return MHD_NO;
-	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
-	if (!r) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
 	if (resp.allow[0])
 		MHD_add_response_header(r, "Allow", resp.allow);
 	return hw_respond(req, resp.status, r, req->admin_code);

@@ -417,17 +417,9 @@ static enum MHD_Result answer_completion(struct chat *c, json_t *obj)
 		count_output(c, json_object_get(ch, "message"));
 	estimate_usage(c);
 	json_object_set_new(obj, "_hiway", hiway_object(c, NULL));
-	char *text = hw_json_dumps(obj);
-	json_decref(obj);
-	if (!text)
+	struct MHD_Response *resp = hw_json_response(obj);
+	if (!resp)
 		return MHD_NO;
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
 	add_routing_headers(c, resp, true);
 	return hw_respond(c->req, 200, resp, "ok");
 }

@@ -90,16 +90,9 @@ enum MHD_Result hw_ep_health(struct hw_request *req)
 				  req->request_id, NULL, false);
 	json_object_set(body, "error", json_object_get(err, "error"));
 	json_decref(err);
-	struct MHD_Response *r = NULL;
-	char *text = hw_json_dumps(body);
-	json_decref(body);
-	if (text)
-		r = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
-	if (!r) {
-		free(text);
+	struct MHD_Response *r = hw_json_response(body);
+	if (!r)
 		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
 	MHD_add_response_header(r, "Retry-After", "1");
 	return hw_respond(req, 503, r, "store_unavailable");
 }

@@ -128,26 +128,25 @@ enum MHD_Result hw_respond_text(struct hw_request *req, int status, const char *
 	return hw_respond(req, status, resp, "ok");
 }
 
-static enum MHD_Result respond_json_code(struct hw_request *req, int status, json_t *body,
-					 const char *code)
+struct MHD_Response *hw_json_response(json_t *body)
 {
 	char *text = hw_json_dumps(body);
 	json_decref(body);
 	if (!text)
-		return MHD_NO;
+		return NULL;
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
 	if (!resp) {
 		free(text);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/json");
-	return hw_respond(req, status, resp, code);
+	return resp;
 }
 
 enum MHD_Result hw_respond_json(struct hw_request *req, int status, json_t *body)
 {
-	return respond_json_code(req, status, body, "ok");
+	return hw_respond(req, status, hw_json_response(body), "ok");
 }
 
 enum MHD_Result hw_respond_error(struct hw_request *req, enum hw_err err, const char *message,
@@ -161,18 +160,10 @@ enum MHD_Result hw_respond_error(struct hw_request *req, enum hw_err err, const 
 		const struct route_def *r = route_match(req->path);
 		allow = r ? r->allow : NULL;
 	}
-	json_t *body = hw_err_body(err, message, req->request_id, extra, req->route == HW_ROUTE_MESSAGES);
-	char *text = hw_json_dumps(body);
-	json_decref(body);
-	if (!text)
+	struct MHD_Response *resp = hw_json_response(
+		hw_err_body(err, message, req->request_id, extra, req->route == HW_ROUTE_MESSAGES));
+	if (!resp)
 		return MHD_NO;
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
 	if (allow)
 		MHD_add_response_header(resp, "Allow", allow);
 	if (info->status == 429 || info->status == 503) {

@@ -54,13 +54,17 @@ int hw_server_parse_listen(const char *spec, struct sockaddr_storage *ss, sockle
 struct MHD_Daemon *hw_server_daemon_new(struct hw_worker *w, unsigned flags, int listen_fd,
 					unsigned conn_limit, unsigned per_ip_limit, size_t pool_bytes);
 
+/* A JSON response (Content-Type set, USD amounts as numbers); `body` is stolen. NULL on
+ * allocation failure. */
+struct MHD_Response *hw_json_response(json_t *body);
+
 /* Response helpers: each sets req->outcome, adds X-Request-Id and queues the response. */
 enum MHD_Result hw_respond_json(struct hw_request *req, int status, json_t *body);
 enum MHD_Result hw_respond_text(struct hw_request *req, int status, const char *content_type,
 				char *text, size_t len); /* text is freed by MHD */
 enum MHD_Result hw_respond_error(struct hw_request *req, enum hw_err err, const char *message,
 				 json_t *extra);
-/* Queues `resp` with the request id header and records the outcome. */
+/* Queues `resp` (NULL answers MHD_NO) with the request id header and records the outcome. */
 enum MHD_Result hw_respond(struct hw_request *req, int status, struct MHD_Response *resp,
 			   const char *code);
 
