@@ -169,16 +169,7 @@ static int parse_provider(struct hw_cfg_walk *w, struct hw_config *cfg, const ch
 
 int hw_cfg_parse_providers(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 {
-	yaml_node_pair_t *pairs;
-	size_t n;
-	int ret = hw_cfg_mapping(w, node, &pairs, &n);
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		const char *id = hw_cfg_key(w, &pairs[i]);
-		size_t saved = hw_cfg_path_push(w, id);
-		ret = parse_provider(w, base, id, hw_cfg_node(w, pairs[i].value));
-		hw_cfg_path_pop(w, saved);
-	}
-	return ret;
+	return hw_cfg_each_entry(w, node, base, parse_provider);
 }
 
 void hw_cfg_release_providers(void *base)

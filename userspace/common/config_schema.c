@@ -128,16 +128,7 @@ static int parse_keyword_list(struct hw_cfg_walk *w, struct hw_config *cfg, cons
 
 static int parse_keywords(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 {
-	yaml_node_pair_t *pairs;
-	size_t n;
-	int ret = hw_cfg_mapping(w, node, &pairs, &n);
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		const char *name = hw_cfg_key(w, &pairs[i]);
-		size_t saved = hw_cfg_path_push(w, name);
-		ret = parse_keyword_list(w, base, name, hw_cfg_node(w, pairs[i].value));
-		hw_cfg_path_pop(w, saved);
-	}
-	return ret;
+	return hw_cfg_each_entry(w, node, base, parse_keyword_list);
 }
 
 /* money.markup.brackets: ascending `below_usd`, the last one open-ended. */
@@ -254,16 +245,7 @@ static int parse_plan(struct hw_cfg_walk *w, struct hw_config *cfg, const char *
 
 static int parse_plans(struct hw_cfg_walk *w, yaml_node_t *node, void *base)
 {
-	yaml_node_pair_t *pairs;
-	size_t n;
-	int ret = hw_cfg_mapping(w, node, &pairs, &n);
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		const char *name = hw_cfg_key(w, &pairs[i]);
-		size_t saved = hw_cfg_path_push(w, name);
-		ret = parse_plan(w, base, name, hw_cfg_node(w, pairs[i].value));
-		hw_cfg_path_pop(w, saved);
-	}
-	return ret;
+	return hw_cfg_each_entry(w, node, base, parse_plan);
 }
 
 static const struct hw_cfg_field server_fields[] = {

@@ -132,6 +132,21 @@ static int fail_expected(struct hw_cfg_walk *w, yaml_node_t *node, const char *t
 	return hw_cfg_fail(w, "expected %s, got %s", expected, got);
 }
 
+int hw_cfg_each_entry(struct hw_cfg_walk *w, yaml_node_t *node, struct hw_config *cfg,
+		      hw_cfg_entry_fn fn)
+{
+	yaml_node_pair_t *pairs;
+	size_t n;
+	int ret = hw_cfg_mapping(w, node, &pairs, &n);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		const char *name = hw_cfg_key(w, &pairs[i]);
+		size_t saved = hw_cfg_path_push(w, name);
+		ret = fn(w, cfg, name, hw_cfg_node(w, pairs[i].value));
+		hw_cfg_path_pop(w, saved);
+	}
+	return ret;
+}
+
 int hw_cfg_mapping(struct hw_cfg_walk *w, yaml_node_t *node, yaml_node_pair_t **pairs, size_t *n)
 {
 	*pairs = NULL;

@@ -114,6 +114,13 @@ bool hw_cfg_is_null(yaml_node_t *node);
 /* Checks that `node` is a mapping (null counts as an empty one) with scalar, unique keys.
  * Sets *pairs and *n; the key text of pair i is hw_cfg_key(w, &pairs[i]). */
 int hw_cfg_mapping(struct hw_cfg_walk *w, yaml_node_t *node, yaml_node_pair_t **pairs, size_t *n);
+
+/* A mapping keyed by user-chosen names (providers, plans, keyword lists): calls `fn` for each
+ * entry with the key path extended by its name; stops at the first error. */
+typedef int (*hw_cfg_entry_fn)(struct hw_cfg_walk *w, struct hw_config *cfg, const char *name,
+			       yaml_node_t *value);
+int hw_cfg_each_entry(struct hw_cfg_walk *w, yaml_node_t *node, struct hw_config *cfg,
+		      hw_cfg_entry_fn fn);
 const char *hw_cfg_key(struct hw_cfg_walk *w, const yaml_node_pair_t *pair);
 /* Checks that `node` is a sequence (null counts as an empty one). */
 int hw_cfg_sequence(struct hw_cfg_walk *w, yaml_node_t *node, yaml_node_item_t **items, size_t *n);
