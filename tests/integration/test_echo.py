@@ -145,3 +145,29 @@ def echo_stream_words(ctx):
     check(len(evs) >= 5, "expected one chunk per word, got %d events" % len(evs))
     ids = {json.loads(d).get("id") for _, d in evs[:-1]}
     eq(len(ids), 1, "one id for the whole stream")
+
+
+@test
+def echo_delays(ctx):
+    """providers.local.delay_ms / chunk_delay_ms (SPEC §8.6): the first byte waits delay_ms,
+    stream events come chunk_delay_ms apart, served by the worker's loop (no blocking)."""
+    import time
+    gw = ctx.new_echo_gateway(
+        "echo-delays", "providers:\n  local: {kind: echo, delay_ms: 300, chunk_delay_ms: 100}\n")
+    t0 = time.monotonic()
+    r = gw.chat({"model": "auto", "messages": [{"role": "user", "content": "one two three"}]},
+                key=gw.key)
+    took = time.monotonic() - t0
+    eq(r.status, 200, "status")
+    eq(r.json["choices"][0]["message"]["content"], "echo: one two three", "content")
+    check(took >= 0.29, "non-stream answer waited delay_ms (took %.3fs)" % took)
+    s = gw.stream({"model": "auto", "stream": True,
+                   "messages": [{"role": "user", "content": "alpha beta gamma delta"}]}, key=gw.key)
+    evs = list(s.events())
+    s.close()
+    times = [t for t, _ in evs]
+    check(len(evs) >= 6, "events: %d" % len(evs))
+    check(times[0] >= 0.29, "first event after delay_ms (%.3fs)" % times[0])
+    gaps = [b - a for a, b in zip(times, times[1:4])]
+    check(all(g >= 0.08 for g in gaps), "events chunk_delay_ms apart: %r" % gaps)
+    eq(evs[-1][1], "[DONE]", "last event")

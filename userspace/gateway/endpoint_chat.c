@@ -54,6 +54,8 @@ struct chat {
 	bool have_usage;
 	int64_t output_bytes;
 	int64_t t_done_ns, ttft_ns;
+	struct hw_buf echo_wire; /* an echo answer served with delays */
+	size_t *echo_ends;
 };
 
 static const char *chat_model_id(const struct chat *c) { return c->model->id; }
@@ -482,6 +484,8 @@ static void chat_free(void *arg)
 			     c->routing_ns, c->ttft_ns);
 	hw_chat_req_free(&c->body);
 	hw_buf_free(&c->raw);
+	hw_buf_free(&c->echo_wire);
+	free(c->echo_ends);
 	hw_sse_free(&c->parser);
 	free(c);
 }
@@ -534,25 +538,100 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 	return MHD_YES;
 }
 
+/* Hands the call to the worker's engine and suspends the connection until it answers. */
+static enum MHD_Result submit(struct chat *c)
+{
+	struct hw_request *req = c->req;
+	struct hw_upstream_call *call = &c->call;
+	call->on_status = on_status;
+	call->on_data = on_data;
+	call->on_done = on_done;
+	call->arg = c;
+	hw_request_ref(req); /* the engine's reference, dropped in on_done */
+	pthread_mutex_lock(&req->lock);
+	c->call_active = true;
+	req->phase = HW_PHASE_WAITING;
+	req->suspended = true;
+	MHD_suspend_connection(req->conn);
+	pthread_mutex_unlock(&req->lock);
+	hw_engine_submit(req->engine, call);
+	return MHD_YES;
+}
+
+/* Chunk boundaries of an event stream: one chunk per event. */
+static size_t *event_ends(const struct hw_buf *wire, size_t *n)
+{
+	size_t cap = 16, count = 0;
+	size_t *ends = malloc(cap * sizeof(*ends));
+	for (size_t i = 0; ends && i + 1 < wire->len; i++) {
+		if (wire->data[i] != '\n' || wire->data[i + 1] != '\n')
+			continue;
+		if (count == cap) {
+			size_t *grown = realloc(ends, (cap *= 2) * sizeof(*ends));
+			if (!grown) {
+				free(ends);
+				return NULL;
+			}
+			ends = grown;
+		}
+		ends[count++] = i + 2;
+	}
+	*n = count;
+	return ends;
+}
+
+/* The echo provider answers in the OpenAI wire format. Without delays it is answered
+ * inline; with `delay_ms` / `chunk_delay_ms` its bytes are served from memory by the
+ * worker's engine, through the same callbacks as a provider over HTTP. */
 static enum MHD_Result run_echo(struct chat *c)
 {
 	struct hw_request *req = c->req;
+	const struct hw_cfg_provider *p = c->model->provider;
 	c->call.status = 200;
-	if (!c->body.stream) {
+	bool delayed = p->delay_ms > 0 || p->chunk_delay_ms > 0;
+	if (!c->body.stream && !delayed) {
 		snprintf(c->call.content_type, sizeof(c->call.content_type), "application/json");
 		return answer_completion(c, hw_echo_completion(&c->body, c->model->upstream_model, c->max_tokens));
 	}
-	struct hw_buf wire = {0};
-	int rc = hw_echo_stream(&c->body, c->model->upstream_model, c->max_tokens, &wire);
+	struct hw_buf *wire = &c->echo_wire;
+	int rc;
+	if (c->body.stream) {
+		rc = hw_echo_stream(&c->body, c->model->upstream_model, c->max_tokens, wire);
+		snprintf(c->call.content_type, sizeof(c->call.content_type), "text/event-stream");
+	} else {
+		json_t *obj = hw_echo_completion(&c->body, c->model->upstream_model, c->max_tokens);
+		char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(obj);
+		rc = text ? hw_buf_append(wire, text, strlen(text)) : -1;
+		free(text);
+		snprintf(c->call.content_type, sizeof(c->call.content_type), "application/json");
+	}
+	if (rc < 0)
+		return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
+	if (delayed) {
+		c->echo_ends = c->body.stream ? event_ends(wire, &c->call.n_memory_chunks) : NULL;
+		if (!c->body.stream) {
+			c->echo_ends = malloc(sizeof(*c->echo_ends));
+			c->call.n_memory_chunks = 1;
+		}
+		if (!c->echo_ends)
+			return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
+		if (!c->body.stream)
+			c->echo_ends[0] = wire->len;
+		c->call.memory = wire->data;
+		c->call.memory_ends = c->echo_ends;
+		c->call.first_delay_ms = p->delay_ms;
+		c->call.chunk_delay_ms = p->chunk_delay_ms;
+		c->call.timeouts = p->timeouts;
+		return submit(c);
+	}
 	pthread_mutex_lock(&req->lock);
 	c->sse = true;
-	if (rc == 0)
-		hw_sse_feed(&c->parser, wire.data, wire.len, on_event, c);
+	hw_sse_feed(&c->parser, wire->data, wire->len, on_event, c);
 	if (!c->terminal)
 		emit_interruption(c, "upstream_eof");
 	req->out_done = true;
 	pthread_mutex_unlock(&req->lock);
-	hw_buf_free(&wire);
 	hw_metrics_upstream(c->model->provider_id, c->model->upstream_model, c->model->upstream_model,
 			    "ok", 0, c->prompt_tokens, c->completion_tokens);
 	return answer_stream_start(c);
@@ -568,19 +647,7 @@ static enum MHD_Result run_upstream(struct chat *c)
 		return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
 	}
 	call->max_response_bytes = cfg->upstream.max_response_bytes;
-	call->on_status = on_status;
-	call->on_data = on_data;
-	call->on_done = on_done;
-	call->arg = c;
-	hw_request_ref(req); /* the engine's reference, dropped in on_done */
-	pthread_mutex_lock(&req->lock);
-	c->call_active = true;
-	req->phase = HW_PHASE_WAITING;
-	req->suspended = true;
-	MHD_suspend_connection(req->conn);
-	pthread_mutex_unlock(&req->lock);
-	hw_engine_submit(req->engine, call);
-	return MHD_YES;
+	return submit(c);
 }
 
 enum MHD_Result hw_ep_chat(struct hw_request *req)

@@ -24,6 +24,7 @@ struct hw_engine {
 	int64_t timer_deadline_ns; /* 0 = curl asked for no timer */
 	int64_t last_sweep_ns;
 	bool interrupted;
+	size_t n_memory_calls; /* in-process answers in `active` */
 	struct hw_upstream_call *active;
 	struct hw_engine_socket *dead_sockets;
 	CURL *idle_easy[MAX_IDLE_EASY];
@@ -71,7 +72,8 @@ static void report_status(struct hw_upstream_call *c)
 	if (c->status_reported)
 		return;
 	c->status_reported = true;
-	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+	if (c->easy)
+		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
 	if (c->on_status)
 		c->on_status(c);
 }
@@ -111,8 +113,21 @@ static void easy_put(struct hw_engine *e, CURL *easy)
 		curl_easy_cleanup(easy);
 }
 
+static void list_add(struct hw_engine *e, struct hw_upstream_call *c)
+{
+	c->prev = NULL;
+	c->next = e->active;
+	if (e->active)
+		e->active->prev = c;
+	e->active = c;
+	if (c->memory)
+		e->n_memory_calls++;
+}
+
 static void list_remove(struct hw_engine *e, struct hw_upstream_call *c)
 {
+	if (c->memory)
+		e->n_memory_calls--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -124,13 +139,57 @@ static void list_remove(struct hw_engine *e, struct hw_upstream_call *c)
 
 static void finish(struct hw_engine *e, struct hw_upstream_call *c, enum hw_call_result r)
 {
-	curl_multi_remove_handle(e->multi, c->easy);
 	list_remove(e, c);
-	if (r == HW_CALL_OK || c->bytes > 0)
+	if (c->easy) {
+		curl_multi_remove_handle(e->multi, c->easy);
+		if (r == HW_CALL_OK || c->bytes > 0)
+			report_status(c);
+		easy_put(e, c->easy);
+		c->easy = NULL;
+	} else if (r == HW_CALL_OK || c->bytes > 0) {
 		report_status(c);
-	easy_put(e, c->easy);
-	c->easy = NULL;
+	}
 	c->on_done(c, r);
+}
+
+/* Serves the chunks of in-process answers that are due; returns the earliest next due
+ * time among them (0: none pending). */
+static int64_t serve_memory(struct hw_engine *e, int64_t now)
+{
+	int64_t earliest = 0;
+	struct hw_upstream_call *c = e->active;
+	while (c) {
+		struct hw_upstream_call *next = c->next;
+		if (!c->memory) {
+			c = next;
+			continue;
+		}
+		while (c->memory_next < c->n_memory_chunks && now >= c->memory_due_ns) {
+			size_t start = c->memory_next ? c->memory_ends[c->memory_next - 1] : 0;
+			size_t len = c->memory_ends[c->memory_next] - start;
+			c->memory_next++;
+			c->memory_due_ns = now + c->chunk_delay_ms * 1000000;
+			if (!c->t_first_byte_ns)
+				c->t_first_byte_ns = now;
+			c->t_last_byte_ns = now;
+			c->bytes += (int64_t)len;
+			report_status(c);
+			if (c->on_data && c->on_data(c, c->memory + start, len) < 0) {
+				c->memory_next = c->n_memory_chunks + 1; /* aborted */
+				break;
+			}
+			if (c->chunk_delay_ms > 0)
+				break;
+		}
+		if (c->memory_next > c->n_memory_chunks)
+			finish(e, c, HW_CALL_ABORTED);
+		else if (c->memory_next == c->n_memory_chunks)
+			finish(e, c, HW_CALL_OK);
+		else if (!earliest || c->memory_due_ns < earliest)
+			earliest = c->memory_due_ns;
+		c = next;
+	}
+	return earliest;
 }
 
 static enum hw_call_result map_curl(struct hw_upstream_call *c, CURLcode code)
@@ -267,10 +326,16 @@ long hw_engine_tick(struct hw_engine *e)
 		e->last_sweep_ns = now;
 		sweep(e, now);
 	}
+	int64_t memory_due = e->n_memory_calls ? serve_memory(e, now) : 0;
 	long wait = -1;
 	if (e->timer_deadline_ns) {
 		int64_t ms = (e->timer_deadline_ns - now + 999999) / 1000000;
 		wait = ms < 0 ? 0 : (long)ms;
+	}
+	if (memory_due) {
+		int64_t ms = (memory_due - now + 999999) / 1000000;
+		if (wait < 0 || ms < wait)
+			wait = ms < 0 ? 0 : (long)ms;
 	}
 	if (e->active && (wait < 0 || wait > SWEEP_MS))
 		wait = SWEEP_MS;
@@ -309,11 +374,7 @@ static int start(struct hw_engine *e, struct hw_upstream_call *c)
 		c->easy = NULL;
 		return -EIO;
 	}
-	c->prev = NULL;
-	c->next = e->active;
-	if (e->active)
-		e->active->prev = c;
-	e->active = c;
+	list_add(e, c);
 	return 0;
 }
 
@@ -324,8 +385,14 @@ int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call)
 		call->on_done(call, HW_CALL_SHUTDOWN);
 		return 0;
 	}
-	if (start(e, call) < 0)
+	if (call->memory) {
+		call->t_submit_ns = call->t_last_byte_ns = hw_clock_mono_ns();
+		call->memory_due_ns = call->t_submit_ns + call->first_delay_ms * 1000000;
+		call->drain_base_bytes = -1;
+		list_add(e, call);
+	} else if (start(e, call) < 0) {
 		call->on_done(call, HW_CALL_CONNECT_ERROR);
+	}
 	/* curl_multi_add_handle armed a 0 ms timer: the loop runs it on its next tick. */
 	return 0;
 }

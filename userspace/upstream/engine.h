@@ -42,6 +42,14 @@ struct hw_upstream_call {
 	void (*on_done)(struct hw_upstream_call *c, enum hw_call_result r);
 	void *arg;
 
+	/* An in-process answer (the echo provider with delays): `memory` is served in the
+	 * chunks ending at memory_ends[], the first after first_delay_ms, the rest
+	 * chunk_delay_ms apart, with status and content_type preset by the caller. */
+	const char *memory;
+	const size_t *memory_ends;
+	size_t n_memory_chunks;
+	int64_t first_delay_ms, chunk_delay_ms;
+
 	/* Results, valid from on_status on. */
 	long status;
 	char content_type[128];
@@ -58,6 +66,8 @@ struct hw_upstream_call {
 	int64_t drain_max_bytes;
 	int64_t drain_base_bytes; /* bytes seen when the drain began */
 	int64_t t_last_byte_ns;
+	size_t memory_next;    /* next chunk of an in-process answer */
+	int64_t memory_due_ns; /* when it is due */
 	struct hw_upstream_call *next, *prev;
 };
 
@@ -75,7 +85,8 @@ struct hw_engine_socket {
 int hw_engine_new(int epfd, struct hw_engine **out);
 void hw_engine_free(struct hw_engine *e);
 
-/* Starts a call on this engine's thread; on_done will be called exactly once. */
+/* Starts a call on this engine's thread (over HTTP, or from memory when call->memory is
+ * set); on_done will be called exactly once. */
 int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call);
 /* Stop the call as soon as possible (on_done gets HW_CALL_CANCELLED). */
 void hw_engine_cancel(struct hw_upstream_call *call);
