@@ -14,7 +14,7 @@ void hw_sha256_hex(const void *data, size_t len, char out[HW_SHA256_HEX_LEN + 1]
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++) {
+	for (size_t i = 0; i < 32; i++) {
 		out[2 * i] = hexdig[md[i] >> 4];
 		out[2 * i + 1] = hexdig[md[i] & 15];
 	}

@@ -160,7 +160,7 @@ static void emit_meta_and_done(struct chat *c)
 					 c->last_created, "model", chat_model_id(c), "choices", "usage",
 					 "prompt_tokens", (json_int_t)c->prompt_tokens,
 					 "completion_tokens", (json_int_t)c->completion_tokens,
-					 "total_tokens", (json_int_t)(c->prompt_tokens + c->completion_tokens),
+					 "total_tokens", (json_int_t)c->prompt_tokens + (json_int_t)c->completion_tokens,
 					 "prompt_tokens_details", "cached_tokens",
 					 (json_int_t)c->cached_tokens, "_hiway", hiway_object(c, NULL));
 		emit_json(c, meta);

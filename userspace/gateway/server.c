@@ -206,7 +206,8 @@ struct MHD_Response *hw_stream_response_new(struct hw_request *req)
 {
 	hw_request_ref(req);
 	struct MHD_Response *resp =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, req, stream_free);
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, (size_t)16 * 1024, stream_read, req,
+						  stream_free);
 	if (!resp)
 		hw_request_unref(req);
 	return resp;

@@ -149,7 +149,7 @@ static int add_daemon(struct hw_worker *w, const char *spec, unsigned n_workers)
 	/* MHD keeps headers and the send buffer in one per-connection pool (zeroed between
 	 * keep-alive requests). Its read buffer grows by halves, so twice max_header_bytes
 	 * plus a margin lets our own JSON 431, not MHD's HTML one, answer oversized headers. */
-	size_t pool = (size_t)cfg->server.max_header_bytes * 2 + 8 * 1024;
+	size_t pool = (size_t)cfg->server.max_header_bytes * 2 + (size_t)8 * 1024;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

@@ -11,34 +11,34 @@
 struct builtin {
 	const char *id;
 	enum hw_tier tier;
-	double in, out;
 	int quality;
+	double in, out;
 	int64_t context, max_out;
 	const char *region;
 };
 
 /* SPEC §7.2. Prices are exact in micro-dollars; USD() only runs on these constants. */
 static const struct builtin builtins[] = {
-	{"google/gemini-2.5-flash-lite", HW_TIER_ULTRA_LIGHT, 0.10, 0.40, 40, 1048576, 65536, "us"},
-	{"openai/gpt-4o-mini", HW_TIER_ULTRA_LIGHT, 0.15, 0.60, 45, 128000, 16384, "us"},
-	{"mistral/ministral-8b-latest", HW_TIER_ULTRA_LIGHT, 0.10, 0.10, 35, 131072, 32768, "eu"},
-	{"mistral/mistral-small-latest", HW_TIER_LIGHT, 0.10, 0.30, 50, 131072, 32768, "eu"},
-	{"openai/gpt-4.1-mini", HW_TIER_LIGHT, 0.40, 1.60, 58, 1047576, 32768, "us"},
-	{"anthropic/claude-haiku-4-5", HW_TIER_LIGHT, 1.00, 5.00, 60, 200000, 64000, "us"},
-	{"google/gemini-2.5-flash", HW_TIER_STANDARD, 0.30, 2.50, 70, 1048576, 65536, "us"},
-	{"mistral/mistral-medium-latest", HW_TIER_STANDARD, 0.40, 2.00, 68, 131072, 32768, "eu"},
-	{"mistral/mistral-large-latest", HW_TIER_STANDARD, 2.00, 6.00, 72, 131072, 32768, "eu"},
-	{"openai/gpt-4o", HW_TIER_STANDARD, 2.50, 10.00, 75, 128000, 16384, "us"},
-	{"anthropic/claude-sonnet-4-5", HW_TIER_STANDARD, 3.00, 15.00, 80, 200000, 64000, "us"},
-	{"anthropic/claude-sonnet-4-6", HW_TIER_STANDARD, 3.00, 15.00, 82, 200000, 64000, "us"},
-	{"mistral/magistral-medium-latest", HW_TIER_HEAVY, 2.00, 5.00, 78, 131072, 40000, "eu"},
-	{"google/gemini-2.5-pro", HW_TIER_HEAVY, 1.25, 10.00, 88, 1048576, 65536, "us"},
-	{"openai/gpt-5", HW_TIER_HEAVY, 1.25, 10.00, 92, 400000, 128000, "us"},
-	{"anthropic/claude-opus-4-7", HW_TIER_HEAVY, 5.00, 25.00, 95, 200000, 32000, "us"},
-	{"local/echo-ultra-light", HW_TIER_ULTRA_LIGHT, 0.10, 0.40, 1, 1000000, 100000, "local"},
-	{"local/echo-light", HW_TIER_LIGHT, 1.00, 5.00, 1, 1000000, 100000, "local"},
-	{"local/echo-standard", HW_TIER_STANDARD, 3.00, 15.00, 1, 1000000, 100000, "local"},
-	{"local/echo-heavy", HW_TIER_HEAVY, 5.00, 25.00, 1, 1000000, 100000, "local"},
+	{"google/gemini-2.5-flash-lite", HW_TIER_ULTRA_LIGHT, 40, 0.10, 0.40, 1048576, 65536, "us"},
+	{"openai/gpt-4o-mini", HW_TIER_ULTRA_LIGHT, 45, 0.15, 0.60, 128000, 16384, "us"},
+	{"mistral/ministral-8b-latest", HW_TIER_ULTRA_LIGHT, 35, 0.10, 0.10, 131072, 32768, "eu"},
+	{"mistral/mistral-small-latest", HW_TIER_LIGHT, 50, 0.10, 0.30, 131072, 32768, "eu"},
+	{"openai/gpt-4.1-mini", HW_TIER_LIGHT, 58, 0.40, 1.60, 1047576, 32768, "us"},
+	{"anthropic/claude-haiku-4-5", HW_TIER_LIGHT, 60, 1.00, 5.00, 200000, 64000, "us"},
+	{"google/gemini-2.5-flash", HW_TIER_STANDARD, 70, 0.30, 2.50, 1048576, 65536, "us"},
+	{"mistral/mistral-medium-latest", HW_TIER_STANDARD, 68, 0.40, 2.00, 131072, 32768, "eu"},
+	{"mistral/mistral-large-latest", HW_TIER_STANDARD, 72, 2.00, 6.00, 131072, 32768, "eu"},
+	{"openai/gpt-4o", HW_TIER_STANDARD, 75, 2.50, 10.00, 128000, 16384, "us"},
+	{"anthropic/claude-sonnet-4-5", HW_TIER_STANDARD, 80, 3.00, 15.00, 200000, 64000, "us"},
+	{"anthropic/claude-sonnet-4-6", HW_TIER_STANDARD, 82, 3.00, 15.00, 200000, 64000, "us"},
+	{"mistral/magistral-medium-latest", HW_TIER_HEAVY, 78, 2.00, 5.00, 131072, 40000, "eu"},
+	{"google/gemini-2.5-pro", HW_TIER_HEAVY, 88, 1.25, 10.00, 1048576, 65536, "us"},
+	{"openai/gpt-5", HW_TIER_HEAVY, 92, 1.25, 10.00, 400000, 128000, "us"},
+	{"anthropic/claude-opus-4-7", HW_TIER_HEAVY, 95, 5.00, 25.00, 200000, 32000, "us"},
+	{"local/echo-ultra-light", HW_TIER_ULTRA_LIGHT, 1, 0.10, 0.40, 1000000, 100000, "local"},
+	{"local/echo-light", HW_TIER_LIGHT, 1, 1.00, 5.00, 1000000, 100000, "local"},
+	{"local/echo-standard", HW_TIER_STANDARD, 1, 3.00, 15.00, 1000000, 100000, "local"},
+	{"local/echo-heavy", HW_TIER_HEAVY, 1, 5.00, 25.00, 1000000, 100000, "local"},
 };
 
 static const char *const tier_names[HW_TIER__COUNT] = {"ultra-light", "light", "standard", "heavy"};
@@ -88,11 +88,14 @@ static struct hw_model *find_mut(struct hw_catalog *cat, const char *id)
 static void apply_file_entry(struct hw_model *m, const struct hw_cfg_model *c, bool fresh)
 {
 	uint32_t set = fresh ? ~0u : c->set;
+/* The statement argument cannot be parenthesized. */
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define TAKE(bit, stmt)      \
 	do {                 \
 		if (set & (bit)) \
 			stmt;    \
 	} while (0)
+	// NOLINTEND(bugprone-macro-parentheses)
 	snprintf(m->id, sizeof(m->id), "%s", c->id);
 	TAKE(HW_CFG_MODEL_PROVIDER, snprintf(m->provider_id, sizeof(m->provider_id), "%s", c->provider));
 	TAKE(HW_CFG_MODEL_UPSTREAM_MODEL,

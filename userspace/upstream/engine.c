@@ -299,10 +299,9 @@ static void sweep(struct hw_engine *e, int64_t now)
 			c->drain_base_bytes = c->bytes;
 		if (e->interrupted)
 			finish(e, c, HW_CALL_SHUTDOWN);
-		else if (c->cancel)
-			finish(e, c, HW_CALL_CANCELLED);
-		else if (c->drain_deadline_ns && (now > c->drain_deadline_ns ||
-						  c->bytes - c->drain_base_bytes > c->drain_max_bytes))
+		else if (c->cancel || (c->drain_deadline_ns &&
+					       (now > c->drain_deadline_ns ||
+						c->bytes - c->drain_base_bytes > c->drain_max_bytes)))
 			finish(e, c, HW_CALL_CANCELLED);
 		else if (c->stream && !c->t_first_byte_ns &&
 			 now - c->t_submit_ns > (t->connect_ms + t->first_byte_ms) * 1000000)

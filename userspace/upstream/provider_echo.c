@@ -75,7 +75,7 @@ static json_t *usage_json(const struct reply *rep)
 {
 	return json_pack("{s:I,s:I,s:I,s:{s:i}}", "prompt_tokens", (json_int_t)rep->prompt_tokens,
 			 "completion_tokens", (json_int_t)rep->completion_tokens, "total_tokens",
-			 (json_int_t)(rep->prompt_tokens + rep->completion_tokens),
+			 (json_int_t)rep->prompt_tokens + (json_int_t)rep->completion_tokens,
 			 "prompt_tokens_details", "cached_tokens", 0);
 }
 
