@@ -71,7 +71,8 @@ test:
 	scripts/test.sh
 
 tidy:
-	clang-tidy $(LIB_SRC) userspace/gateway/main.c $(wildcard userspace/cli/*.c) -- $(CFLAGS)
+	clang-tidy --quiet $(LIB_SRC) userspace/gateway/main.c $(wildcard userspace/cli/*.c) \
+		tests/fakes/fake_upstream.c -- $(CFLAGS)
 
 clean:
 	rm -rf build build-asan

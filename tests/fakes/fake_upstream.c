@@ -165,7 +165,7 @@ static int timer_park(struct waiter *w, struct MHD_Connection *conn, long delay_
 		goto out;
 	if (g_timer.n == g_timer.cap) {
 		size_t cap = g_timer.cap ? g_timer.cap * 2 : 64;
-		struct waiter **p = realloc(g_timer.parked, cap * sizeof(*p));
+		struct waiter **p = realloc(g_timer.parked, cap * sizeof(struct waiter *));
 		if (!p)
 			goto out;
 		g_timer.parked = p;

@@ -404,7 +404,8 @@ void hw_admin_key_rotate(struct hw_admin_call *c)
 	memcpy(key.name, old.name, sizeof(key.name));
 	hw_admin_utf8_cut(key.name, HW_ADMIN_NAME_MAX_CHARS - suffix,
 			  sizeof(key.name) - 1 - suffix);
-	strcat(key.name, ROTATED_SUFFIX);
+	size_t used = strlen(key.name);
+	snprintf(key.name + used, sizeof(key.name) - used, "%s", ROTATED_SUFFIX);
 	/* Mint first: a failure leaves the old key working. */
 	rc = hw_admin_key_mint(st, &key, plain);
 	if (rc) {

@@ -167,7 +167,7 @@ static int finish(struct hw_config *cfg, const char *name, char *err, size_t err
 	struct hw_cfg_walk w = {.name = name, .err = err, .errlen = errlen};
 	int ret;
 
-	if (!*cfg->node_id) {
+	if (!cfg->node_id || !*cfg->node_id) {
 		char host[256] = "";
 		if (gethostname(host, sizeof(host) - 1) < 0 || !*host) {
 			ret = -errno;
