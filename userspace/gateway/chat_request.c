@@ -191,7 +191,9 @@ int hw_chat_parse(const char *body, size_t len, struct hw_chat_req *r, char *par
 	json_t *root = r->root;
 	if (!json_is_object(root))
 		return fail(&e, NULL, "Request body must be a JSON object.", NULL);
-	r->model = json_string_value(json_object_get(root, "model"));
+	/* Held by its own reference: the upstream body is built by editing root in place. */
+	r->model_ref = json_incref(json_object_get(root, "model"));
+	r->model = json_string_value(r->model_ref);
 	if (!r->model || !*r->model)
 		return fail(&e, "model", "model is required.", NULL);
 	json_t *msgs = json_object_get(root, "messages");
@@ -243,6 +245,7 @@ int hw_chat_parse(const char *body, size_t len, struct hw_chat_req *r, char *par
 
 void hw_chat_req_free(struct hw_chat_req *r)
 {
+	json_decref(r->model_ref);
 	json_decref(r->root);
 	hw_buf_free(&r->last_user_text);
 	hw_buf_free(&r->last_tool_text);

@@ -11,6 +11,7 @@
 
 struct hw_chat_req {
 	json_t *root; /* the body as received; unknown fields kept for forwarding */
+	json_t *model_ref; /* keeps `model` alive when root is edited for the provider */
 	const char *model;
 	bool stream, include_usage;
 	int64_t max_tokens; /* 0 when the client sent none */

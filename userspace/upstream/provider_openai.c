@@ -7,11 +7,9 @@
 #include <string.h>
 
 int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
-		    const struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call)
+		    struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call)
 {
-	json_t *body = json_deep_copy(r->root);
-	if (!body)
-		return -ENOMEM;
+	json_t *body = r->root;
 	json_object_set_new(body, "model", json_string(upstream_model));
 	/* The reserved bound is what the provider is told, so the reservation is a true bound. */
 	const char *field = p->kind == HW_PROVIDER_OPENAI ? "max_completion_tokens" : "max_tokens";
@@ -31,7 +29,6 @@ int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
 		json_object_del(body, "stream_options");
 	}
 	call->body = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(body);
 	if (!call->body)
 		return -ENOMEM;
 	call->body_len = strlen(call->body);

@@ -9,8 +9,10 @@
 #include "gateway/chat_request.h"
 #include "upstream/engine.h"
 
-/* Fills call->url, headers and body. Returns 0 or -ENOMEM. */
+/* Fills call->url, headers and body. The body is made by editing r->root in place (model,
+ * max tokens, stream options): the request is not read for those fields afterwards, and a
+ * copy of the whole document per request is what this spares. Returns 0 or -ENOMEM. */
 int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
-		    const struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call);
+		    struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call);
 
 #endif
