@@ -23,6 +23,8 @@
 #include <string.h>
 
 #define UPSTREAM_MESSAGE_MAX 1024
+/* Stream output held for a slow client before the provider is paused. */
+#define OUT_HIGH_WATER (256 * 1024)
 
 struct chat {
 	struct hw_request *req;
@@ -259,6 +261,13 @@ static int on_data(struct hw_upstream_call *call, const char *data, size_t len)
 	struct chat *c = call->arg;
 	int rc = 0;
 	pthread_mutex_lock(&c->req->lock);
+	if (c->sse && c->started && !c->req->client_gone &&
+	    hw_buf_pending(&c->req->out) > OUT_HIGH_WATER) {
+		/* The client reads slower than the provider writes: hold the provider. */
+		c->req->out_paused = true;
+		pthread_mutex_unlock(&c->req->lock);
+		return HW_CALL_PAUSE;
+	}
 	if (c->sse) {
 		bool was_started = c->started;
 		rc = hw_sse_feed(&c->parser, data, len, on_event, c);
@@ -539,9 +548,17 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 }
 
 /* Hands the call to the worker's engine and suspends the connection until it answers. */
+static void out_drained(struct hw_request *req)
+{
+	struct chat *c = req->endpoint;
+	if (c->call_active)
+		hw_engine_unpause(&c->call);
+}
+
 static enum MHD_Result submit(struct chat *c)
 {
 	struct hw_request *req = c->req;
+	req->on_out_drained = out_drained;
 	struct hw_upstream_call *call = &c->call;
 	call->on_status = on_status;
 	call->on_data = on_data;
@@ -695,8 +712,13 @@ void hw_ep_chat_client_gone(struct hw_request *req)
 		return;
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
 	pthread_mutex_lock(&req->lock);
-	if (c->call_active)
+	bool active = c->call_active;
+	if (active)
 		hw_engine_drain(&c->call, cfg->upstream.drain_on_disconnect.max_s,
 				cfg->upstream.drain_on_disconnect.max_bytes);
 	pthread_mutex_unlock(&req->lock);
+	/* Nobody reads the output any more: a provider held for a slow client may go on
+	 * (outside the lock, as resuming may hand data over at once). */
+	if (active)
+		hw_engine_unpause(&c->call);
 }

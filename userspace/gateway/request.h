@@ -81,6 +81,9 @@ struct hw_request {
 	bool client_gone;  /* MHD reported completion: never touch `conn` again */
 	struct hw_buf out; /* bytes produced for the client, not yet handed to MHD */
 	bool out_done;     /* no more bytes will be produced */
+	bool out_paused;   /* the producer stopped because `out` passed the high-water mark */
+	/* Called (without `lock`) once a paused producer's output has drained. */
+	void (*on_out_drained)(struct hw_request *req);
 
 	/* Endpoint state (chat completions). */
 	void *endpoint;

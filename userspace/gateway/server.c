@@ -180,6 +180,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct hw_request *req = cls;
 	ssize_t ret;
+	bool drained = false;
 	pthread_mutex_lock(&req->lock);
 	size_t n = hw_buf_pending(&req->out);
 	if (n > 0) {
@@ -189,6 +190,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		req->out.off += n;
 		hw_buf_compact(&req->out);
 		ret = (ssize_t)n;
+		if (req->out_paused && hw_buf_pending(&req->out) == 0) {
+			req->out_paused = false;
+			drained = true;
+		}
 	} else if (req->out_done) {
 		ret = MHD_CONTENT_READER_END_OF_STREAM;
 	} else {
@@ -197,6 +202,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		ret = 0;
 	}
 	pthread_mutex_unlock(&req->lock);
+	/* Outside the lock: resuming the producer may hand it data at once. */
+	if (drained && req->on_out_drained)
+		req->on_out_drained(req);
 	return ret;
 }
 

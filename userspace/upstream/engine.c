@@ -86,12 +86,19 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 	if (!c->t_first_byte_ns)
 		c->t_first_byte_ns = now;
 	c->t_last_byte_ns = now;
-	c->bytes += (int64_t)len;
 	report_status(c);
-	if (c->max_response_bytes > 0 && c->bytes > c->max_response_bytes)
+	if (c->max_response_bytes > 0 && c->bytes + (int64_t)len > c->max_response_bytes) {
+		c->bytes += (int64_t)len;
 		return 0; /* curl reports a write error; map_curl() tells it apart by the count */
-	if (c->on_data && c->on_data(c, data, len) < 0)
+	}
+	int rc = c->on_data ? c->on_data(c, data, len) : 0;
+	if (rc == HW_CALL_PAUSE) {
+		c->paused = true; /* curl keeps the data and hands it over again on unpause */
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (rc < 0)
 		return 0;
+	c->bytes += (int64_t)len;
 	return len;
 }
 
@@ -167,14 +174,20 @@ static int64_t serve_memory(struct hw_engine *e, int64_t now)
 		while (c->memory_next < c->n_memory_chunks && now >= c->memory_due_ns) {
 			size_t start = c->memory_next ? c->memory_ends[c->memory_next - 1] : 0;
 			size_t len = c->memory_ends[c->memory_next] - start;
-			c->memory_next++;
-			c->memory_due_ns = now + c->chunk_delay_ms * 1000000;
 			if (!c->t_first_byte_ns)
 				c->t_first_byte_ns = now;
 			c->t_last_byte_ns = now;
-			c->bytes += (int64_t)len;
 			report_status(c);
-			if (c->on_data && c->on_data(c, c->memory + start, len) < 0) {
+			int rc = c->on_data ? c->on_data(c, c->memory + start, len) : 0;
+			if (rc == HW_CALL_PAUSE) {
+				/* In memory there is nothing to hold back: offer it again shortly. */
+				c->memory_due_ns = now + SWEEP_MS * 1000000LL;
+				break;
+			}
+			c->memory_next++;
+			c->memory_due_ns = now + c->chunk_delay_ms * 1000000;
+			c->bytes += (int64_t)len;
+			if (rc < 0) {
 				c->memory_next = c->n_memory_chunks + 1; /* aborted */
 				break;
 			}
@@ -306,7 +319,8 @@ static void sweep(struct hw_engine *e, int64_t now)
 		else if (c->stream && !c->t_first_byte_ns &&
 			 now - c->t_submit_ns > (t->connect_ms + t->first_byte_ms) * 1000000)
 			finish(e, c, HW_CALL_TIMEOUT);
-		else if (c->stream && c->t_first_byte_ns && now - c->t_last_byte_ns > t->idle_ms * 1000000)
+		else if (c->stream && c->t_first_byte_ns && !c->paused &&
+			 now - c->t_last_byte_ns > t->idle_ms * 1000000)
 			finish(e, c, HW_CALL_IDLE_TIMEOUT);
 		c = next;
 	}
@@ -400,6 +414,15 @@ void hw_engine_cancel(struct hw_upstream_call *call)
 {
 	call->cancel = true;
 	call->engine->last_sweep_ns = 0;
+}
+
+void hw_engine_unpause(struct hw_upstream_call *call)
+{
+	if (!call->paused || !call->easy)
+		return;
+	call->paused = false;
+	call->t_last_byte_ns = hw_clock_mono_ns();
+	curl_easy_pause(call->easy, CURLPAUSE_CONT);
 }
 
 void hw_engine_drain(struct hw_upstream_call *call, int64_t max_s, int64_t max_bytes)

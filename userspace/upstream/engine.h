@@ -28,6 +28,8 @@ enum hw_call_result {
 
 struct hw_engine;
 
+#define HW_CALL_PAUSE 1
+
 struct hw_upstream_call {
 	/* Filled by the caller before submit; owned by the call. */
 	char *url;
@@ -38,7 +40,9 @@ struct hw_upstream_call {
 	struct hw_cfg_timeouts timeouts;
 	int64_t max_response_bytes;
 	void (*on_status)(struct hw_upstream_call *c); /* once, before the first on_data */
-	int (*on_data)(struct hw_upstream_call *c, const char *data, size_t len); /* <0 aborts */
+	/* <0 aborts; HW_CALL_PAUSE leaves the data unconsumed and pauses the transfer until
+	 * hw_engine_unpause (a client slower than its provider). */
+	int (*on_data)(struct hw_upstream_call *c, const char *data, size_t len);
 	void (*on_done)(struct hw_upstream_call *c, enum hw_call_result r);
 	void *arg;
 
@@ -62,6 +66,7 @@ struct hw_upstream_call {
 	CURL *easy;
 	bool status_reported;
 	bool cancel;
+	bool paused;
 	int64_t drain_deadline_ns; /* 0 = client still there */
 	int64_t drain_max_bytes;
 	int64_t drain_base_bytes; /* bytes seen when the drain began */
@@ -90,6 +95,8 @@ void hw_engine_free(struct hw_engine *e);
 int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call);
 /* Stop the call as soon as possible (on_done gets HW_CALL_CANCELLED). */
 void hw_engine_cancel(struct hw_upstream_call *call);
+/* Resumes a paused transfer; on this engine's thread, outside any callback of the call. */
+void hw_engine_unpause(struct hw_upstream_call *call);
 /* The client left; keep reading for usage until the bounds, then cancel. */
 void hw_engine_drain(struct hw_upstream_call *call, int64_t max_s, int64_t max_bytes);
 
