@@ -197,3 +197,37 @@ class _Rest:
 
 
 _ = (ASAN, uniq)
+
+
+@test
+def sighup_reload(ctx):
+    """SIGHUP reloads providers and catalog (SPEC §18); a bad file is rejected and the
+    running configuration kept; the process keeps serving throughout."""
+    import signal
+    gw = ctx.new_fake_gateway("reload")
+    added = "fake/added-by-reload"
+    body = chat_body(model=added)
+    r = gw.chat(body, key=gw.key)
+    expect_error(r, 400, "invalid_request", "invalid_request_error", param="model")
+    with open(gw.config_path) as f:
+        original = f.read()
+    with open(gw.config_path, "w") as f:
+        f.write(original + "    - {id: \"%s\", tier: light, input_per_mtok: 1, output_per_mtok: 1, "
+                "quality: 10, context_window: 8000, max_output_tokens: 1000}\n" % added)
+    gw.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5 * SLOW
+    while time.monotonic() < deadline:
+        r = gw.chat(body, key=gw.key)
+        if r.status == 200:
+            break
+        time.sleep(0.05)
+    eq(r.status, 200, "the model added by the reload answers")
+    eq(r.header("X-HiWay-Routed-Model"), added, "routed model")
+    # a broken file: rejected, the running configuration stays
+    with open(gw.config_path, "w") as f:
+        f.write(original + "bogus_section: {x: 1}\n")
+    gw.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5 * SLOW)
+    check(gw.alive(), "gateway still running after a bad reload")
+    eq(gw.chat(body, key=gw.key).status, 200, "reloaded model still served after a bad file")
+    check("reload rejected" in gw.log(), "rejection logged")
