@@ -25,4 +25,5 @@ int hw_key_cache_reload(struct hw_key_cache *cache);
 /* Copies the entry for a key hash into *out; false when unknown. */
 bool hw_key_cache_lookup(struct hw_key_cache *cache, const char *sha256_hex,
 			 struct hw_key_entry *out);
+
 #endif
