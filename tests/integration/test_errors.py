@@ -487,3 +487,16 @@ def errors_are_never_html(ctx):
         check(b"<html" not in r.body.lower(), "%s %s returned HTML" % (method, path))
         check(r.header("X-Request-Id"), "%s %s: no X-Request-Id" % (method, path))
         r.json  # noqa: B018 (must parse)
+
+
+@test
+def unserved_provider_kind_pin(ctx):
+    """Anthropic and Gemini models need the translation of issue 3: pinning one is a clear
+    400 on `model`, never a request sent upstream in the wrong wire format."""
+    gw = ctx.main
+    r = gw.chat(chat_body(model="anthropic/claude-haiku-4-5"), key=gw.key)
+    expect_error(r, 400, "invalid_request", "invalid_request_error", param="model")
+    r = gw.get("/v1/models", key=gw.key)
+    ids = [m["id"] for m in r.json["data"]]
+    check(not any(i.startswith(("anthropic/", "google/")) for i in ids),
+          "unserved kinds listed: %r" % ids)

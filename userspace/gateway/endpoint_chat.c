@@ -524,6 +524,10 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 		c->model = res.model;
 		c->tier = "override";
 		c->reason = "model_pin";
+		if (res.model->provider && !hw_provider_kind_served(res.model->provider->kind))
+			return hw_respond_error(req, HW_ERR_INVALID_REQUEST,
+						"This model's provider kind is not served by this version yet.",
+						json_pack("{s:s}", "param", "model"));
 		if (!hw_provider_usable(res.model->provider))
 			return hw_respond_error(req, HW_ERR_BYOK_MISSING,
 						"No API key is configured for this model's provider.",

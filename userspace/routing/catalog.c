@@ -179,9 +179,16 @@ const struct hw_model *hw_catalog_find(const struct hw_catalog *cat, const char 
 	return NULL;
 }
 
+bool hw_provider_kind_served(enum hw_provider_kind kind)
+{
+	/* Anthropic and Gemini need the wire translation of issue 3; until then their models
+	 * are never picked, so a request is never sent in the wrong format. */
+	return kind != HW_PROVIDER_ANTHROPIC && kind != HW_PROVIDER_GOOGLE;
+}
+
 bool hw_provider_usable(const struct hw_cfg_provider *p)
 {
-	if (!p || !p->enabled)
+	if (!p || !p->enabled || !hw_provider_kind_served(p->kind))
 		return false;
 	if (p->kind == HW_PROVIDER_ECHO || p->kind == HW_PROVIDER_OPENAI_COMPATIBLE)
 		return true;
