@@ -490,9 +490,10 @@ FAULT_MODELS = ("fault-5xx", "fault-429", "fault-timeout", "fault-malformed", "f
 class Gateway:
     """One hiwayd with its own temp dir, port and store."""
 
-    def __init__(self, name, config_fn):
+    def __init__(self, name, config_fn, args=()):
         self.name = name
         self.config_fn = config_fn  # (port, tmpdir) -> yaml text
+        self.args = list(args)  # extra hiwayd arguments
         self.proc = None
         self.rc = None
         self.killed = False
@@ -504,7 +505,7 @@ class Gateway:
         with open(self.config_path, "w") as f:
             f.write(self.config_fn(self.port, self.dir))
         self.log_path = os.path.join(self.dir, "hiwayd.stderr")
-        self.proc = subprocess.Popen([HIWAYD, "--config", self.config_path], cwd=self.dir,
+        self.proc = subprocess.Popen([HIWAYD, "--config", self.config_path] + self.args, cwd=self.dir,
                                      stdin=subprocess.DEVNULL,
                                      stdout=open(os.path.join(self.dir, "hiwayd.stdout"), "wb"),
                                      stderr=open(self.log_path, "wb"), env=clean_env())
@@ -541,7 +542,7 @@ class Gateway:
         self.log_path = os.path.join(self.dir, "hiwayd.%d.stderr" % (self.relaunches + 1))
         self.rc = None
         self.killed = False
-        self.proc = subprocess.Popen([HIWAYD, "--config", self.config_path], cwd=self.dir,
+        self.proc = subprocess.Popen([HIWAYD, "--config", self.config_path] + self.args, cwd=self.dir,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(self.log_path, "wb"), env=clean_env())
         deadline = time.monotonic() + 10 * (2 if ASAN else 1)

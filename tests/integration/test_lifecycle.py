@@ -231,3 +231,29 @@ def sighup_reload(ctx):
     check(gw.alive(), "gateway still running after a bad reload")
     eq(gw.chat(body, key=gw.key).status, 200, "reloaded model still served after a bad file")
     check("reload rejected" in gw.log(), "rejection logged")
+
+
+@test
+def test_clock_hook(ctx):
+    """SPEC §19: builds with HIWAY_TEST_HOOKS (the ASan build here) accept --test-clock and
+    expose POST /api/v1/_test/clock to the admin token; release builds have neither."""
+    import harness
+    if not ASAN:
+        gw = ctx.main
+        r = gw.api("POST", "/_test/clock", {"advance_s": 60})
+        expect_error(r, 404, "not_found", "not_found_error")
+        return
+    gw = harness.Gateway("test-clock", lambda port, tmp: harness.base_config(port, tmp),
+                         args=["--test-clock"])
+    ctx.gateways.append(gw)
+    gw.start()
+    r = gw.api("POST", "/_test/clock", {"set": "2030-01-31T23:59:00Z"})
+    eq(r.status, 200, "set: %r" % r)
+    eq(r.json["now"][:16], "2030-01-31T23:59", "clock set")
+    r = gw.api("POST", "/_test/clock", {"advance_s": 120})
+    eq(r.status, 200, "advance")
+    eq(r.json["now"][:16], "2030-02-01T00:01", "clock advanced across the month")
+    r = gw.api("POST", "/_test/clock", {"advance_s": 1}, key=gw.key)
+    expect_error(r, 403, "forbidden", "permission_error")
+    r = gw.api("POST", "/_test/clock", {"bogus": 1})
+    expect_error(r, 400, "invalid_request", "invalid_request_error")

@@ -4,6 +4,7 @@
 #include "admin/admin.h"
 #include "auth/key_cache.h"
 #include "auth/keys.h"
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/json_usd.h"
 #include "gateway/endpoints.h"
@@ -52,12 +53,44 @@ static bool authenticate(struct hw_request *req, struct hw_principal *who, enum 
 	return true;
 }
 
+#ifdef HIWAY_TEST_HOOKS
+/* SPEC §19 test hook: POST /api/v1/_test/clock {"advance_s":N} or {"set":"<RFC 3339>"},
+ * admin token only, moves wall time for windows, months and grace periods. */
+static enum MHD_Result test_clock(struct hw_request *req, const struct hw_principal *who)
+{
+	if (who->kind != HW_PRINCIPAL_ADMIN_TOKEN)
+		return hw_respond_error(req, HW_ERR_FORBIDDEN, "The test clock needs the admin token.", NULL);
+	if (strcmp(req->method, "POST") != 0)
+		return hw_respond_error(req, HW_ERR_METHOD_NOT_ALLOWED, "Method not allowed.", NULL);
+	json_t *body = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, NULL);
+	json_t *advance = json_object_get(body, "advance_s");
+	const char *set = json_string_value(json_object_get(body, "set"));
+	int64_t now_ms = hw_clock_wall_ms(), target_s = 0;
+	bool ok = json_is_integer(advance) ? (target_s = now_ms / 1000 + json_integer_value(advance), true)
+					   : set && hw_clock_parse_rfc3339(set, &target_s) == 0;
+	json_decref(body);
+	if (!ok)
+		return hw_respond_error(req, HW_ERR_INVALID_REQUEST,
+					"Send {\"advance_s\": N} or {\"set\": \"<RFC 3339>\"}.",
+					json_pack("{s:n}", "param"));
+	hw_clock_set_offset_ms(hw_clock_offset_ms() + target_s * 1000 - now_ms);
+	char now[21];
+	hw_clock_rfc3339(hw_clock_wall_s(), now);
+	return hw_respond_json(req, 200, json_pack("{s:s}", "now", now));
+}
+#endif
+
 enum MHD_Result hw_ep_admin(struct hw_request *req)
 {
 	struct hw_principal who;
 	enum MHD_Result ret;
 	if (!authenticate(req, &who, &ret))
 		return ret;
+#ifdef HIWAY_TEST_HOOKS
+	if (req->srv->test_clock && strncmp(req->path, "/api/v1/_test/clock", 19) == 0 &&
+	    (req->path[19] == '\0' || req->path[19] == '?'))
+		return test_clock(req, &who);
+#endif
 	struct hw_admin_ctx ctx = {req->srv->store, hw_server_cfg(req->srv), caches_changed, req->srv};
 	const char *q = strchr(req->path, '?');
 	char path[512];

@@ -34,7 +34,11 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: hiwayd [--config FILE] [--check-config] [--version]\n"
 		   "  --config FILE   configuration (default: $HIWAY_CONFIG or ./hiway.yaml)\n"
-		   "  --check-config  validate the configuration and exit\n");
+		   "  --check-config  validate the configuration and exit\n"
+#ifdef HIWAY_TEST_HOOKS
+		   "  --test-clock    expose POST /api/v1/_test/clock (test builds only)\n"
+#endif
+		   );
 }
 
 static int load_config(const char *path, bool explicit_path, struct hw_config **out)
@@ -120,7 +124,7 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 int main(int argc, char **argv)
 {
 	const char *path = getenv("HIWAY_CONFIG");
-	bool explicit_path = path != NULL, check_only = false;
+	bool explicit_path = path != NULL, check_only = false, test_clock = false;
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"check-config", no_argument, NULL, 'k'},
 					     {"version", no_argument, NULL, 'v'},
@@ -143,6 +147,7 @@ int main(int argc, char **argv)
 			printf("hiwayd %s\n", HIWAY_VERSION);
 			return 0;
 		case 't':
+			test_clock = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -182,6 +187,7 @@ int main(int argc, char **argv)
 	struct hw_catalog *cat = NULL;
 	struct snapshot_list *kept = NULL;
 	atomic_store(&srv.cfg, cfg);
+	srv.test_clock = test_clock;
 	if (hw_store_open(cfg->store, cfg->store_options.busy_timeout_ms,
 			  cfg->store_options.sqlite_synchronous, &srv.store) < 0) {
 		hw_log(HW_LOG_ERROR, "cannot open the store %s", cfg->store);

@@ -27,6 +27,7 @@ struct hw_server {
 	struct hw_key_cache *keys;
 	struct hw_usage_writer *usage;
 	char admin_token_sha256[65]; /* "" when no admin token exists */
+	bool test_clock; /* --test-clock (builds with HIWAY_TEST_HOOKS only) */
 
 	struct hw_worker *workers;
 	unsigned n_workers;

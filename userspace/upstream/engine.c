@@ -301,7 +301,7 @@ void hw_engine_on_socket(struct hw_engine *e, struct hw_engine_socket *s, uint32
 	process_messages(e);
 }
 
-/* Timeouts curl cannot express, cancellations and drain bounds. */
+/* Timeouts curl cannot express, and drain bounds. */
 static void sweep(struct hw_engine *e, int64_t now)
 {
 	struct hw_upstream_call *c = e->active;
@@ -312,9 +312,8 @@ static void sweep(struct hw_engine *e, int64_t now)
 			c->drain_base_bytes = c->bytes;
 		if (e->interrupted)
 			finish(e, c, HW_CALL_SHUTDOWN);
-		else if (c->cancel || (c->drain_deadline_ns &&
-					       (now > c->drain_deadline_ns ||
-						c->bytes - c->drain_base_bytes > c->drain_max_bytes)))
+		else if (c->drain_deadline_ns && (now > c->drain_deadline_ns ||
+						  c->bytes - c->drain_base_bytes > c->drain_max_bytes))
 			finish(e, c, HW_CALL_CANCELLED);
 		else if (c->stream && !c->t_first_byte_ns &&
 			 now - c->t_submit_ns > (t->connect_ms + t->first_byte_ms) * 1000000)
@@ -410,12 +409,6 @@ int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call)
 	return 0;
 }
 
-void hw_engine_cancel(struct hw_upstream_call *call)
-{
-	call->cancel = true;
-	call->engine->last_sweep_ns = 0;
-}
-
 void hw_engine_unpause(struct hw_upstream_call *call)
 {
 	if (!call->paused || !call->easy)
@@ -436,8 +429,6 @@ void hw_engine_interrupt(struct hw_engine *e)
 	e->interrupted = true;
 	sweep(e, hw_clock_mono_ns());
 }
-
-bool hw_engine_idle(const struct hw_engine *e) { return e->active == NULL; }
 
 int hw_engine_new(int epfd, struct hw_engine **out)
 {

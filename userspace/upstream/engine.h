@@ -22,7 +22,7 @@ enum hw_call_result {
 	HW_CALL_TOTAL_TIMEOUT, /* stream longer than total_ms */
 	HW_CALL_TOO_LARGE,     /* over upstream.max_response_bytes */
 	HW_CALL_ABORTED,       /* on_data asked to stop, or the connection broke mid-body */
-	HW_CALL_CANCELLED,     /* hw_engine_cancel, or the drain bound after a client left */
+	HW_CALL_CANCELLED,     /* the drain bound after a client left was reached */
 	HW_CALL_SHUTDOWN,
 };
 
@@ -65,7 +65,6 @@ struct hw_upstream_call {
 	struct hw_engine *engine;
 	CURL *easy;
 	bool status_reported;
-	bool cancel;
 	bool paused;
 	int64_t drain_deadline_ns; /* 0 = client still there */
 	int64_t drain_max_bytes;
@@ -93,8 +92,6 @@ void hw_engine_free(struct hw_engine *e);
 /* Starts a call on this engine's thread (over HTTP, or from memory when call->memory is
  * set); on_done will be called exactly once. */
 int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call);
-/* Stop the call as soon as possible (on_done gets HW_CALL_CANCELLED). */
-void hw_engine_cancel(struct hw_upstream_call *call);
 /* Resumes a paused transfer; on this engine's thread, outside any callback of the call. */
 void hw_engine_unpause(struct hw_upstream_call *call);
 /* The client left; keep reading for usage until the bounds, then cancel. */
@@ -105,12 +102,11 @@ void hw_engine_on_socket(struct hw_engine *e, struct hw_engine_socket *s, uint32
 /* Frees the socket records curl removed during the last event batch: an event later in the
  * same batch may still point at one. */
 void hw_engine_reap(struct hw_engine *e);
-/* Runs curl's timer when due and the sweep (first-byte/idle timeouts, cancels, drains).
+/* Runs curl's timer when due and the sweep (first-byte/idle timeouts, drains).
  * Returns the wait in ms until the engine next needs the loop (-1: nothing pending). */
 long hw_engine_tick(struct hw_engine *e);
 /* Shutdown: every call in flight ends with HW_CALL_SHUTDOWN; later submits too. */
 void hw_engine_interrupt(struct hw_engine *e);
-bool hw_engine_idle(const struct hw_engine *e);
 
 /* Frees what the caller filled (url, headers, body). */
 void hw_upstream_call_release(struct hw_upstream_call *call);
