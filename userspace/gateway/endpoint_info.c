@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The small read-only endpoints: /v1/models (SPEC §5.4), /health (§5.5), /metrics (§20.1). */
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/json_usd.h"
 #include "gateway/endpoints.h"
 #include "gateway/metrics.h"
@@ -104,7 +105,7 @@ enum MHD_Result hw_ep_metrics(struct hw_request *req)
 		return hw_respond_error(req, HW_ERR_NOT_FOUND, "Metrics are disabled.", NULL);
 	if (cfg->metrics.token && cfg->metrics.token[0]) {
 		const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
-		if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || strcmp(authz + 7, cfg->metrics.token) != 0)
+		if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || !hw_ct_streq(authz + 7, cfg->metrics.token))
 			return hw_respond_error(req, HW_ERR_INVALID_API_KEY, "Invalid metrics token.", NULL);
 	}
 	struct hw_buf out = {0};
