@@ -3,7 +3,7 @@
 import re
 import time
 
-from harness import check, chat_body, eq, test
+from harness import check, chat_body, eq, expect_error, test
 
 LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+\d+)?$")
 
@@ -97,3 +97,17 @@ def metrics_upstream_and_routing(ctx):
     up = [s for s in samples if s[0] == "hiway_upstream_requests_total"
           and s[1].get("model") in ("fake/gpt-test", "gpt-test") and s[1].get("outcome") == "ok"]
     check(up and up[0][2] >= 1, "no ok upstream sample for fake/gpt-test")
+
+
+@test
+def metrics_token(ctx):
+    """metrics.token set: /metrics needs it as a bearer token (SPEC §20.1)."""
+    gw = ctx.new_echo_gateway("metrics-token",
+                              "metrics: {token: \"scrape-secret-0123456789abcdef\"}\n")
+    r = gw.get("/metrics")
+    expect_error(r, 401, "invalid_api_key", "authentication_error")
+    r = gw.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    expect_error(r, 401, "invalid_api_key", "authentication_error")
+    r = gw.get("/metrics", headers={"Authorization": "Bearer scrape-secret-0123456789abcdef"})
+    eq(r.status, 200, "with the token")
+    check(b"hiway_http_requests_total" in r.body, "exposition served")
