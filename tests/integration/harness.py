@@ -471,8 +471,11 @@ def fake_config(fake_port, dead_port):
             "  fake: {kind: openai_compatible, base_url: \"http://127.0.0.1:%d/v1\"}\n"
             "  fakeai: {kind: openai, base_url: \"http://127.0.0.1:%d/v1\", api_key: \"sk-test-123\"}\n"
             "  dead: {kind: openai_compatible, base_url: \"http://127.0.0.1:%d/v1\"}\n"
+            # a host name, not an address: served by libcurl instead of the HTTP/1.1 client
+            "  fakehost: {kind: openai_compatible, base_url: \"http://localhost:%d/v1\"}\n"
             "catalog:\n"
-            "  models:\n" % (fake_port, fake_port, dead_port)
+            "  models:\n" % (fake_port, fake_port, dead_port, fake_port)
+            + m("fakehost/gpt-curl", "light", 1, 2, 50)
             + m("fake/gpt-test", "light", 1, 2, 50)
             + m("fakeai/gpt-4o-test", "standard", 2.5, 10, 75, "us", 16384)
             # heavy: dead is the primary (best quality per dollar), gpt-backup the first fallback

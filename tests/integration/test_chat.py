@@ -2,7 +2,7 @@
 """POST /v1/chat/completions through the fake upstream (SPEC §5.1, §5.2, §8.1)."""
 import re
 
-from harness import RE_REQ_ID, check, chat_body, eq, test, uniq
+from harness import RE_REQ_ID, check, chat_body, eq, expect_error, test, uniq
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
                                            "parameters": {"type": "object", "properties": {
@@ -186,3 +186,20 @@ def end_user_field_accepted(ctx):
     gw = ctx.main
     r = gw.chat(chat_body(user="someone"), key=gw.key, headers={"X-HiWay-User": "user-1"})
     _ok(r)
+
+
+@test
+def curl_path_by_host_name(ctx):
+    """A provider named by host name goes through libcurl (a literal address through the
+    built-in HTTP/1.1 client): the same answers, stream and errors either way."""
+    gw = ctx.main
+    r = gw.chat(chat_body(model="fakehost/gpt-curl", text="via curl"), key=gw.key)
+    eq(r.status, 200, "status: %r" % r)
+    eq(r.json["model"], "fakehost/gpt-curl", "model")
+    eq(r.json["choices"][0]["message"]["content"], "fake: via curl", "content")
+    s = gw.stream(chat_body(model="fakehost/gpt-curl", text="curl stream"), key=gw.key)
+    evs = s.read_all()
+    eq(evs[-1][1], "[DONE]", "stream ends with [DONE]")
+    r = gw.chat(chat_body(model="fakehost/gpt-curl", fake={"status": 503}), key=gw.key)
+    expect_error(r, 502, "upstream_unavailable", "upstream_error",
+                 fallback_chain=[{"model": "fakehost/gpt-curl", "error": "503"}])

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "gateway/server.h"
 #include "upstream/engine.h"
+#include "upstream/http1.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -96,8 +97,8 @@ static void *worker_main(void *arg)
 		bool mhd_ready = n == 0; /* a timeout may be MHD's own (idle connections) */
 		for (int i = 0; i < n; i++) {
 			int kind = *(int *)evs[i].data.ptr;
-			if (kind == HW_EPOLL_CURL) {
-				hw_engine_on_socket(w->engine, evs[i].data.ptr, evs[i].events);
+			if (kind == HW_EPOLL_CURL || kind == HW_EPOLL_H1) {
+				hw_engine_on_event(w->engine, evs[i].data.ptr, evs[i].events);
 			} else if (kind == HW_EPOLL_MHD) {
 				mhd_ready = true;
 			} else {

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /* libcurl's multi-socket interface on the worker's epoll: curl tells us which sockets to
  * watch (on_curl_socket) and when to call it back (on_curl_timer); the worker's loop
- * reports readiness through hw_engine_on_socket and time through hw_engine_tick. The
+ * reports readiness through hw_engine_on_event and time through hw_engine_tick. Plain-HTTP
+ * providers at a literal IP address go through the lean HTTP/1.1 client (http1.c) on the
+ * same epoll instead of libcurl. The
  * sweep covers what curl cannot express: first-byte and idle timeouts of streams, and the
  * drain bounds after a client left. */
 #include "upstream/engine.h"
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "upstream/http1.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@ struct hw_engine {
 	int64_t timer_deadline_ns; /* 0 = curl asked for no timer */
 	int64_t last_sweep_ns;
 	bool interrupted;
+	struct hw_h1_pool *h1;
 	size_t n_memory_calls; /* in-process answers in `active` */
 	struct hw_upstream_call *active;
 	struct hw_engine_socket *dead_sockets;
@@ -147,6 +151,7 @@ static void list_remove(struct hw_engine *e, struct hw_upstream_call *c)
 static void finish(struct hw_engine *e, struct hw_upstream_call *c, enum hw_call_result r)
 {
 	list_remove(e, c);
+	hw_h1_abort(c); /* a call the engine ends itself: its connection cannot be reused */
 	if (c->easy) {
 		curl_multi_remove_handle(e->multi, c->easy);
 		if (r == HW_CALL_OK || c->bytes > 0)
@@ -282,6 +287,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 void hw_engine_reap(struct hw_engine *e)
 {
+	hw_h1_reap(e->h1);
 	while (e->dead_sockets) {
 		struct hw_engine_socket *s = e->dead_sockets;
 		e->dead_sockets = s->next_dead;
@@ -289,8 +295,18 @@ void hw_engine_reap(struct hw_engine *e)
 	}
 }
 
-void hw_engine_on_socket(struct hw_engine *e, struct hw_engine_socket *s, uint32_t events)
+static void h1_finish(void *engine, struct hw_upstream_call *c, enum hw_call_result r)
 {
+	finish(engine, c, r);
+}
+
+void hw_engine_on_event(struct hw_engine *e, void *tag, uint32_t events)
+{
+	if (*(int *)tag == HW_EPOLL_H1) {
+		hw_h1_on_event(e->h1, tag, events);
+		return;
+	}
+	struct hw_engine_socket *s = tag;
 	if (s->dead)
 		return;
 	int fd = s->fd;
@@ -299,6 +315,16 @@ void hw_engine_on_socket(struct hw_engine *e, struct hw_engine_socket *s, uint32
 	int running = 0;
 	curl_multi_socket_action(e->multi, fd, mask, &running);
 	process_messages(e);
+}
+
+/* The limits libcurl enforces for its own calls (connect, whole response, whole stream). */
+static bool h1_overdue(const struct hw_upstream_call *c, int64_t now)
+{
+	const struct hw_cfg_timeouts *t = &c->timeouts;
+	int64_t age_ms = (now - c->t_submit_ns) / 1000000;
+	if (!hw_h1_connected(c))
+		return age_ms > t->connect_ms;
+	return age_ms > (c->stream ? t->total_ms : t->connect_ms + t->response_ms);
 }
 
 /* Timeouts curl cannot express, and drain bounds. */
@@ -321,6 +347,8 @@ static void sweep(struct hw_engine *e, int64_t now)
 		else if (c->stream && c->t_first_byte_ns && !c->paused &&
 			 now - c->t_last_byte_ns > t->idle_ms * 1000000)
 			finish(e, c, HW_CALL_IDLE_TIMEOUT);
+		else if (c->h1 && h1_overdue(c, now))
+			finish(e, c, c->stream && c->t_first_byte_ns ? HW_CALL_TOTAL_TIMEOUT : HW_CALL_TIMEOUT);
 		c = next;
 	}
 }
@@ -402,6 +430,12 @@ int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call)
 		call->memory_due_ns = call->t_submit_ns + call->first_delay_ms * 1000000;
 		call->drain_base_bytes = -1;
 		list_add(e, call);
+	} else if (hw_h1_can_serve(call->url)) {
+		call->t_submit_ns = call->t_last_byte_ns = hw_clock_mono_ns();
+		call->drain_base_bytes = -1;
+		list_add(e, call);
+		if (hw_h1_start(e->h1, call) < 0)
+			finish(e, call, HW_CALL_CONNECT_ERROR);
 	} else if (start(e, call) < 0) {
 		call->on_done(call, HW_CALL_CONNECT_ERROR);
 	}
@@ -411,6 +445,10 @@ int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call)
 
 void hw_engine_unpause(struct hw_upstream_call *call)
 {
+	if (call->h1) {
+		hw_h1_unpause(call);
+		return;
+	}
 	if (!call->paused || !call->easy)
 		return;
 	call->paused = false;
@@ -447,6 +485,11 @@ int hw_engine_new(int epfd, struct hw_engine **out)
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
 	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+	if (hw_h1_pool_new(epfd, e, h1_finish, &e->h1) < 0) {
+		curl_multi_cleanup(e->multi);
+		free(e);
+		return -ENOMEM;
+	}
 	*out = e;
 	return 0;
 }
@@ -460,6 +503,7 @@ void hw_engine_free(struct hw_engine *e)
 		curl_easy_cleanup(e->idle_easy[j]);
 	curl_multi_cleanup(e->multi);
 	hw_engine_reap(e);
+	hw_h1_pool_free(e->h1);
 	free(e);
 }
 

@@ -64,6 +64,7 @@ struct hw_upstream_call {
 	/* Engine internals. */
 	struct hw_engine *engine;
 	CURL *easy;
+	void *h1; /* the connection of a call served by the HTTP/1.1 client (http1.c) */
 	bool status_reported;
 	bool paused;
 	int64_t drain_deadline_ns; /* 0 = client still there */
@@ -98,7 +99,9 @@ void hw_engine_unpause(struct hw_upstream_call *call);
 void hw_engine_drain(struct hw_upstream_call *call, int64_t max_s, int64_t max_bytes);
 
 /* Event-loop hooks, called by the owning worker thread. */
-void hw_engine_on_socket(struct hw_engine *e, struct hw_engine_socket *s, uint32_t epoll_events);
+/* An epoll event whose data.ptr is one of the engine's tags (kind HW_EPOLL_CURL or
+ * HW_EPOLL_H1). */
+void hw_engine_on_event(struct hw_engine *e, void *tag, uint32_t epoll_events);
 /* Frees the socket records curl removed during the last event batch: an event later in the
  * same batch may still point at one. */
 void hw_engine_reap(struct hw_engine *e);
