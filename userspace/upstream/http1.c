@@ -475,9 +475,11 @@ static int start_on(struct hw_h1_pool *p, struct hw_upstream_call *call, bool al
 	c->call = call;
 	call->h1 = c;
 	if (c->state == H1_SENDING && flush_out(c) < 0) {
+		bool pooled = c->reused;
 		call->h1 = NULL;
 		conn_close(c);
-		return -ECONNRESET;
+		/* A pooled connection the server closed while idle: once more on a fresh one. */
+		return pooled ? start_on(p, call, false) : -ECONNRESET;
 	}
 	return 0;
 }
