@@ -98,6 +98,19 @@ bad:
 	return -EINVAL;
 }
 
+/* The routing fields create and PATCH share: routing_profile and default_model. */
+static int routing_take(struct hw_admin_call *c, json_t *in, struct hw_workspace *ws)
+{
+	json_t *v = json_object_get(in, "routing_profile");
+	if (v && hw_admin_choice_take(c, v, "routing_profile", profiles, ws->routing_profile,
+				      sizeof(ws->routing_profile)))
+		return -1;
+	v = json_object_get(in, "default_model");
+	if (v && model_take(c, v, ws->default_model, sizeof(ws->default_model)))
+		return -1;
+	return 0;
+}
+
 static bool region_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -233,12 +246,7 @@ void hw_admin_workspaces_create(struct hw_admin_call *c)
 	v = json_object_get(in, "plan");
 	if (v && plan_take(c, v, ws.plan, sizeof(ws.plan)))
 		goto out;
-	v = json_object_get(in, "routing_profile");
-	if (v && hw_admin_choice_take(c, v, "routing_profile", profiles, ws.routing_profile,
-				      sizeof(ws.routing_profile)))
-		goto out;
-	v = json_object_get(in, "default_model");
-	if (v && model_take(c, v, ws.default_model, sizeof(ws.default_model)))
+	if (routing_take(c, in, &ws))
 		goto out;
 	/* Validated now; crediting the wallet belongs to the ledger. */
 	v = json_object_get(in, "initial_credit_usd");
@@ -303,12 +311,7 @@ void hw_admin_workspace_patch(struct hw_admin_call *c)
 	v = json_object_get(in, "name");
 	if (v && hw_admin_name_take(c, v, "name", ws.name, sizeof(ws.name)))
 		goto out;
-	v = json_object_get(in, "routing_profile");
-	if (v && hw_admin_choice_take(c, v, "routing_profile", profiles, ws.routing_profile,
-				      sizeof(ws.routing_profile)))
-		goto out;
-	v = json_object_get(in, "default_model");
-	if (v && model_take(c, v, ws.default_model, sizeof(ws.default_model)))
+	if (routing_take(c, in, &ws))
 		goto out;
 	v = json_object_get(in, "allowed_regions");
 	if (v && regions_take(c, v, ws.allowed_regions, sizeof(ws.allowed_regions)))
