@@ -37,7 +37,7 @@ run_suite() { # $1 = build dir, $2 = label
 			echo "ok   $label $(basename "$t")"
 		fi
 	done
-	HIWAY_BUILD="$out" python3 tests/integration/run.py >"$log" 2>&1
+	HIWAY_BUILD="$out" /usr/bin/python3 tests/integration/run.py >"$log" 2>&1
 	rc=$?
 	local line
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)

@@ -425,21 +425,21 @@ int hw_engine_submit(struct hw_engine *e, struct hw_upstream_call *call)
 		call->on_done(call, HW_CALL_SHUTDOWN);
 		return 0;
 	}
-	if (call->memory) {
-		call->t_submit_ns = call->t_last_byte_ns = hw_clock_mono_ns();
-		call->memory_due_ns = call->t_submit_ns + call->first_delay_ms * 1000000;
-		call->drain_base_bytes = -1;
-		list_add(e, call);
-	} else if (hw_h1_can_serve(call->url)) {
-		call->t_submit_ns = call->t_last_byte_ns = hw_clock_mono_ns();
-		call->drain_base_bytes = -1;
-		list_add(e, call);
-		if (hw_h1_start(e->h1, call) < 0)
-			finish(e, call, HW_CALL_CONNECT_ERROR);
-	} else if (start(e, call) < 0) {
-		call->on_done(call, HW_CALL_CONNECT_ERROR);
+	if (!call->memory) {
+		/* The HTTP/1.1 client when it can serve the URL, else libcurl, whose add_handle
+		 * arms a 0 ms timer that the loop runs on its next tick. */
+		int rc = hw_h1_start(e->h1, call);
+		if (rc == -EPROTONOSUPPORT && start(e, call) == 0)
+			return 0;
+		if (rc < 0) {
+			call->on_done(call, HW_CALL_CONNECT_ERROR);
+			return 0;
+		}
 	}
-	/* curl_multi_add_handle armed a 0 ms timer: the loop runs it on its next tick. */
+	call->t_submit_ns = call->t_last_byte_ns = hw_clock_mono_ns();
+	call->memory_due_ns = call->t_submit_ns + call->first_delay_ms * 1000000;
+	call->drain_base_bytes = -1;
+	list_add(e, call);
 	return 0;
 }
 

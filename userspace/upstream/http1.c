@@ -119,12 +119,6 @@ static int parse_url(const char *url, struct target *t)
 	return 0;
 }
 
-bool hw_h1_can_serve(const char *url)
-{
-	struct target t;
-	return url && parse_url(url, &t) == 0;
-}
-
 static void set_interest(struct h1_conn *c, uint32_t events)
 {
 	if (c->interest == events || c->peer_closed)
@@ -460,7 +454,7 @@ static int start_on(struct hw_h1_pool *p, struct hw_upstream_call *call, bool al
 {
 	struct target t;
 	if (parse_url(call->url, &t) < 0)
-		return -EINVAL;
+		return -EPROTONOSUPPORT;
 	struct h1_conn *c = allow_pooled ? conn_take_idle(p, &t) : NULL;
 	if (!c)
 		c = conn_new(p, &t);

@@ -24,9 +24,9 @@ typedef void (*hw_h1_finish_fn)(void *engine, struct hw_upstream_call *c, enum h
 int hw_h1_pool_new(int epfd, void *engine, hw_h1_finish_fn finish, struct hw_h1_pool **out);
 void hw_h1_pool_free(struct hw_h1_pool *p);
 
-/* True for "http://<IPv4 or [IPv6]>[:port]/path" URLs. */
-bool hw_h1_can_serve(const char *url);
-/* Sends the call on a pooled or new connection. 0, or a negative errno (nothing started). */
+/* Sends the call on a pooled or new connection. 0; -EPROTONOSUPPORT when the URL is not
+ * "http://<IPv4 or [IPv6]>[:port]/path" (libcurl's to serve); another negative errno when
+ * nothing could be started. */
 int hw_h1_start(struct hw_h1_pool *p, struct hw_upstream_call *c);
 /* An epoll event on one of the client's connections (data.ptr of kind HW_EPOLL_H1). */
 void hw_h1_on_event(struct hw_h1_pool *p, void *tag, uint32_t events);
