@@ -317,9 +317,34 @@ static size_t fault_count(json_t *fake, const char *key, size_t dflt)
 	return v < 0 ? dflt : (size_t)v;
 }
 
+/* `fake.only_model` (a model name or an array of them) limits the fault to requests for
+ * those upstream models, so one request body can fail on a gateway's first candidate and
+ * succeed on its fallback. */
+static bool fault_applies(json_t *root, json_t *fake)
+{
+	json_t *only = json_object_get(fake, "only_model");
+	const char *model = json_string_value(json_object_get(root, "model"));
+	if (!only)
+		return true;
+	if (!model)
+		return false;
+	if (json_is_string(only))
+		return strcmp(json_string_value(only), model) == 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(only, i, v)
+	{
+		if (json_is_string(v) && strcmp(json_string_value(v), model) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void parse_fault(json_t *root, struct fault *f)
 {
 	json_t *fake = json_object_get(root, "fake");
+	if (!fault_applies(root, fake))
+		fake = NULL;
 
 	f->status = fault_long(fake, "status", 200);
 	f->retry_after = fault_long(fake, "retry_after", -1);

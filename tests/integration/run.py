@@ -27,6 +27,7 @@ MODULES = [
     "test_chat",
     "test_echo",
     "test_streaming",
+    "test_fallback",
     "test_admin_keys",
     "test_hiwayctl",
     "test_metrics",

@@ -2,7 +2,7 @@
 """Error envelope, status/code table and messages (SPEC §2, §3, §4, §9.2)."""
 import time
 
-from harness import (ANY, pending, RE_REQ_ID, SLOW, check, chat_body, eq, expect_error, raw_connect,
+from harness import (ANY, RE_REQ_ID, SLOW, check, chat_body, eq, expect_error, raw_connect,
                      raw_read_response, readable, test, uniq)
 
 CHAT = "/v1/chat/completions"
@@ -422,7 +422,7 @@ def upstream_malformed_body(ctx):
     expect_error(r, 502, "upstream_unavailable", "upstream_error", fallback_chain=want)
 
 
-@pending(3, "fallback and smart routing are issue 3")
+@test
 def fallback_to_next_candidate(ctx):
     # tier "heavy": dead/gpt-dead is the primary (connect error), fake/gpt-backup answers
     gw = ctx.main

@@ -3,7 +3,7 @@
 import json
 import time
 
-from harness import SLOW, check, chat_body, eq, expect_error, pending, test, uniq
+from harness import SLOW, check, chat_body, eq, expect_error, test, uniq
 
 
 def _headers_ok(s, model):
@@ -240,7 +240,7 @@ def stream_openai_kind(ctx):
     eq((ub.get("stream_options") or {}).get("include_usage"), True, "stream_options sent")
 
 
-@pending(3, "fallback and smart routing are issue 3")
+@test
 def stream_fallback_headers_name_answering_model(ctx):
     gw = ctx.main
     s = gw.stream(chat_body(model="heavy", stream_options={"include_usage": True}), key=gw.key)

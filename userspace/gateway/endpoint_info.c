@@ -8,6 +8,7 @@
 #include "gateway/server.h"
 #include "routing/catalog.h"
 #include "store/store.h"
+#include "upstream/breaker.h"
 
 #include <stdlib.h>
 #include <strings.h>
@@ -77,7 +78,7 @@ enum MHD_Result hw_ep_health(struct hw_request *req)
 		ok ? "ok" : "unavailable", "version", HIWAY_VERSION, "node_id", cfg->node_id, "uptime_s",
 		(json_int_t)(hw_clock_wall_s() - srv->started_s), "store", "backend", srv->store->backend,
 		"status", ok ? "ok" : "unavailable", "latency_ms", ms, "perimeter", "status", "inactive",
-		"agent_heartbeat", "interfaces", "circuits_open", 0);
+		"agent_heartbeat", "interfaces", "circuits_open", hw_breaker_open_count());
 	if (strcmp(req->method, "HEAD") == 0) {
 		json_decref(body);
 		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

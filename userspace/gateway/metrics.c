@@ -5,6 +5,7 @@
 #include "gateway/metrics.h"
 
 #include "gateway/server.h"
+#include "upstream/breaker.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ enum family {
 	F_GENAI_TOKENS,
 	F_ROUTING_DECISIONS,
 	F_ROUTING_DURATION,
+	F_FALLBACKS,
 	F__COUNT
 };
 
@@ -55,6 +57,7 @@ static const struct family_def families[F__COUNT] = {
 	[F_GENAI_TOKENS] = {"hiway_gen_ai_client_token_usage", "histogram", "Tokens per provider call", token_bounds, NB(token_bounds)},
 	[F_ROUTING_DECISIONS] = {"hiway_routing_decisions_total", "counter", "Routing decisions by tier and mode", NULL, 0},
 	[F_ROUTING_DURATION] = {"hiway_routing_duration_seconds", "histogram", "Routing decision time", routing_bounds, NB(routing_bounds)},
+	[F_FALLBACKS] = {"hiway_upstream_fallbacks_total", "counter", "Attempts on a further candidate after a failure", NULL, 0},
 };
 
 struct series {
@@ -211,6 +214,25 @@ void hw_metrics_routing(const char *tier, const char *mode, int64_t duration_ns)
 	observe(F_ROUTING_DURATION, labels, (double)duration_ns / 1e9);
 }
 
+void hw_metrics_fallback(const char *tier)
+{
+	char labels[64];
+	snprintf(labels, sizeof(labels), "tier=\"%s\"", tier);
+	count(F_FALLBACKS, labels);
+}
+
+static void render_breaker(void *arg, const char *model_id, enum hw_breaker_state st)
+{
+	/* The catalog id is provider/model: the provider is the part before the first '/'. */
+	char provider[64], model[128];
+	const char *slash = strchr(model_id, '/');
+	size_t plen = slash ? (size_t)(slash - model_id) : 0;
+	snprintf(provider, sizeof(provider), "%.*s", (int)plen, model_id);
+	label_value(model, sizeof(model), slash ? slash + 1 : model_id);
+	hw_buf_appendf(arg, "hiway_circuit_breaker_state{provider=\"%s\",model=\"%s\"} %d\n",
+		       provider, model, (int)st);
+}
+
 static void render_family(struct hw_buf *out, enum family fam)
 {
 	const struct family_def *f = &families[fam];
@@ -290,5 +312,8 @@ void hw_metrics_render(struct hw_server *srv, struct hw_buf *out)
 		       "# HELP hiway_build_info Build version\n# TYPE hiway_build_info gauge\n"
 		       "hiway_build_info{version=\"%s\"} 1\n",
 		       atomic_load(&srv->connections), HIWAY_VERSION);
+	hw_buf_appendf(out, "# HELP hiway_circuit_breaker_state Circuit per provider and model (0 closed, "
+			    "1 half-open, 2 open)\n# TYPE hiway_circuit_breaker_state gauge\n");
+	hw_breaker_foreach(render_breaker, out);
 	render_process(srv, out);
 }

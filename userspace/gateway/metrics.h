@@ -25,6 +25,9 @@ void hw_metrics_upstream(const char *provider_kind_or_id, const char *request_mo
 /* One routing decision: mode is auto | tier_pin | model_pin | passthrough. */
 void hw_metrics_routing(const char *tier, const char *mode, int64_t duration_ns);
 
+/* An attempt on a further candidate after a failure (SPEC §9.3), by routed tier. */
+void hw_metrics_fallback(const char *tier);
+
 /* Renders the text exposition format 0.0.4 into out. */
 void hw_metrics_render(struct hw_server *srv, struct hw_buf *out);
 

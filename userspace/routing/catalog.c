@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "routing/catalog.h"
 
+#include "upstream/breaker.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,8 +157,12 @@ int hw_catalog_build(const struct hw_config *cfg, struct hw_catalog **out)
 			m = &cat->models[cat->n++];
 		apply_file_entry(m, c, fresh);
 	}
+	/* Breakers outlive catalogs: a reload keeps each model's circuit state. */
+	hw_breaker_configure(cfg->upstream.breaker.failures, cfg->upstream.breaker.open_s,
+			     cfg->upstream.breaker.max_cooldown_s);
 	for (size_t i = 0; i < cat->n; i++) {
 		cat->models[i].provider = hw_config_provider(cfg, cat->models[i].provider_id);
+		cat->models[i].breaker = hw_breaker_for(cat->models[i].id);
 		apply_price_defaults(&cat->models[i]);
 	}
 	*out = cat;

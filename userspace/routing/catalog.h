@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct hw_breaker;
+
 enum hw_tier { HW_TIER_ULTRA_LIGHT, HW_TIER_LIGHT, HW_TIER_STANDARD, HW_TIER_HEAVY, HW_TIER__COUNT };
 
 struct hw_model {
@@ -21,6 +23,7 @@ struct hw_model {
 	int64_t quality, context_window, max_output_tokens, min_cache_tokens, created;
 	bool supports_tools, enabled;
 	const struct hw_cfg_provider *provider; /* NULL: provider not configured (entry inert) */
+	struct hw_breaker *breaker;             /* this provider+model's circuit (SPEC §9.4) */
 };
 
 struct hw_catalog {

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The state of one inference request between the HTTP worker and its provider calls,
+ * shared by the chat pipeline's files: endpoint_chat.c (entry, routing, answers),
+ * chat_attempt.c (attempts, fallback, circuit breakers) and chat_relay.c (what comes back
+ * from a provider: JSON answers and event streams). Engine callbacks and the worker share
+ * the fields marked below under req->lock. */
+#ifndef HW_GATEWAY_CHAT_H
+#define HW_GATEWAY_CHAT_H
+
+#include "gateway/chat_request.h"
+#include "gateway/request.h"
+#include "routing/catalog.h"
+#include "upstream/engine.h"
+#include "upstream/sse.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HW_CHAT_MAX_CANDIDATES 32
+
+struct chat {
+	struct hw_request *req;
+	struct hw_chat_req body;
+	const struct hw_catalog *catalog;
+	const char *tier; /* routed tier name */
+	char reason[224];
+	bool scored;
+	double score;
+	char end_user[257];
+	bool want_usage_chunk, want_meta;
+	int64_t max_tokens;
+	int64_t routing_ns;
+
+	/* Candidates in attempt order (primary first) and the fallback state (SPEC §9.3). */
+	const struct hw_model *cand[HW_CHAT_MAX_CANDIDATES];
+	size_t n_cand, next_cand;
+	bool may_fall_back;
+	const struct hw_model *model; /* the current attempt's; at the end, the answering one */
+	int attempts;                 /* attempts sent upstream */
+	json_t *chain;                /* {model, error} of each failed or skipped candidate */
+	int failed_attempts;
+	bool probe; /* the current attempt is its model's half-open probe */
+
+	/* Shared with the engine thread under req->lock. */
+	struct hw_upstream_call call;
+	bool call_active;
+	bool retry_pending; /* the attempt failed before the first byte: the worker tries the next */
+	bool sse;           /* upstream answered 200 with an event stream */
+	bool started;       /* first event relayed: headers are out, no JSON error anymore */
+	bool terminal;      /* [DONE] relayed */
+	bool saw_finish;    /* a finish_reason seen: EOF after it still ends cleanly */
+	bool final_ready;   /* non-stream result (or final failure) ready to answer */
+	bool interrupted;   /* stream ended with an error event */
+	enum hw_call_result result;
+	json_t *answer;     /* a parsed non-streaming answer */
+	struct hw_buf raw;  /* non-streaming body, or an error body */
+	struct hw_sse_parser parser;
+	char last_id[96];
+	json_int_t last_created;
+	int64_t prompt_tokens, completion_tokens, cached_tokens;
+	bool have_usage;
+	int64_t output_bytes;
+	int64_t t_done_ns, ttft_ns;
+	struct hw_buf echo_wire; /* an echo answer served with delays */
+	size_t *echo_ends;
+};
+
+/* chat_relay.c */
+int64_t hw_chat_upstream_cost(const struct chat *c, const struct hw_model *m);
+int64_t hw_chat_baseline_cost(const struct chat *c);
+json_t *hw_chat_hiway_object(const struct chat *c);
+void hw_chat_add_routing_headers(struct chat *c, struct MHD_Response *resp, bool with_cost);
+void hw_chat_estimate_usage(struct chat *c);
+/* Feeds stream bytes to the parser (under req->lock): relays events to the client. */
+int hw_chat_relay_sse(struct chat *c, const char *data, size_t len);
+/* Ends a started stream: [DONE] (with the meta chunk) or the interruption event. */
+void hw_chat_end_stream(struct chat *c, enum hw_call_result r);
+/* Parses a non-streaming provider answer into c->answer; false when it is not one. */
+bool hw_chat_parse_answer(struct chat *c);
+/* Sends c->answer (a chat.completion) to the client. */
+enum MHD_Result hw_chat_answer_completion(struct chat *c);
+enum MHD_Result hw_chat_answer_stream_start(struct chat *c);
+
+/* chat_attempt.c */
+/* Sends the next attempt (skipping open and cooling candidates), or answers the final
+ * failure when none is left. */
+enum MHD_Result hw_chat_attempt_next(struct chat *c);
+/* Forgets the previous attempt's per-attempt state before the next one. */
+void hw_chat_attempt_reset(struct chat *c);
+/* The failure answer built from the attempts' outcomes (SPEC §9.3). */
+enum MHD_Result hw_chat_answer_failure(struct chat *c);
+/* Whether the fallback chain shows an earlier failure. */
+bool hw_chat_fell_back(const struct chat *c);
+/* The chain for _hiway: failed attempts only. */
+json_t *hw_chat_chain_for_answer(const struct chat *c);
+
+#endif

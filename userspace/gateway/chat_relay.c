@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: Apache-2.0
+/* What comes back from a provider, in the OpenAI wire format (translated first when the
+ * provider speaks another): a `chat.completion` answered whole, or an event stream relayed
+ * event by event with the routed model, the usage filter and the meta chunk (SPEC §5.2,
+ * §6.2, §6.4), plus the `_hiway` object and the routing headers both carry. */
+#include "common/clock.h"
+#include "common/json_usd.h"
+#include "gateway/chat.h"
+#include "gateway/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t hw_chat_upstream_cost(const struct chat *c, const struct hw_model *m)
+{
+	if (!m)
+		return 0;
+	int64_t uncached = c->prompt_tokens - c->cached_tokens;
+	return hw_cost_micro(uncached > 0 ? uncached : 0, m->input_per_mtok) +
+	       hw_cost_micro(c->cached_tokens, m->cache_read_per_mtok) +
+	       hw_cost_micro(c->completion_tokens, m->output_per_mtok);
+}
+
+int64_t hw_chat_baseline_cost(const struct chat *c)
+{
+	const struct hw_config *cfg = hw_server_cfg(c->req->srv);
+	const struct hw_model *b = cfg->routing.baseline_model
+					   ? hw_catalog_find(c->catalog, cfg->routing.baseline_model)
+					   : NULL;
+	return b ? hw_chat_upstream_cost(c, b) : 0;
+}
+
+json_t *hw_chat_hiway_object(const struct chat *c)
+{
+	int64_t up = hw_chat_upstream_cost(c, c->model), base = hw_chat_baseline_cost(c);
+	/* A 4-decimal number printed exactly (jansson's %.17g would show 0.27000000000000002):
+	 * the fixed-point writer of USD amounts does that for any value in millionths. */
+	json_t *score = c->scored ? hw_json_usd((int64_t)(c->score * 10000 + 0.5) * 100) : json_null();
+	return json_pack("{s:s,s:s,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:b,s:s}", "routed_model",
+			 c->model->id, "routed_tier", c->tier, "score", score, "reason", c->reason,
+			 "fallback", hw_chat_fell_back(c), "fallback_chain", hw_chat_chain_for_answer(c),
+			 "upstream_cost", hw_json_usd(up), "markup_cost", hw_json_usd(0),
+			 "baseline_cost", hw_json_usd(base), "savings", hw_json_usd(base - up),
+			 "cache_hit", 0, "passthrough", 0, "usage_estimated", !c->have_usage,
+			 "request_id", c->req->request_id);
+}
+
+void hw_chat_add_routing_headers(struct chat *c, struct MHD_Response *resp, bool with_cost)
+{
+	char buf[32];
+	MHD_add_response_header(resp, "X-HiWay-Routed-Model", c->model->id);
+	MHD_add_response_header(resp, "X-HiWay-Routed-Tier", c->tier);
+	snprintf(buf, sizeof(buf), "%.3f", (double)c->routing_ns / 1e6);
+	MHD_add_response_header(resp, "X-HiWay-Routing-Ms", buf);
+	if (with_cost) {
+		int64_t cost = hw_chat_upstream_cost(c, c->model);
+		snprintf(buf, sizeof(buf), "%lld.%06lld", (long long)(cost / 1000000),
+			 (long long)(cost % 1000000));
+		MHD_add_response_header(resp, "X-HiWay-Cost-USD", buf);
+	}
+}
+
+static void note_usage(struct chat *c, json_t *usage)
+{
+	if (!json_is_object(usage))
+		return;
+	c->have_usage = true;
+	c->prompt_tokens = json_integer_value(json_object_get(usage, "prompt_tokens"));
+	c->completion_tokens = json_integer_value(json_object_get(usage, "completion_tokens"));
+	c->cached_tokens = json_integer_value(
+		json_object_get(json_object_get(usage, "prompt_tokens_details"), "cached_tokens"));
+}
+
+/* Without usage from the upstream: prompt = est_tokens, completion from the output bytes
+ * (SPEC §8.5). */
+void hw_chat_estimate_usage(struct chat *c)
+{
+	if (c->have_usage)
+		return;
+	c->prompt_tokens = c->body.est_tokens;
+	c->completion_tokens = (c->output_bytes + 3) / 4;
+}
+
+static void count_output(struct chat *c, json_t *message)
+{
+	const char *content = json_string_value(json_object_get(message, "content"));
+	if (content)
+		c->output_bytes += (int64_t)strlen(content);
+}
+
+/* ---- streams ---------------------------------------------------------------------- */
+
+static void emit(struct chat *c, const char *event, const char *data, size_t len)
+{
+	if (!c->req->client_gone)
+		hw_sse_write(&c->req->out, event, data, len);
+}
+
+static void emit_json(struct chat *c, json_t *obj)
+{
+	char *text = hw_json_dumps(obj);
+	if (text) {
+		emit(c, NULL, text, strlen(text));
+		free(text);
+	}
+}
+
+static void emit_meta_and_done(struct chat *c)
+{
+	hw_chat_estimate_usage(c);
+	if (c->want_meta) {
+		json_t *meta = json_pack("{s:s,s:s,s:I,s:s,s:[],s:{s:I,s:I,s:I,s:{s:I}},s:o}", "id",
+					 c->last_id, "object", "chat.completion.chunk", "created",
+					 c->last_created, "model", c->model->id, "choices", "usage",
+					 "prompt_tokens", (json_int_t)c->prompt_tokens,
+					 "completion_tokens", (json_int_t)c->completion_tokens,
+					 "total_tokens", (json_int_t)c->prompt_tokens + (json_int_t)c->completion_tokens,
+					 "prompt_tokens_details", "cached_tokens",
+					 (json_int_t)c->cached_tokens, "_hiway", hw_chat_hiway_object(c));
+		emit_json(c, meta);
+		json_decref(meta);
+	}
+	emit(c, NULL, "[DONE]", 6);
+	c->terminal = true;
+}
+
+static void emit_interruption(struct chat *c, const char *reason)
+{
+	if (c->interrupted || c->terminal)
+		return;
+	c->interrupted = true;
+	json_t *extra = json_pack("{s:s}", "reason", reason);
+	json_t *body = hw_err_body(HW_ERR_STREAM_INTERRUPTED, "Upstream stream interrupted.",
+				   c->req->request_id, extra, false);
+	emit_json(c, body);
+	json_decref(body);
+}
+
+/* The first relayed event: from here there is no fallback and no JSON error. */
+static void mark_started(struct chat *c)
+{
+	if (c->started)
+		return;
+	c->started = true;
+	c->ttft_ns = hw_clock_mono_ns() - c->req->t_start_ns;
+}
+
+static int on_event(void *arg, const char *event, const char *data, size_t len)
+{
+	struct chat *c = arg;
+	(void)event;
+	if (c->terminal || c->interrupted)
+		return 0;
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		if (!c->started)
+			return -1; /* a stream with no event at all: malformed before the first byte */
+		emit_meta_and_done(c);
+		return 0;
+	}
+	json_t *chunk = json_loadb(data, len, 0, NULL);
+	if (!json_is_object(chunk) || json_object_get(chunk, "error")) {
+		bool malformed = !json_is_object(chunk);
+		json_decref(chunk);
+		if (!c->started)
+			return -1; /* before the first event: an ordinary error answer, or a fallback */
+		emit_interruption(c, malformed ? "malformed" : "upstream_error");
+		return -1;
+	}
+	mark_started(c);
+	const char *id = json_string_value(json_object_get(chunk, "id"));
+	if (id)
+		snprintf(c->last_id, sizeof(c->last_id), "%s", id);
+	json_t *created = json_object_get(chunk, "created");
+	if (json_is_integer(created))
+		c->last_created = json_integer_value(created);
+	json_object_set_new(chunk, "model", json_string(c->model->id));
+	json_t *usage = json_object_get(chunk, "usage");
+	note_usage(c, usage);
+	json_t *choices = json_object_get(chunk, "choices");
+	bool usage_chunk = json_is_array(choices) && json_array_size(choices) == 0 && json_is_object(usage);
+	size_t i;
+	json_t *ch;
+	json_array_foreach(choices, i, ch)
+	{
+		count_output(c, json_object_get(ch, "delta"));
+		if (json_is_string(json_object_get(ch, "finish_reason")))
+			c->saw_finish = true;
+	}
+	if (usage_chunk) {
+		if (c->want_usage_chunk)
+			emit_json(c, chunk);
+	} else {
+		/* Some providers attach usage to the last content chunk; the client did not ask. */
+		if (!c->want_usage_chunk)
+			json_object_del(chunk, "usage");
+		emit_json(c, chunk);
+	}
+	json_decref(chunk);
+	return 0;
+}
+
+int hw_chat_relay_sse(struct chat *c, const char *data, size_t len)
+{
+	return hw_sse_feed(&c->parser, data, len, on_event, c);
+}
+
+static const char *stream_reason(enum hw_call_result r)
+{
+	switch (r) {
+	case HW_CALL_IDLE_TIMEOUT:
+		return "idle_timeout";
+	case HW_CALL_TOTAL_TIMEOUT:
+		return "total_timeout";
+	case HW_CALL_SHUTDOWN:
+		return "shutdown";
+	case HW_CALL_TOO_LARGE:
+		return "malformed";
+	default:
+		return "upstream_eof";
+	}
+}
+
+void hw_chat_end_stream(struct chat *c, enum hw_call_result r)
+{
+	if (c->terminal)
+		return;
+	if (r == HW_CALL_OK && c->saw_finish)
+		emit_meta_and_done(c);
+	else
+		emit_interruption(c, stream_reason(r));
+}
+
+/* ---- whole answers ------------------------------------------------------------------ */
+
+bool hw_chat_parse_answer(struct chat *c)
+{
+	json_t *obj = json_loadb(c->raw.data ? c->raw.data : "", c->raw.len, 0, NULL);
+	if (json_is_object(obj) && json_is_array(json_object_get(obj, "choices"))) {
+		c->answer = obj;
+		return true;
+	}
+	json_decref(obj);
+	return false;
+}
+
+enum MHD_Result hw_chat_answer_completion(struct chat *c)
+{
+	json_t *obj = c->answer;
+	c->answer = NULL;
+	json_object_set_new(obj, "model", json_string(c->model->id));
+	note_usage(c, json_object_get(obj, "usage"));
+	size_t i;
+	json_t *ch;
+	json_array_foreach(json_object_get(obj, "choices"), i, ch)
+		count_output(c, json_object_get(ch, "message"));
+	hw_chat_estimate_usage(c);
+	json_object_set_new(obj, "_hiway", hw_chat_hiway_object(c));
+	struct MHD_Response *resp = hw_json_response(obj);
+	if (!resp)
+		return MHD_NO;
+	hw_chat_add_routing_headers(c, resp, true);
+	return hw_respond(c->req, 200, resp, "ok");
+}
+
+enum MHD_Result hw_chat_answer_stream_start(struct chat *c)
+{
+	struct MHD_Response *resp = hw_stream_response_new(c->req);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	hw_chat_add_routing_headers(c, resp, false);
+	c->req->phase = HW_PHASE_STREAMING;
+	return hw_respond(c->req, 200, resp, "ok");
+}
