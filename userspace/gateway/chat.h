@@ -42,6 +42,7 @@ struct chat {
 	json_t *chain;                /* {model, error} of each failed or skipped candidate */
 	int failed_attempts;
 	bool probe; /* the current attempt is its model's half-open probe */
+	json_t *tool_id_map; /* Mistral: rewritten tool-call id -> the client's (SPEC §8.5) */
 
 	/* Shared with the engine thread under req->lock. */
 	struct hw_upstream_call call;

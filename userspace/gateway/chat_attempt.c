@@ -359,7 +359,10 @@ static int build_call(struct chat *c, char *msg, size_t msg_len)
 	case HW_PROVIDER_OPENAI:
 	case HW_PROVIDER_OPENAI_COMPATIBLE:
 	case HW_PROVIDER_MISTRAL:
-		return hw_openai_build(m->provider, m->upstream_model, &c->body, c->max_tokens, &c->call);
+		if (m->provider->kind == HW_PROVIDER_MISTRAL && !c->tool_id_map)
+			c->tool_id_map = json_object();
+		return hw_openai_build(m->provider, m->upstream_model, &c->body, c->max_tokens, &c->call,
+				       c->tool_id_map);
 	default:
 		return -ENOTSUP;
 	}

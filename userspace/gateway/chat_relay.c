@@ -7,6 +7,7 @@
 #include "common/json_usd.h"
 #include "gateway/chat.h"
 #include "gateway/server.h"
+#include "upstream/provider_openai.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
 	json_t *usage = json_object_get(chunk, "usage");
 	note_usage(c, usage);
 	json_t *choices = json_object_get(chunk, "choices");
+	hw_openai_map_tool_ids(choices, c->tool_id_map, "delta");
 	bool usage_chunk = json_is_array(choices) && json_array_size(choices) == 0 && json_is_object(usage);
 	size_t i;
 	json_t *ch;
@@ -250,6 +252,7 @@ enum MHD_Result hw_chat_answer_completion(struct chat *c)
 	c->answer = NULL;
 	json_object_set_new(obj, "model", json_string(c->model->id));
 	note_usage(c, json_object_get(obj, "usage"));
+	hw_openai_map_tool_ids(json_object_get(obj, "choices"), c->tool_id_map, "message");
 	size_t i;
 	json_t *ch;
 	json_array_foreach(json_object_get(obj, "choices"), i, ch)

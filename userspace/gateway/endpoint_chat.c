@@ -27,6 +27,7 @@ static void chat_free(void *arg)
 	hw_sse_free(&c->parser);
 	json_decref(c->answer);
 	json_decref(c->chain);
+	json_decref(c->tool_id_map);
 	free(c);
 }
 

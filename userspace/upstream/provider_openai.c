@@ -1,15 +1,69 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "upstream/provider_openai.h"
 
+#include "common/crypto.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Mistral accepts only 9-character alphanumeric tool-call ids: each id of the conversation
+ * becomes the first 9 hex characters of its SHA-256, the same for its tool_call_id uses, and
+ * `map` (rewritten -> original) lets the answer's ids be mapped back (SPEC §8.5). */
+static void mistral_rewrite_id(json_t *holder, const char *field, json_t *map)
+{
+	const char *id = json_string_value(json_object_get(holder, field));
+	if (!id)
+		return;
+	char hex[HW_SHA256_HEX_LEN + 1];
+	hw_sha256_hex(id, strlen(id), hex);
+	hex[9] = '\0';
+	if (!json_object_get(map, hex))
+		json_object_set_new(map, hex, json_string(id));
+	json_object_set_new(holder, field, json_string(hex));
+}
+
+static void mistral_adapt(json_t *body, json_t *map)
+{
+	json_t *tc = json_object_get(body, "tool_choice");
+	if (json_is_string(tc) && strcmp(json_string_value(tc), "required") == 0)
+		json_object_set_new(body, "tool_choice", json_string("any"));
+	size_t i, j;
+	json_t *msg, *call;
+	json_array_foreach(json_object_get(body, "messages"), i, msg)
+	{
+		json_array_foreach(json_object_get(msg, "tool_calls"), j, call)
+			mistral_rewrite_id(call, "id", map);
+		mistral_rewrite_id(msg, "tool_call_id", map);
+	}
+}
+
+void hw_openai_map_tool_ids(json_t *choices, const json_t *map, const char *container)
+{
+	if (!map || !json_object_size(map))
+		return;
+	size_t i, j;
+	json_t *ch, *call;
+	json_array_foreach(choices, i, ch)
+	{
+		json_array_foreach(json_object_get(json_object_get(ch, container), "tool_calls"), j, call)
+		{
+			const char *id = json_string_value(json_object_get(call, "id"));
+			json_t *orig = id ? json_object_get(map, id) : NULL;
+			if (orig)
+				json_object_set(call, "id", orig);
+		}
+	}
+}
+
 int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
-		    struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call)
+		    struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call,
+		    json_t *id_map)
 {
 	json_t *body = r->root;
+	if (p->kind == HW_PROVIDER_MISTRAL)
+		mistral_adapt(body, id_map);
 	json_object_set_new(body, "model", json_string(upstream_model));
 	/* The reserved bound is what the provider is told, so the reservation is a true bound. */
 	const char *field = p->kind == HW_PROVIDER_OPENAI ? "max_completion_tokens" : "max_tokens";
