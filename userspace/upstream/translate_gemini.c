@@ -194,7 +194,13 @@ static int content_part(struct req_ctx *c, const json_t *p, json_t *parts)
 	if (!type) {
 		return fail(c->msg, c->msg_len, "a content part has no type");
 	} else if (strcmp(type, "text") == 0) {
-		part = json_pack("{s:O}", "text", json_object_get(p, "text"));
+		const json_t *t = json_object_get(p, "text");
+		if (!json_is_string(t))
+			return fail(c->msg, c->msg_len, "a text part has no text");
+		/* Gemini rejects a part with empty text. */
+		if (!json_string_length(t))
+			return 0;
+		part = json_pack("{s:O}", "text", t);
 	} else if (strcmp(type, "image_url") == 0) {
 		const json_t *iu = json_object_get(p, "image_url");
 		const char *url = json_is_string(iu) ? json_string_value(iu)
@@ -284,8 +290,14 @@ static int assistant_msg(struct req_ctx *c, const json_t *m, json_t *parts)
 			return fail(c->msg, c->msg_len,
 				    "tool call '%s': arguments must be a JSON object", name);
 		}
-		json_array_append_new(parts, json_pack("{s:{s:s,s:o}}", "functionCall", "name", name,
-						       "args", obj));
+		json_t *part = json_pack("{s:{s:s,s:o}}", "functionCall", "name", name, "args", obj);
+		/* Gemini 3 rejects a replayed call without the thought signature it came with, and
+		 * the OpenAI form has nowhere to keep one: Google's documented sentinel stands in.
+		 * The first call of a turn is the one that carries a signature. */
+		if (part && i == 0)
+			json_object_set_new(part, "thoughtSignature",
+					    json_string("skip_thought_signature_validator"));
+		json_array_append_new(parts, part);
 		const char *id = json_string_value(json_object_get(tc, "id"));
 		if (id)
 			json_object_set_new(c->call_names, id, json_string(name));
