@@ -24,9 +24,9 @@ static const char *path_model(const char *upstream_model)
 	return upstream_model;
 }
 
-int hw_google_build(const struct hw_cfg_provider *p, const char *api_key,
-		    const struct hw_model *m, const json_t *openai_request, int64_t max_tokens,
-		    bool stream, struct hw_upstream_call *call, char *msg, size_t msg_len)
+int hw_google_build(const struct hw_cfg_provider *p, const char *api_key, const struct hw_model *m,
+		    const json_t *openai_request, int64_t max_tokens, bool stream,
+		    struct hw_upstream_call *call, char *msg, size_t msg_len)
 {
 	char *url = NULL, *body = NULL, *auth = NULL;
 	size_t auth_len = 0;
@@ -59,11 +59,14 @@ int hw_google_build(const struct hw_cfg_provider *p, const char *api_key,
 		goto out;
 	}
 	auth_len = (size_t)n;
-	const char *fixed[] = {"Content-Type: application/json", "Expect:",
-			       stream ? "Accept: text/event-stream" : "Accept: application/json",
-			       auth};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		struct curl_slist *h = curl_slist_append(headers, fixed[i]);
+	const char *lines[] = {
+		"Content-Type: application/json",
+		"Expect:",
+		stream ? "Accept: text/event-stream" : "Accept: application/json",
+		auth,
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct curl_slist *h = curl_slist_append(headers, lines[i]);
 		if (!h)
 			goto out;
 		headers = h;
