@@ -388,6 +388,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		GOLDEN_TEST(test_request_golden, "system_multiturn"),
 		GOLDEN_TEST(test_request_golden, "merge_same_role"),
+		GOLDEN_TEST(test_request_golden, "system_only"),
 		GOLDEN_TEST(test_request_golden, "tools_calls_results"),
 		GOLDEN_TEST(test_request_golden, "images"),
 		GOLDEN_TEST(test_request_golden, "tool_choice_none"),

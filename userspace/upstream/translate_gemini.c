@@ -147,7 +147,7 @@ static void add_turn(struct req_ctx *c, const char *role, json_t *parts)
 	json_array_append_new(c->contents, json_pack("{s:s,s:o}", "role", role, "parts", parts));
 }
 
-/* A MIME type for a remote image Gemini is to fetch, from the URL's extension. */
+/* A MIME type for a remote file Gemini is to fetch, from the URL's extension. */
 static const char *mime_from_url(const char *url)
 {
 	static const struct {
@@ -183,7 +183,7 @@ static int url_part(struct req_ctx *c, const char *url, json_t **part)
 				  "fileUri", url);
 		return 0;
 	}
-	return fail(c->msg, c->msg_len, "image URLs must be data: or http(s): URLs");
+	return fail(c->msg, c->msg_len, "image and file URLs must be data: or http(s): URLs");
 }
 
 static int content_part(struct req_ctx *c, const json_t *p, json_t *parts)
@@ -461,7 +461,11 @@ json_t *hw_gemini_request_from_openai(const json_t *oa, int64_t max_tokens, char
 		fail(msg, msg_len, "out of memory");
 		goto out;
 	}
-	if (json_array_size(c.system))
+	/* Gemini requires a turn; a request of system messages alone is answered as if the
+	 * instructions were the user's, as OpenAI does. */
+	if (json_array_size(c.contents) == 0)
+		add_turn(&c, "user", json_incref(c.system));
+	else if (json_array_size(c.system))
 		json_object_set_new(body, "systemInstruction", json_pack("{s:O}", "parts", c.system));
 	json_t *decls = function_declarations(json_object_get(oa, "tools"));
 	if (json_array_size(decls)) {
