@@ -16,8 +16,7 @@
  * reference, or NULL with `msg` filled when the request cannot be expressed for Gemini and
  * deserves a 400 (tool-call arguments that are not a JSON object, a tool message answering
  * no earlier tool call, an image URL that is neither data: nor http(s):, a file by id, a
- * text part without text) or
- * on allocation failure ("out of memory"). */
+ * text part without text) or on allocation failure ("out of memory"). */
 json_t *hw_gemini_request_from_openai(const json_t *oa, int64_t max_tokens, char *msg,
 				      size_t msg_len);
 
