@@ -12,6 +12,7 @@
 #include "routing/catalog.h"
 #include "upstream/engine.h"
 #include "upstream/sse.h"
+#include "upstream/translate_gemini.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -58,6 +59,12 @@ struct chat {
 	json_t *answer;     /* a parsed non-streaming answer */
 	struct hw_buf raw;  /* non-streaming body, or an error body */
 	struct hw_sse_parser parser;
+	/* The stream decoder of a provider that does not speak OpenAI chunks. */
+	enum hw_provider_kind decoder;
+	bool decoder_live;
+	union {
+		struct hw_gemini_stream gemini;
+	} dec;
 	char last_id[96];
 	json_int_t last_created;
 	int64_t prompt_tokens, completion_tokens, cached_tokens;
@@ -78,7 +85,11 @@ void hw_chat_estimate_usage(struct chat *c);
 int hw_chat_relay_sse(struct chat *c, const char *data, size_t len);
 /* Ends a started stream: [DONE] (with the meta chunk) or the interruption event. */
 void hw_chat_end_stream(struct chat *c, enum hw_call_result r);
-/* Parses a non-streaming provider answer into c->answer; false when it is not one. */
+/* Starts the stream decoder the current attempt's provider needs. */
+int hw_chat_decoder_init(struct chat *c);
+void hw_chat_decoder_free(struct chat *c);
+/* Parses a non-streaming provider answer into c->answer (translated to a chat.completion
+ * when the provider speaks another format); false when it is not one. */
 bool hw_chat_parse_answer(struct chat *c);
 /* Sends c->answer (a chat.completion) to the client. */
 enum MHD_Result hw_chat_answer_completion(struct chat *c);

@@ -12,6 +12,7 @@
 #include "gateway/server.h"
 #include "upstream/breaker.h"
 #include "upstream/provider_echo.h"
+#include "upstream/provider_google.h"
 #include "upstream/provider_openai.h"
 
 #include <curl/curl.h>
@@ -353,8 +354,6 @@ static enum MHD_Result run_echo(struct chat *c)
 static int build_call(struct chat *c, char *msg, size_t msg_len)
 {
 	const struct hw_model *m = c->model;
-	(void)msg;
-	(void)msg_len;
 	switch (m->provider->kind) {
 	case HW_PROVIDER_OPENAI:
 	case HW_PROVIDER_OPENAI_COMPATIBLE:
@@ -363,6 +362,9 @@ static int build_call(struct chat *c, char *msg, size_t msg_len)
 			c->tool_id_map = json_object();
 		return hw_openai_build(m->provider, m->upstream_model, &c->body, c->max_tokens, &c->call,
 				       c->tool_id_map);
+	case HW_PROVIDER_GOOGLE:
+		return hw_google_build(m->provider, m->provider->api_key, m, c->body.root, c->max_tokens,
+				       c->body.stream, &c->call, msg, msg_len);
 	default:
 		return -ENOTSUP;
 	}
@@ -374,6 +376,8 @@ static enum MHD_Result run_upstream(struct chat *c)
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
 	char msg[256] = "";
 	int rc = build_call(c, msg, sizeof(msg));
+	if (rc == 0 && c->body.stream)
+		rc = hw_chat_decoder_init(c);
 	if (rc < 0) {
 		hw_upstream_call_release(&c->call);
 		hw_breaker_report(c->model->breaker, HW_OUTCOME_NEUTRAL);
@@ -388,6 +392,7 @@ static enum MHD_Result run_upstream(struct chat *c)
 
 void hw_chat_attempt_reset(struct chat *c)
 {
+	hw_chat_decoder_free(c);
 	hw_sse_free(&c->parser);
 	memset(&c->parser, 0, sizeof(c->parser));
 	hw_buf_free(&c->raw);

@@ -9,6 +9,7 @@
 #include "gateway/server.h"
 #include "upstream/provider_openai.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,27 +148,9 @@ static void mark_started(struct chat *c)
 	c->ttft_ns = hw_clock_mono_ns() - c->req->t_start_ns;
 }
 
-static int on_event(void *arg, const char *event, const char *data, size_t len)
+/* Relays one OpenAI chunk (stolen): the first marks the stream started. */
+static void relay_chunk(struct chat *c, json_t *chunk)
 {
-	struct chat *c = arg;
-	(void)event;
-	if (c->terminal || c->interrupted)
-		return 0;
-	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-		if (!c->started)
-			return -1; /* a stream with no event at all: malformed before the first byte */
-		emit_meta_and_done(c);
-		return 0;
-	}
-	json_t *chunk = json_loadb(data, len, 0, NULL);
-	if (!json_is_object(chunk) || json_object_get(chunk, "error")) {
-		bool malformed = !json_is_object(chunk);
-		json_decref(chunk);
-		if (!c->started)
-			return -1; /* before the first event: an ordinary error answer, or a fallback */
-		emit_interruption(c, malformed ? "malformed" : "upstream_error");
-		return -1;
-	}
 	mark_started(c);
 	const char *id = json_string_value(json_object_get(chunk, "id"));
 	if (id)
@@ -199,7 +182,92 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
 		emit_json(c, chunk);
 	}
 	json_decref(chunk);
+}
+
+/* A bad event: before the first relayed one the attempt fails as a whole (an ordinary
+ * error answer, or a fallback); after it, the stream ends with the interruption event. */
+static int bad_event(struct chat *c, const char *reason)
+{
+	if (c->started)
+		emit_interruption(c, reason);
+	return -1;
+}
+
+/* An OpenAI-format event: a chunk, or [DONE]. */
+static int on_openai_event(struct chat *c, const char *data, size_t len)
+{
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		if (!c->started)
+			return -1; /* a stream with no event at all */
+		emit_meta_and_done(c);
+		return 0;
+	}
+	json_t *chunk = json_loadb(data, len, 0, NULL);
+	if (!json_is_object(chunk) || json_object_get(chunk, "error")) {
+		bool malformed = !json_is_object(chunk);
+		json_decref(chunk);
+		return bad_event(c, malformed ? "malformed" : "upstream_error");
+	}
+	relay_chunk(c, chunk);
 	return 0;
+}
+
+/* An event of a provider with its own stream format, decoded into OpenAI chunks. */
+static int on_decoded_event(struct chat *c, const char *event, const char *data, size_t len)
+{
+	json_t *chunks = json_array();
+	const char *reason = "malformed";
+	int rc = -1;
+	if (chunks && c->decoder == HW_PROVIDER_GOOGLE)
+		rc = hw_gemini_stream_event(&c->dec.gemini, data, len, chunks, &reason);
+	(void)event;
+	size_t i;
+	json_t *chunk;
+	json_array_foreach(chunks, i, chunk)
+		relay_chunk(c, json_incref(chunk));
+	json_decref(chunks);
+	if (rc < 0)
+		return bad_event(c, rc == -1 ? reason : "malformed");
+	if (rc > 0) {
+		if (!c->started)
+			return -1;
+		emit_meta_and_done(c);
+	}
+	return 0;
+}
+
+static int on_event(void *arg, const char *event, const char *data, size_t len)
+{
+	struct chat *c = arg;
+	if (c->terminal || c->interrupted)
+		return 0;
+	if (c->decoder_live)
+		return on_decoded_event(c, event, data, len);
+	return on_openai_event(c, data, len);
+}
+
+int hw_chat_decoder_init(struct chat *c)
+{
+	c->decoder = c->model->provider->kind;
+	switch (c->decoder) {
+	case HW_PROVIDER_GOOGLE:
+		if (hw_gemini_stream_init(&c->dec.gemini, c->model->id) < 0)
+			return -ENOMEM;
+		c->decoder_live = true;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+void hw_chat_decoder_free(struct chat *c)
+{
+	if (!c->decoder_live)
+		return;
+	if (c->decoder == HW_PROVIDER_GOOGLE)
+		hw_gemini_stream_free(&c->dec.gemini);
+	c->decoder_live = false;
 }
 
 int hw_chat_relay_sse(struct chat *c, const char *data, size_t len)
@@ -238,6 +306,11 @@ void hw_chat_end_stream(struct chat *c, enum hw_call_result r)
 bool hw_chat_parse_answer(struct chat *c)
 {
 	json_t *obj = json_loadb(c->raw.data ? c->raw.data : "", c->raw.len, 0, NULL);
+	if (obj && c->model->provider->kind == HW_PROVIDER_GOOGLE) {
+		json_t *translated = hw_gemini_response_to_openai(obj, c->model->id);
+		json_decref(obj);
+		obj = translated;
+	}
 	if (json_is_object(obj) && json_is_array(json_object_get(obj, "choices"))) {
 		c->answer = obj;
 		return true;

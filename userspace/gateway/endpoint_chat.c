@@ -25,6 +25,7 @@ static void chat_free(void *arg)
 	hw_buf_free(&c->echo_wire);
 	free(c->echo_ends);
 	hw_sse_free(&c->parser);
+	hw_chat_decoder_free(c);
 	json_decref(c->answer);
 	json_decref(c->chain);
 	json_decref(c->tool_id_map);

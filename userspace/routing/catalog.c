@@ -187,9 +187,9 @@ const struct hw_model *hw_catalog_find(const struct hw_catalog *cat, const char 
 
 bool hw_provider_kind_served(enum hw_provider_kind kind)
 {
-	/* Anthropic and Gemini need the wire translation of issue 3; until then their models
-	 * are never picked, so a request is never sent in the wrong format. */
-	return kind != HW_PROVIDER_ANTHROPIC && kind != HW_PROVIDER_GOOGLE;
+	/* Anthropic needs its wire translation; until then its models are never picked, so a
+	 * request is never sent in the wrong format. */
+	return kind != HW_PROVIDER_ANTHROPIC;
 }
 
 bool hw_provider_usable(const struct hw_cfg_provider *p)
