@@ -33,10 +33,9 @@ int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
 		       size_t msg_len)
 {
 	msg[0] = '\0';
-	json_t *body = hw_anthropic_request_from_openai(openai_request, m->upstream_model,
-							 max_tokens, end_user, stream,
-							 p->prompt_cache, m->min_cache_tokens, msg,
-							 msg_len);
+	json_t *body = hw_anthropic_request_from_openai(
+	    openai_request, m->upstream_model, max_tokens, end_user, stream, p->prompt_cache,
+	    m->min_cache_tokens, msg, msg_len);
 	if (!body)
 		return msg[0] ? -EINVAL : -ENOMEM;
 	call->body = json_dumps(body, JSON_COMPACT);
@@ -49,8 +48,8 @@ int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
 		return -ENOMEM;
 	snprintf(call->url, ulen, "%s/v1/messages", p->base_url);
 	const char *version = p->anthropic_version && p->anthropic_version[0]
-				      ? p->anthropic_version
-				      : HW_ANTHROPIC_DEFAULT_VERSION;
+				  ? p->anthropic_version
+				  : HW_ANTHROPIC_DEFAULT_VERSION;
 	int rc = 0;
 	if (api_key && api_key[0])
 		rc = add_header(call, "x-api-key", api_key);

@@ -19,7 +19,7 @@
 #define MAX_BLOCK_INDEX 65536
 
 static json_t *fail(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static json_t *fail(char *msg, size_t msg_len, const char *fmt, ...)
 {
@@ -79,14 +79,16 @@ static json_t *image_block(const json_t *part, const char *where, char *msg, siz
 {
 	const json_t *iu = json_object_get(part, "image_url");
 	const char *url = json_is_string(iu) ? json_string_value(iu)
-					    : json_string_value(json_object_get(iu, "url"));
+					     : json_string_value(json_object_get(iu, "url"));
 	if (!url)
 		return fail(msg, msg_len, "%s.image_url.url is required.", where);
 	json_t *source;
 	if (strncmp(url, "data:", 5) == 0) {
 		if (!(source = data_url_source(url)))
-			return fail(msg, msg_len, "%s.image_url.url: a data: URL must be base64 with a "
-				    "media type.", where);
+			return fail(msg, msg_len,
+				    "%s.image_url.url: a data: URL must be base64 with a "
+				    "media type.",
+				    where);
 	} else if (strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0) {
 		source = json_pack("{s:s,s:s}", "type", "url", "url", url);
 	} else {
@@ -98,12 +100,14 @@ static json_t *image_block(const json_t *part, const char *where, char *msg, siz
 /* An OpenAI `file` part with inline data -> a document block; file ids live at OpenAI only. */
 static json_t *document_block(const json_t *part, const char *where, char *msg, size_t msg_len)
 {
-	const char *data = json_string_value(json_object_get(json_object_get(part, "file"),
-							     "file_data"));
+	const char *data =
+	    json_string_value(json_object_get(json_object_get(part, "file"), "file_data"));
 	json_t *source = data ? data_url_source(data) : NULL;
 	if (!source)
-		return fail(msg, msg_len, "%s.file: only inline file_data (a base64 data: URL) can "
-			    "be sent to this model.", where);
+		return fail(msg, msg_len,
+			    "%s.file: only inline file_data (a base64 data: URL) can "
+			    "be sent to this model.",
+			    where);
 	return json_pack("{s:s,s:o}", "type", "document", "source", source);
 }
 
@@ -176,14 +180,16 @@ static json_t *assistant_blocks(const json_t *m, const char *where, char *msg, s
 			if (!json_is_object(input)) {
 				json_decref(input);
 				json_decref(blocks);
-				return fail(msg, msg_len, "%s.tool_calls[%zu].function.arguments must be "
-					    "a JSON object.", where, i);
+				return fail(msg, msg_len,
+					    "%s.tool_calls[%zu].function.arguments must be "
+					    "a JSON object.",
+					    where, i);
 			}
 		}
 		json_array_append_new(
-			blocks, json_pack("{s:s,s:O*,s:O*,s:o}", "type", "tool_use", "id",
-					  json_object_get(json_array_get(calls, i), "id"), "name",
-					  json_object_get(fn, "name"), "input", input));
+		    blocks, json_pack("{s:s,s:O*,s:O*,s:o}", "type", "tool_use", "id",
+				      json_object_get(json_array_get(calls, i), "id"), "name",
+				      json_object_get(fn, "name"), "input", input));
 	}
 	return blocks;
 }
@@ -210,7 +216,8 @@ static void collapse_plain_text(json_t *messages)
 {
 	size_t i;
 	json_t *m;
-	json_array_foreach(messages, i, m) {
+	json_array_foreach(messages, i, m)
+	{
 		json_t *c = json_object_get(m, "content");
 		json_t *b = json_array_get(c, 0);
 		if (json_array_size(c) == 1 && json_object_size(b) == 2 &&
@@ -250,8 +257,8 @@ static json_t *tools_from_openai(const json_t *tools)
 		const json_t *params = json_object_get(fn, "parameters");
 		json_object_set_new(t, "input_schema",
 				    json_is_object(params)
-					    ? json_deep_copy(params)
-					    : json_pack("{s:s,s:{}}", "type", "object", "properties"));
+					? json_deep_copy(params)
+					: json_pack("{s:s,s:{}}", "type", "object", "properties"));
 		json_array_append_new(out, t);
 	}
 	return out;
@@ -259,8 +266,8 @@ static json_t *tools_from_openai(const json_t *tools)
 
 /* tool_choice and parallel_tool_calls -> Anthropic tool_choice; NULL when there is nothing to
  * say (no tools: Anthropic rejects a tool_choice without them). */
-static json_t *tool_choice_from_openai(const json_t *oa, size_t n_tools, char *msg,
-				       size_t msg_len, bool *bad)
+static json_t *tool_choice_from_openai(const json_t *oa, size_t n_tools, char *msg, size_t msg_len,
+				       bool *bad)
 {
 	*bad = false;
 	if (n_tools == 0)
@@ -269,19 +276,20 @@ static json_t *tool_choice_from_openai(const json_t *oa, size_t n_tools, char *m
 	json_t *choice = NULL;
 	if (json_is_string(tc)) {
 		const char *s = json_string_value(tc);
-		const char *type = strcmp(s, "auto") == 0     ? "auto"
-				   : strcmp(s, "none") == 0     ? "none"
+		const char *type = strcmp(s, "auto") == 0	? "auto"
+				   : strcmp(s, "none") == 0	? "none"
 				   : strcmp(s, "required") == 0 ? "any"
 								: NULL;
 		if (!type) {
 			*bad = true;
-			return fail(msg, msg_len, "tool_choice must be auto, none, required or a "
+			return fail(msg, msg_len,
+				    "tool_choice must be auto, none, required or a "
 				    "function.");
 		}
 		choice = json_pack("{s:s}", "type", type);
 	} else if (json_is_object(tc)) {
 		const char *name =
-			json_string_value(json_object_get(json_object_get(tc, "function"), "name"));
+		    json_string_value(json_object_get(json_object_get(tc, "function"), "name"));
 		if (!name) {
 			*bad = true;
 			return fail(msg, msg_len, "tool_choice.function.name is required.");
@@ -345,7 +353,8 @@ json_t *hw_anthropic_request_from_openai(const json_t *oa, const char *upstream_
 			blocks = json_pack("[o]", tool_result_block(m));
 			role = "user";
 		} else {
-			fail(msg, msg_len, "%s.role %s is not supported by this model.", where, role);
+			fail(msg, msg_len, "%s.role %s is not supported by this model.", where,
+			     role);
 			goto out;
 		}
 		if (!blocks)
@@ -353,14 +362,16 @@ json_t *hw_anthropic_request_from_openai(const json_t *oa, const char *upstream_
 		add_blocks(messages, role, blocks);
 	}
 	if (json_array_size(messages) == 0) {
-		fail(msg, msg_len, "messages: this model needs at least one user or assistant "
+		fail(msg, msg_len,
+		     "messages: this model needs at least one user or assistant "
 		     "message with content.");
 		goto out;
 	}
 	collapse_plain_text(messages);
 	add_response_format(oa, system);
 
-	body = json_pack("{s:s,s:I}", "model", upstream_model, "max_tokens", (json_int_t)max_tokens);
+	body =
+	    json_pack("{s:s,s:I}", "model", upstream_model, "max_tokens", (json_int_t)max_tokens);
 	if (json_array_size(system) > 0)
 		json_object_set(body, "system", system);
 	json_object_set(body, "messages", messages);
@@ -409,18 +420,20 @@ out:
 
 static bool has_key_deep(const json_t *v, const char *key)
 {
-	const char *k;
-	size_t i;
 	json_t *child;
 	if (json_is_object(v)) {
+		const char *k;
 		if (json_object_get(v, key))
 			return true;
-		json_object_foreach((json_t *)v, k, child) {
+		json_object_foreach((json_t *)v, k, child)
+		{
 			if (has_key_deep(child, key))
 				return true;
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, child) {
+		size_t i;
+		json_array_foreach(v, i, child)
+		{
 			if (has_key_deep(child, key))
 				return true;
 		}
@@ -438,7 +451,8 @@ void hw_anthropic_inject_cache(json_t *body, int64_t min_cache_tokens)
 	if (json_is_string(system))
 		bytes += (int64_t)json_string_length(system);
 	for (size_t i = 0; json_is_array(system) && i < json_array_size(system); i++)
-		bytes += (int64_t)json_string_length(json_object_get(json_array_get(system, i), "text"));
+		bytes +=
+		    (int64_t)json_string_length(json_object_get(json_array_get(system, i), "text"));
 	if (json_array_size(tools) > 0) {
 		char *dump = json_dumps(tools, JSON_COMPACT);
 		bytes += dump ? (int64_t)strlen(dump) : 0;
@@ -450,7 +464,8 @@ void hw_anthropic_inject_cache(json_t *body, int64_t min_cache_tokens)
 		return;
 	json_t *last_tool = json_array_get(tools, json_array_size(tools) - 1);
 	if (json_is_object(last_tool))
-		json_object_set_new(last_tool, "cache_control", json_pack("{s:s}", "type", "ephemeral"));
+		json_object_set_new(last_tool, "cache_control",
+				    json_pack("{s:s}", "type", "ephemeral"));
 	if (json_is_string(system) && json_string_length(system) > 0) {
 		json_t *blocks = json_pack("[{s:s,s:O}]", "type", "text", "text", system);
 		json_object_set_new(body, "system", blocks);
@@ -458,7 +473,8 @@ void hw_anthropic_inject_cache(json_t *body, int64_t min_cache_tokens)
 	}
 	json_t *last_sys = json_array_get(system, json_array_size(system) - 1);
 	if (json_is_object(last_sys))
-		json_object_set_new(last_sys, "cache_control", json_pack("{s:s}", "type", "ephemeral"));
+		json_object_set_new(last_sys, "cache_control",
+				    json_pack("{s:s}", "type", "ephemeral"));
 }
 
 /* ---- response --------------------------------------------------------------------------- */
@@ -522,7 +538,8 @@ json_t *hw_anthropic_response_to_openai(const json_t *m, const char *model_id)
 	json_t *calls = json_array();
 	size_t i;
 	json_t *b;
-	json_array_foreach(content, i, b) {
+	json_array_foreach(content, i, b)
+	{
 		const char *bt = json_string_value(json_object_get(b, "type"));
 		const char *s;
 		if (!bt)
@@ -539,8 +556,8 @@ json_t *hw_anthropic_response_to_openai(const json_t *m, const char *model_id)
 	/* OpenAI's shape: null content only beside tool calls; an empty answer is "". */
 	json_object_set_new(message, "content",
 			    text.len == 0 && json_array_size(calls) > 0
-				    ? json_null()
-				    : json_stringn(text.data ? text.data : "", text.len));
+				? json_null()
+				: json_stringn(text.data ? text.data : "", text.len));
 	if (json_array_size(calls) > 0)
 		json_object_set(message, "tool_calls", calls);
 	if (reasoning.len > 0)
@@ -550,14 +567,14 @@ json_t *hw_anthropic_response_to_openai(const json_t *m, const char *model_id)
 	char id[40];
 	completion_id(id);
 	json_t *out = json_pack(
-		"{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s,s:n}],s:o}", "id", id, "object",
-		"chat.completion", "created", (json_int_t)hw_clock_wall_s(), "model", model_id,
-		"choices", "index", 0, "message", message, "finish_reason",
-		hw_anthropic_finish_reason(json_string_value(json_object_get(m, "stop_reason"))),
-		"logprobs", "usage",
-		usage_object(int_field(u, "input_tokens"), int_field(u, "output_tokens"),
-			     int_field(u, "cache_read_input_tokens"),
-			     int_field(u, "cache_creation_input_tokens")));
+	    "{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s,s:n}],s:o}", "id", id, "object", "chat.completion",
+	    "created", (json_int_t)hw_clock_wall_s(), "model", model_id, "choices", "index", 0,
+	    "message", message, "finish_reason",
+	    hw_anthropic_finish_reason(json_string_value(json_object_get(m, "stop_reason"))),
+	    "logprobs", "usage",
+	    usage_object(int_field(u, "input_tokens"), int_field(u, "output_tokens"),
+			 int_field(u, "cache_read_input_tokens"),
+			 int_field(u, "cache_creation_input_tokens")));
 	json_decref(calls);
 	hw_buf_free(&text);
 	hw_buf_free(&reasoning);
@@ -584,16 +601,15 @@ void hw_anthropic_stream_free(struct hw_anthropic_stream *s)
 
 static void emit(struct hw_anthropic_stream *s, json_t *out, json_t *delta, const char *finish)
 {
-	json_array_append_new(
-		out, json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:o,s:n}]}", "id", s->id, "object",
-			       "chat.completion.chunk", "created", s->created, "model",
-			       s->model_id ? s->model_id : "", "choices", "index", 0, "delta", delta,
-			       "finish_reason", finish ? json_string(finish) : json_null(),
-			       "logprobs"));
+	json_array_append_new(out,
+			      json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:o,s:n}]}", "id", s->id,
+					"object", "chat.completion.chunk", "created", s->created,
+					"model", s->model_id ? s->model_id : "", "choices", "index",
+					0, "delta", delta, "finish_reason",
+					finish ? json_string(finish) : json_null(), "logprobs"));
 }
 
-static void emit_text(struct hw_anthropic_stream *s, json_t *out, const char *key,
-		      const char *text)
+static void emit_text(struct hw_anthropic_stream *s, json_t *out, const char *key, const char *text)
 {
 	if (!text || !text[0])
 		return;
@@ -658,8 +674,8 @@ static int on_block_start(struct hw_anthropic_stream *s, const json_t *ev, json_
 			return -1;
 		s->output_bytes += (int64_t)strlen(name);
 		emit(s, out,
-		     json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index", i, "id", id,
-			       "type", "function", "function", "name", name, "arguments", ""),
+		     json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index", i, "id",
+			       id, "type", "function", "function", "name", name, "arguments", ""),
 		     NULL);
 	} else if (strcmp(type, "text") == 0) {
 		emit_text(s, out, "content", json_string_value(json_object_get(cb, "text")));
@@ -679,7 +695,8 @@ static int on_block_delta(struct hw_anthropic_stream *s, const json_t *ev, json_
 		return -1;
 	if (strcmp(type, "text_delta") == 0 || strcmp(type, "thinking_delta") == 0) {
 		bool text = type[1] == 'e';
-		const char *piece = json_string_value(json_object_get(d, text ? "text" : "thinking"));
+		const char *piece =
+		    json_string_value(json_object_get(d, text ? "text" : "thinking"));
 		if (!piece)
 			return -1;
 		emit_text(s, out, text ? "content" : "reasoning_content", piece);
@@ -713,7 +730,8 @@ int hw_anthropic_stream_event(struct hw_anthropic_stream *s, const char *event, 
 		return HW_ASTREAM_DONE;
 	json_t *ev = json_loadb(data, len, 0, NULL);
 	int rc = HW_ASTREAM_MORE;
-	const char *type = event && event[0] ? event : json_string_value(json_object_get(ev, "type"));
+	const char *type =
+	    event && event[0] ? event : json_string_value(json_object_get(ev, "type"));
 	if (!json_is_object(ev) || !type) {
 		rc = stream_error(s, "malformed");
 		goto out;
@@ -768,11 +786,11 @@ int hw_anthropic_stream_event(struct hw_anthropic_stream *s, const char *event, 
 	} else if (strcmp(type, "message_stop") == 0) {
 		s->finished = true;
 		json_array_append_new(
-			out, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object",
-				       "chat.completion.chunk", "created", s->created, "model",
-				       s->model_id ? s->model_id : "", "choices", "usage",
-				       usage_object(s->input_tokens, s->output_tokens,
-						    s->cache_read_tokens, s->cache_creation_tokens)));
+		    out, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object",
+				   "chat.completion.chunk", "created", s->created, "model",
+				   s->model_id ? s->model_id : "", "choices", "usage",
+				   usage_object(s->input_tokens, s->output_tokens,
+						s->cache_read_tokens, s->cache_creation_tokens)));
 		rc = HW_ASTREAM_DONE;
 	}
 out:

@@ -48,19 +48,19 @@ enum {
 /* One Anthropic stream being decoded into OpenAI chunks. The usage fields and output_bytes
  * are public: a broken stream is settled on what they hold (§6.4). */
 struct hw_anthropic_stream {
-	char id[40];     /* chatcmpl-<ULID>, the same on every chunk */
+	char id[40]; /* chatcmpl-<ULID>, the same on every chunk */
 	json_int_t created;
 	char *model_id;
-	bool started;    /* message_start seen, role chunk sent */
-	bool finished;   /* message_stop seen */
+	bool started;	 /* message_start seen, role chunk sent */
+	bool finished;	 /* message_stop seen */
 	bool have_usage; /* the upstream reported usage (message_start or message_delta) */
 	/* Anthropic content-block index -> OpenAI tool_calls index, -1 for other blocks. */
 	int *tool_of_block;
 	size_t n_blocks;
 	int n_tools;
 	int64_t input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens;
-	int64_t output_bytes; /* text, reasoning and tool arguments relayed so far */
-	const char *reason;   /* after HW_ASTREAM_ERROR: "upstream_error" or "malformed" */
+	int64_t output_bytes;	 /* text, reasoning and tool arguments relayed so far */
+	const char *reason;	 /* after HW_ASTREAM_ERROR: "upstream_error" or "malformed" */
 	char error_message[256]; /* the upstream's error message, for the logs */
 };
 
