@@ -3,6 +3,7 @@
  * compared with the golden files in tests/golden/anthropic/ (run from the repo root), and the
  * HTTP call hw_anthropic_build prepares. Generated ids and `created` are not compared by
  * value: they are checked for shape and for being the same on every chunk of a stream. */
+#include "gateway/chat_request.h"
 #include "upstream/provider_anthropic.h"
 #include "upstream/translate_anthropic.h"
 
@@ -81,6 +82,21 @@ static void assert_created_now(json_int_t created)
 	assert_true(created >= now - 5 && created <= now + 5);
 }
 
+/* The golden inputs are requests the chat-completions parser lets through, so they are the
+ * internal form the provider really receives. */
+static void assert_gateway_accepts(const json_t *openai, const char *name)
+{
+	char *text = json_dumps(openai, JSON_COMPACT);
+	assert_non_null(text);
+	struct hw_chat_req r;
+	char param[128], msg[256];
+	int rc = hw_chat_parse(text, strlen(text), &r, param, sizeof(param), msg, sizeof(msg));
+	free(text);
+	if (rc != 0)
+		fail_msg("%s: the gateway rejects the input (%s: %s)", name, param, msg);
+	hw_chat_req_free(&r);
+}
+
 /* ---- requests --------------------------------------------------------------------------- */
 
 static void test_request_file(void **state)
@@ -110,6 +126,7 @@ static void test_request_file(void **state)
 		if (!got)
 			fail_msg("%s: rejected: %s", name, msg);
 		assert_json_eq(json_object_get(c, "anthropic"), got, name);
+		assert_gateway_accepts(json_object_get(c, "openai"), name);
 		json_decref(got);
 	}
 	json_decref(root);
@@ -404,6 +421,7 @@ static void test_build(void **state)
 	assert_true(has_header(call.headers, "anthropic-version: 2023-06-01"));
 	assert_true(has_header(call.headers, "content-type: application/json"));
 	assert_true(has_header(call.headers, "accept: text/event-stream"));
+	assert_true(has_header(call.headers, "Expect:"));
 	assert_true(call.stream);
 	assert_int_equal(call.timeouts.connect_ms, 1234);
 	assert_int_equal(call.body_len, strlen(call.body));

@@ -9,6 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int add_line(struct hw_upstream_call *call, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(call->headers, line);
+	if (!l)
+		return -ENOMEM;
+	call->headers = l;
+	return 0;
+}
+
 /* "name: value" appended to the list; the copy curl keeps is the only one left, so a key
  * does not linger in our heap. */
 static int add_header(struct hw_upstream_call *call, const char *name, const char *value)
@@ -18,13 +27,10 @@ static int add_header(struct hw_upstream_call *call, const char *name, const cha
 	if (!line)
 		return -ENOMEM;
 	snprintf(line, len, "%s: %s", name, value);
-	struct curl_slist *l = curl_slist_append(call->headers, line);
+	int rc = add_line(call, line);
 	explicit_bzero(line, len);
 	free(line);
-	if (!l)
-		return -ENOMEM;
-	call->headers = l;
-	return 0;
+	return rc;
 }
 
 int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
@@ -59,9 +65,10 @@ int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
 		rc = add_header(call, "content-type", "application/json");
 	if (!rc)
 		rc = add_header(call, "accept", stream ? "text/event-stream" : "application/json");
-	/* No 100-continue round trip before every body. */
+	/* "Expect:" with nothing after the colon makes curl drop the header: no 100-continue
+	 * round trip before every body. */
 	if (!rc)
-		rc = add_header(call, "Expect", "");
+		rc = add_line(call, "Expect:");
 	call->stream = stream;
 	call->timeouts = p->timeouts;
 	return rc;

@@ -89,7 +89,7 @@ static json_t *image_block(const json_t *part, const char *where, char *msg, siz
 				    "%s.image_url.url: a data: URL must be base64 with a "
 				    "media type.",
 				    where);
-	} else if (strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0) {
+	} else if (strncasecmp(url, "https://", 8) == 0) {
 		source = json_pack("{s:s,s:s}", "type", "url", "url", url);
 	} else {
 		return fail(msg, msg_len, "%s.image_url.url must be a data: or https: URL.", where);
@@ -147,8 +147,8 @@ static json_t *user_blocks(const json_t *content, const char *where, char *msg, 
 	return blocks;
 }
 
-/* Text of string-or-parts content into blocks; other part kinds are skipped (system,
- * assistant and tool content carry text only in Anthropic's model of them). */
+/* Text of string-or-parts content into blocks; image, audio and file parts are skipped: in
+ * system, assistant and tool content Anthropic takes text only. */
 static void text_blocks(const json_t *content, json_t *blocks)
 {
 	if (json_is_string(content))
@@ -156,9 +156,8 @@ static void text_blocks(const json_t *content, json_t *blocks)
 	for (size_t i = 0; json_is_array(content) && i < json_array_size(content); i++) {
 		const json_t *part = json_array_get(content, i);
 		const char *type = json_string_value(json_object_get(part, "type"));
-		const char *key = type && strcmp(type, "refusal") == 0 ? "refusal" : "text";
-		if (type && (strcmp(type, "text") == 0 || strcmp(type, "refusal") == 0))
-			add_text(blocks, json_string_value(json_object_get(part, key)),
+		if (type && strcmp(type, "text") == 0)
+			add_text(blocks, json_string_value(json_object_get(part, "text")),
 				 json_object_get(part, "cache_control"));
 	}
 }
