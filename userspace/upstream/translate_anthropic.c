@@ -263,35 +263,27 @@ static json_t *tools_from_openai(const json_t *tools)
 	return out;
 }
 
-/* tool_choice and parallel_tool_calls -> Anthropic tool_choice; NULL when there is nothing to
- * say (no tools: Anthropic rejects a tool_choice without them). */
-static json_t *tool_choice_from_openai(const json_t *oa, size_t n_tools, char *msg, size_t msg_len,
-				       bool *bad)
+/* tool_choice and parallel_tool_calls -> Anthropic tool_choice in *out, left NULL when there
+ * is nothing to say. Returns 0, or -EINVAL with msg for a choice that names no tool. */
+static int tool_choice_from_openai(const json_t *oa, json_t **out, char *msg, size_t msg_len)
 {
-	*bad = false;
-	if (n_tools == 0)
-		return NULL;
 	const json_t *tc = json_object_get(oa, "tool_choice");
+	const char *s = json_string_value(tc);
 	json_t *choice = NULL;
-	if (json_is_string(tc)) {
-		const char *s = json_string_value(tc);
-		const char *type = strcmp(s, "auto") == 0	? "auto"
-				   : strcmp(s, "none") == 0	? "none"
-				   : strcmp(s, "required") == 0 ? "any"
-								: NULL;
-		if (!type) {
-			*bad = true;
-			return fail(msg, msg_len,
-				    "tool_choice must be auto, none, required or a "
-				    "function.");
-		}
-		choice = json_pack("{s:s}", "type", type);
-	} else if (json_is_object(tc)) {
+	if (s && strcmp(s, "auto") == 0) {
+		choice = json_pack("{s:s}", "type", "auto");
+	} else if (s && strcmp(s, "none") == 0) {
+		choice = json_pack("{s:s}", "type", "none");
+	} else if (s && strcmp(s, "required") == 0) {
+		choice = json_pack("{s:s}", "type", "any");
+	} else if (tc && !json_is_null(tc)) {
 		const char *name =
 		    json_string_value(json_object_get(json_object_get(tc, "function"), "name"));
 		if (!name) {
-			*bad = true;
-			return fail(msg, msg_len, "tool_choice.function.name is required.");
+			fail(msg, msg_len,
+			     "tool_choice must be auto, none, required or name a "
+			     "function.");
+			return -EINVAL;
 		}
 		choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
 	}
@@ -302,7 +294,8 @@ static json_t *tool_choice_from_openai(const json_t *oa, size_t n_tools, char *m
 		if (strcmp(json_string_value(json_object_get(choice, "type")), "none") != 0)
 			json_object_set_new(choice, "disable_parallel_tool_use", json_true());
 	}
-	return choice;
+	*out = choice;
+	return 0;
 }
 
 static json_t *stop_sequences(const json_t *stop)
@@ -374,16 +367,13 @@ json_t *hw_anthropic_request_from_openai(const json_t *oa, const char *upstream_
 	if (json_array_size(system) > 0)
 		json_object_set(body, "system", system);
 	json_object_set(body, "messages", messages);
-	const json_t *tools = json_object_get(oa, "tools");
+	json_t *tools = tools_from_openai(json_object_get(oa, "tools"));
+	/* Without tools Anthropic rejects a tool_choice, and there is nothing to choose. */
 	if (json_array_size(tools) > 0) {
-		json_t *at = tools_from_openai(tools);
-		size_t n = json_array_size(at);
-		if (n > 0)
-			json_object_set(body, "tools", at);
-		json_decref(at);
-		bool bad;
-		json_t *choice = tool_choice_from_openai(oa, n, msg, msg_len, &bad);
-		if (bad) {
+		json_object_set(body, "tools", tools);
+		json_t *choice = NULL;
+		if (tool_choice_from_openai(oa, &choice, msg, msg_len) < 0) {
+			json_decref(tools);
 			json_decref(body);
 			body = NULL;
 			goto out;
@@ -391,6 +381,7 @@ json_t *hw_anthropic_request_from_openai(const json_t *oa, const char *upstream_
 		if (choice)
 			json_object_set_new(body, "tool_choice", choice);
 	}
+	json_decref(tools);
 	json_t *stops = stop_sequences(json_object_get(oa, "stop"));
 	if (stops)
 		json_object_set_new(body, "stop_sequences", stops);

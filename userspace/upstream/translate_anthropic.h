@@ -19,7 +19,8 @@
  * metadata.user_id; `stream: true` is set when streaming. With prompt_cache, §8.7 is applied
  * (hw_anthropic_inject_cache). Returns a new reference, or NULL with msg filled when the
  * request cannot be expressed for Anthropic (a 400: tool-call arguments that are not a JSON
- * object, an image that is neither a base64 data: URL nor http(s), audio, no message left). */
+ * object, an image neither a base64 data: URL nor https:, audio, a file by id, a tool_choice
+ * naming no tool, no user or assistant content left); NULL with msg empty: out of memory. */
 json_t *hw_anthropic_request_from_openai(const json_t *oa, const char *upstream_model,
 					 int64_t max_tokens, const char *end_user, bool stream,
 					 bool prompt_cache, int64_t min_cache_tokens, char *msg,
@@ -59,7 +60,7 @@ struct hw_anthropic_stream {
 	size_t n_blocks;
 	int n_tools;
 	int64_t input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens;
-	int64_t output_bytes;	 /* text, reasoning and tool arguments relayed so far */
+	int64_t output_bytes;	 /* text, reasoning, tool names and arguments so far */
 	const char *reason;	 /* after HW_ASTREAM_ERROR: "upstream_error" or "malformed" */
 	char error_message[256]; /* the upstream's error message, for the logs */
 };
