@@ -412,8 +412,9 @@ static void test_provider_usable(void **state)
 	p.api_key = (char *)"";
 	assert_true(hw_provider_usable(&p));
 
-	static const enum hw_provider_kind keyed[] = {HW_PROVIDER_OPENAI, HW_PROVIDER_MISTRAL};
-	for (size_t i = 0; i < 2; i++) {
+	static const enum hw_provider_kind keyed[] = {HW_PROVIDER_OPENAI, HW_PROVIDER_MISTRAL,
+						      HW_PROVIDER_ANTHROPIC, HW_PROVIDER_GOOGLE};
+	for (size_t i = 0; i < 4; i++) {
 		p.kind = keyed[i];
 		p.api_key = NULL;
 		assert_false(hw_provider_usable(&p));
@@ -423,13 +424,8 @@ static void test_provider_usable(void **state)
 		assert_true(hw_provider_usable(&p));
 	}
 
-	/* Anthropic waits for its translation: never usable yet. */
-	p.kind = HW_PROVIDER_ANTHROPIC;
-	p.api_key = (char *)"sk-x";
-	assert_false(hw_provider_kind_served(p.kind));
-	assert_false(hw_provider_usable(&p));
-	p.kind = HW_PROVIDER_GOOGLE;
-	assert_true(hw_provider_usable(&p));
+	assert_true(hw_provider_kind_served(HW_PROVIDER_ANTHROPIC));
+	assert_true(hw_provider_kind_served(HW_PROVIDER_GOOGLE));
 	assert_true(hw_provider_kind_served(HW_PROVIDER_OPENAI));
 	assert_true(hw_provider_kind_served(HW_PROVIDER_ECHO));
 
@@ -547,11 +543,11 @@ static void test_pick_balanced_all_providers(void **state)
 	f = fixture_new();
 	add_provider(f, "anthropic", HW_PROVIDER_ANTHROPIC, "sk-a");
 	build(f);
-	/* Not served before issue 3: no candidate in any tier. */
+	/* No ultra-light model; sonnet-4-6 beats sonnet-4-5 on quality at the same price. */
 	assert_pick(f->cat, HW_TIER_ULTRA_LIGHT, NULL);
-	assert_pick(f->cat, HW_TIER_LIGHT, NULL);
-	assert_pick(f->cat, HW_TIER_STANDARD, NULL);
-	assert_pick(f->cat, HW_TIER_HEAVY, NULL);
+	assert_pick(f->cat, HW_TIER_LIGHT, "anthropic/claude-haiku-4-5");
+	assert_pick(f->cat, HW_TIER_STANDARD, "anthropic/claude-sonnet-4-6");
+	assert_pick(f->cat, HW_TIER_HEAVY, "anthropic/claude-opus-4-7");
 	fixture_free(f);
 }
 

@@ -12,6 +12,7 @@
 #include "routing/catalog.h"
 #include "upstream/engine.h"
 #include "upstream/sse.h"
+#include "upstream/translate_anthropic.h"
 #include "upstream/translate_gemini.h"
 
 #include <jansson.h>
@@ -64,6 +65,7 @@ struct chat {
 	bool decoder_live;
 	union {
 		struct hw_gemini_stream gemini;
+		struct hw_anthropic_stream anthropic;
 	} dec;
 	char last_id[96];
 	json_int_t last_created;

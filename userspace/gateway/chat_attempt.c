@@ -11,6 +11,7 @@
 #include "gateway/metrics.h"
 #include "gateway/server.h"
 #include "upstream/breaker.h"
+#include "upstream/provider_anthropic.h"
 #include "upstream/provider_echo.h"
 #include "upstream/provider_google.h"
 #include "upstream/provider_openai.h"
@@ -362,6 +363,10 @@ static int build_call(struct chat *c, char *msg, size_t msg_len)
 			c->tool_id_map = json_object();
 		return hw_openai_build(m->provider, m->upstream_model, &c->body, c->max_tokens, &c->call,
 				       c->tool_id_map);
+	case HW_PROVIDER_ANTHROPIC:
+		return hw_anthropic_build(m->provider, m->provider->api_key, m, c->body.root, c->max_tokens,
+					  c->end_user[0] ? c->end_user : NULL, c->body.stream, &c->call,
+					  msg, msg_len);
 	case HW_PROVIDER_GOOGLE:
 		return hw_google_build(m->provider, m->provider->api_key, m, c->body.root, c->max_tokens,
 				       c->body.stream, &c->call, msg, msg_len);

@@ -218,9 +218,14 @@ static int on_decoded_event(struct chat *c, const char *event, const char *data,
 	json_t *chunks = json_array();
 	const char *reason = "malformed";
 	int rc = -1;
-	if (chunks && c->decoder == HW_PROVIDER_GOOGLE)
+	if (chunks && c->decoder == HW_PROVIDER_GOOGLE) {
 		rc = hw_gemini_stream_event(&c->dec.gemini, data, len, chunks, &reason);
-	(void)event;
+	} else if (chunks && c->decoder == HW_PROVIDER_ANTHROPIC) {
+		int r = hw_anthropic_stream_event(&c->dec.anthropic, event, data, len, chunks);
+		rc = r == HW_ASTREAM_ERROR ? -1 : r == HW_ASTREAM_DONE ? 1 : 0;
+		if (r == HW_ASTREAM_ERROR && c->dec.anthropic.reason)
+			reason = c->dec.anthropic.reason;
+	}
 	size_t i;
 	json_t *chunk;
 	json_array_foreach(chunks, i, chunk)
@@ -255,6 +260,10 @@ int hw_chat_decoder_init(struct chat *c)
 			return -ENOMEM;
 		c->decoder_live = true;
 		break;
+	case HW_PROVIDER_ANTHROPIC:
+		hw_anthropic_stream_init(&c->dec.anthropic, c->model->id);
+		c->decoder_live = true;
+		break;
 	default:
 		break;
 	}
@@ -267,6 +276,8 @@ void hw_chat_decoder_free(struct chat *c)
 		return;
 	if (c->decoder == HW_PROVIDER_GOOGLE)
 		hw_gemini_stream_free(&c->dec.gemini);
+	else if (c->decoder == HW_PROVIDER_ANTHROPIC)
+		hw_anthropic_stream_free(&c->dec.anthropic);
 	c->decoder_live = false;
 }
 
@@ -306,8 +317,11 @@ void hw_chat_end_stream(struct chat *c, enum hw_call_result r)
 bool hw_chat_parse_answer(struct chat *c)
 {
 	json_t *obj = json_loadb(c->raw.data ? c->raw.data : "", c->raw.len, 0, NULL);
-	if (obj && c->model->provider->kind == HW_PROVIDER_GOOGLE) {
-		json_t *translated = hw_gemini_response_to_openai(obj, c->model->id);
+	enum hw_provider_kind kind = c->model->provider->kind;
+	if (obj && (kind == HW_PROVIDER_GOOGLE || kind == HW_PROVIDER_ANTHROPIC)) {
+		json_t *translated = kind == HW_PROVIDER_GOOGLE
+					     ? hw_gemini_response_to_openai(obj, c->model->id)
+					     : hw_anthropic_response_to_openai(obj, c->model->id);
 		json_decref(obj);
 		obj = translated;
 	}

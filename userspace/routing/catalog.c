@@ -187,9 +187,7 @@ const struct hw_model *hw_catalog_find(const struct hw_catalog *cat, const char 
 
 bool hw_provider_kind_served(enum hw_provider_kind kind)
 {
-	/* Anthropic needs its wire translation; until then its models are never picked, so a
-	 * request is never sent in the wrong format. */
-	return kind != HW_PROVIDER_ANTHROPIC;
+	return kind >= HW_PROVIDER_OPENAI && kind <= HW_PROVIDER_ECHO;
 }
 
 bool hw_provider_usable(const struct hw_cfg_provider *p)
