@@ -738,7 +738,8 @@ static void test_stream_finish_with_hiway(void **state)
 {
 	struct hw_messages_stream s;
 	struct hw_buf out = {0};
-	json_t *stops = J("['STOP','\\n\\nHuman:']");
+	/* The longest sequence spans three chunks: the kept tail must hold all of it. */
+	json_t *stops = J("['STOP','###']");
 	hw_messages_stream_init(&s, "openai/gpt-4o", stops);
 	json_decref(stops); /* the stream keeps its own copy */
 	feed(&s, &out, CHUNK("{'content':'a b ST'}"));
@@ -777,6 +778,26 @@ static void test_stream_finish_with_hiway(void **state)
 	hw_buf_free(&out);
 }
 
+static void test_stream_cache_creation(void **state)
+{
+	/* A usage chunk that reports cache writes: they leave input_tokens, as in responses. */
+	struct hw_messages_stream s;
+	struct hw_buf out = {0};
+	hw_messages_stream_init(&s, "openai/gpt-4o", NULL);
+	feed(&s, &out, CHUNK("{'content':'ok'}"));
+	feed(&s, &out, FINISH("stop"));
+	feed(&s, &out, "{'choices':[],'usage':{'prompt_tokens':1300,'completion_tokens':3,"
+		       "'prompt_tokens_details':{'cached_tokens':1000},'cache_creation_input_tokens':200}}");
+	assert_int_equal(hw_messages_stream_finish(&s, 1300, 3, 1000, NULL, &out), 0);
+	expect_events(&out, "[" START(0) "," BSTART(0, "{'type':'text','text':''}") ","
+			    BDELTA(0, "{'type':'text_delta','text':'ok'}") "," BSTOP(0) ","
+			    "{'type':'message_delta','delta':{'stop_reason':'end_turn','stop_sequence':null},"
+			    "'usage':{'input_tokens':100,'output_tokens':3,'cache_read_input_tokens':1000,"
+			    "'cache_creation_input_tokens':200}}," MSTOP "]");
+	hw_messages_stream_free(&s);
+	hw_buf_free(&out);
+}
+
 static void test_stream_error(void **state)
 {
 	struct hw_messages_stream s;
@@ -809,6 +830,16 @@ static void test_stream_tool_out_of_order(void **state)
 	feed(&s, &out, CHUNK("{'tool_calls':[{'index':0,'id':'c0','function':{'name':'a','arguments':'{'}}]}"));
 	feed(&s, &out, CHUNK("{'tool_calls':[{'index':1,'id':'c1','function':{'name':'b','arguments':'{}'}}]}"));
 	json_t *c = J(CHUNK("{'tool_calls':[{'index':0,'function':{'arguments':'}'}}]}"));
+	assert_int_equal(hw_messages_stream_chunk(&s, c, &out), -EPROTO);
+	json_decref(c);
+	hw_messages_stream_free(&s);
+	hw_buf_free(&out);
+
+	/* The same when text closed the call's block. */
+	hw_messages_stream_init(&s, "m", NULL);
+	feed(&s, &out, CHUNK("{'tool_calls':[{'index':0,'id':'c0','function':{'name':'a','arguments':'{'}}]}"));
+	feed(&s, &out, CHUNK("{'content':'text between'}"));
+	c = J(CHUNK("{'tool_calls':[{'index':0,'function':{'arguments':'}'}}]}"));
 	assert_int_equal(hw_messages_stream_chunk(&s, c, &out), -EPROTO);
 	json_decref(c);
 	hw_messages_stream_free(&s);
@@ -852,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_stream_tool_without_ids),
 		cmocka_unit_test(test_stream_reasoning),
 		cmocka_unit_test(test_stream_finish_with_hiway),
+		cmocka_unit_test(test_stream_cache_creation),
 		cmocka_unit_test(test_stream_error),
 		cmocka_unit_test(test_stream_tool_out_of_order),
 		cmocka_unit_test(test_error_body),
