@@ -83,6 +83,12 @@ static const json_t *need_string(const json_t *obj, const char *key, const char 
 	return NULL;
 }
 
+static int text_part(json_t *parts, const json_t *text)
+{
+	json_t *part = json_pack("{s:s,s:o}", "type", "text", "text", copy_string(text));
+	return json_array_append_new(parts, part) < 0 ? -ENOMEM : 0;
+}
+
 /* An `image` block's source as an OpenAI image_url part. */
 static int image_part(const json_t *block, const char *path, json_t *parts, struct perr *e)
 {
@@ -131,7 +137,7 @@ static int document_part(const json_t *block, const char *path, json_t *parts, s
 		const json_t *data = need_string(src, "data", p, e);
 		if (!data)
 			return -EINVAL;
-		part = json_pack("{s:s,s:o}", "type", "text", "text", copy_string(data));
+		return text_part(parts, data);
 	} else if (type && strcmp(type, "base64") == 0) {
 		const json_t *mt = need_string(src, "media_type", p, e);
 		const json_t *data = mt ? need_string(src, "data", p, e) : NULL;
@@ -225,11 +231,7 @@ static int user_blocks(const json_t *content, const char *path, json_t *out_msgs
 		}
 		if (strcmp(type, "text") == 0) {
 			const json_t *t = need_string(b, "text", p, e);
-			rc = !t ? -EINVAL
-				: json_array_append_new(parts, json_pack("{s:s,s:o}", "type", "text",
-									 "text", copy_string(t))) < 0
-					? -ENOMEM
-					: 0;
+			rc = t ? text_part(parts, t) : -EINVAL;
 		} else if (strcmp(type, "image") == 0) {
 			rc = image_part(b, p, parts, e);
 		} else if (strcmp(type, "document") == 0) {
@@ -740,7 +742,9 @@ json_t *hw_openai_to_message(const json_t *completion, const char *model_id,
 	size_t i;
 	const json_t *call;
 	json_array_foreach(calls, i, call)
+	{
 		json_array_append_new(content, tool_use_block(call));
+	}
 
 	const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
 	bool has_calls = json_array_size(calls) > 0;
