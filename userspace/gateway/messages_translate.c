@@ -551,50 +551,49 @@ json_t *hw_messages_to_openai(const json_t *req, char *param, size_t param_len, 
 	json_t *out = NULL;
 	int rc;
 	if (!json_is_object(req)) {
-		fail(&e, "", "Request body must be a JSON object.");
-		goto fail;
+		rc = fail(&e, "", "Request body must be a JSON object.");
+		goto out_err;
 	}
 	const json_t *model = json_object_get(req, "model");
 	if (!json_is_string(model) || json_string_length(model) == 0) {
-		fail(&e, "model", "model is required.");
-		goto fail;
+		rc = fail(&e, "model", "model is required.");
+		goto out_err;
 	}
 	const json_t *max = json_object_get(req, "max_tokens");
 	if (!json_is_integer(max) || json_integer_value(max) < 1) {
-		fail(&e, "max_tokens", "max_tokens is required and must be a positive integer.");
-		goto fail;
+		rc = fail(&e, "max_tokens", "max_tokens is required and must be a positive integer.");
+		goto out_err;
 	}
 	const json_t *msgs = json_object_get(req, "messages");
 	if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-		fail(&e, "messages", "messages must be a non-empty array.");
-		goto fail;
+		rc = fail(&e, "messages", "messages must be a non-empty array.");
+		goto out_err;
 	}
 	out = json_pack("{s:o,s:[]}", "model", copy_string(model), "messages");
 	json_t *out_msgs = json_object_get(out, "messages");
 	if ((rc = convert_system(json_object_get(req, "system"), out_msgs, &e)) < 0)
-		goto fail_rc;
+		goto out_err;
 	size_t n_system = json_array_size(out_msgs);
 	size_t i;
 	const json_t *m;
 	json_array_foreach(msgs, i, m)
 	{
 		if ((rc = convert_message(m, i, i + 1 == json_array_size(msgs), out_msgs, &e)) < 0)
-			goto fail_rc;
+			goto out_err;
 	}
 	if (json_array_size(out_msgs) == n_system) {
-		fail(&e, "messages", "messages carry no content.");
-		goto fail;
+		rc = fail(&e, "messages", "messages carry no content.");
+		goto out_err;
 	}
 	json_object_set_new(out, "max_tokens", json_integer(json_integer_value(max)));
 	if ((rc = convert_tools(json_object_get(req, "tools"), out, &e)) < 0 ||
 	    (rc = convert_tool_choice(json_object_get(req, "tool_choice"), out, &e)) < 0 ||
 	    (rc = convert_scalars(req, out, &e)) < 0)
-		goto fail_rc;
+		goto out_err;
 	return out;
-fail_rc:
+out_err:
 	if (rc == -ENOMEM)
 		fail(&e, "", "Out of memory while converting the request.");
-fail:
 	json_decref(out);
 	return NULL;
 }

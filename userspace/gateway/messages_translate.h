@@ -18,7 +18,8 @@
  * text bytes and est_tokens of a /v1/messages request are those of the converted request.
  * `anthropic_req` is not modified and nothing in the result shares memory with it.
  * On failure returns NULL with `param` (a JSON path such as "messages[2].content[0].type",
- * "" for the whole body) and `msg` filled: a 400 invalid_request. */
+ * "" for the whole body) and `msg` filled: a 400 invalid_request. Out of memory also
+ * returns NULL, with `param` "" and a message saying so. */
 json_t *hw_messages_to_openai(const json_t *anthropic_req, char *param, size_t param_len, char *msg,
 			      size_t msg_len);
 
