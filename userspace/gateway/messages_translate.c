@@ -31,7 +31,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct perr *e, const char
 }
 
 /* Builds a field path for an error. Paths are short; a pathological depth is cut, not overrun. */
-__attribute__((format(printf, 3, 4))) static void path_fmt(char *dst, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void path_fmt(char *dst, size_t len, const char *fmt,
+							   ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -72,7 +73,8 @@ static json_t *buf_string(const struct hw_buf *b)
 }
 
 /* A required string member of a block; fills the error when missing. */
-static const json_t *need_string(const json_t *obj, const char *key, const char *path, struct perr *e)
+static const json_t *need_string(const json_t *obj, const char *key, const char *path,
+				 struct perr *e)
 {
 	const json_t *v = json_object_get(obj, key);
 	if (json_is_string(v))
@@ -105,7 +107,8 @@ static int image_part(const json_t *block, const char *path, json_t *parts, stru
 		if (!data)
 			return -EINVAL;
 		char *s = NULL;
-		if (asprintf(&s, "data:%s;base64,%s", json_string_value(mt), json_string_value(data)) < 0)
+		if (asprintf(&s, "data:%s;base64,%s", json_string_value(mt),
+			     json_string_value(data)) < 0)
 			return -ENOMEM;
 		url = json_string(s);
 		free(s);
@@ -119,7 +122,9 @@ static int image_part(const json_t *block, const char *path, json_t *parts, stru
 		return fail(e, p, "%s must be base64 or url.", p);
 	}
 	return json_array_append_new(parts, json_pack("{s:s,s:{s:o}}", "type", "image_url",
-						      "image_url", "url", url)) < 0 ? -ENOMEM : 0;
+						      "image_url", "url", url)) < 0
+		   ? -ENOMEM
+		   : 0;
 }
 
 /* A `document` block: plain text becomes a text part; a PDF (base64 or url) a `file` part. */
@@ -144,7 +149,8 @@ static int document_part(const json_t *block, const char *path, json_t *parts, s
 		if (!data)
 			return -EINVAL;
 		char *s = NULL;
-		if (asprintf(&s, "data:%s;base64,%s", json_string_value(mt), json_string_value(data)) < 0)
+		if (asprintf(&s, "data:%s;base64,%s", json_string_value(mt),
+			     json_string_value(data)) < 0)
 			return -ENOMEM;
 		part = json_pack("{s:s,s:{s:s,s:s}}", "type", "file", "file", "filename",
 				 title ? title : "document", "file_data", s);
@@ -153,7 +159,8 @@ static int document_part(const json_t *block, const char *path, json_t *parts, s
 		const json_t *u = need_string(src, "url", p, e);
 		if (!u)
 			return -EINVAL;
-		part = json_pack("{s:s,s:{s:o}}", "type", "file", "file", "file_url", copy_string(u));
+		part =
+		    json_pack("{s:s,s:{s:o}}", "type", "file", "file", "file_url", copy_string(u));
 	} else {
 		path_fmt(p, sizeof(p), "%s.source.type", path);
 		return fail(e, p, "%s must be base64, text or url.", p);
@@ -240,13 +247,17 @@ static int user_blocks(const json_t *content, const char *path, json_t *out_msgs
 			rc = tool_result_message(b, p, out_msgs, parts, e);
 		} else {
 			path_fmt(p, sizeof(p), "%s.content[%zu].type", path, i);
-			rc = fail(e, p, "%s must be text, image, document or tool_result in a user message.", p);
+			rc = fail(
+			    e, p,
+			    "%s must be text, image, document or tool_result in a user message.",
+			    p);
 		}
 		if (rc < 0)
 			break;
 	}
 	if (rc == 0 && json_array_size(parts) &&
-	    json_array_append_new(out_msgs, json_pack("{s:s,s:O}", "role", "user", "content", parts)) < 0)
+	    json_array_append_new(out_msgs,
+				  json_pack("{s:s,s:O}", "role", "user", "content", parts)) < 0)
 		rc = -ENOMEM;
 	json_decref(parts);
 	return rc;
@@ -306,7 +317,10 @@ static int assistant_blocks(const json_t *content, const char *path, json_t *out
 			rc = need_string(b, "data", p, e) ? 0 : -EINVAL;
 		} else {
 			path_fmt(p, sizeof(p), "%s.content[%zu].type", path, i);
-			rc = fail(e, p, "%s must be text, tool_use, thinking or redacted_thinking in an assistant message.", p);
+			rc = fail(e, p,
+				  "%s must be text, tool_use, thinking or redacted_thinking in an "
+				  "assistant message.",
+				  p);
 		}
 		if (rc < 0)
 			break;
@@ -339,8 +353,11 @@ static int convert_message(const json_t *m, size_t idx, bool last, json_t *out_m
 	const json_t *content = json_object_get(m, "content");
 	path_fmt(p, sizeof(p), "%s.content", path);
 	if (json_is_string(content))
-		return json_array_append_new(out_msgs, json_pack("{s:s,s:o}", "role", role, "content",
-								 copy_string(content))) < 0 ? -ENOMEM : 0;
+		return json_array_append_new(out_msgs, json_pack("{s:s,s:o}", "role", role,
+								 "content", copy_string(content))) <
+			       0
+			   ? -ENOMEM
+			   : 0;
 	if (!json_is_array(content))
 		return fail(e, p, "%s must be a string or an array of content blocks.", p);
 	/* Anthropic allows an empty content only for a final assistant (prefill) message. */
@@ -358,7 +375,9 @@ static int convert_system(const json_t *sys, json_t *out_msgs, struct perr *e)
 		if (json_string_length(sys) == 0)
 			return 0;
 		return json_array_append_new(out_msgs, json_pack("{s:s,s:o}", "role", "system",
-								 "content", copy_string(sys))) < 0 ? -ENOMEM : 0;
+								 "content", copy_string(sys))) < 0
+			   ? -ENOMEM
+			   : 0;
 	}
 	if (!json_is_array(sys))
 		return fail(e, "system", "system must be a string or an array of text blocks.");
@@ -406,7 +425,10 @@ static int convert_tools(const json_t *tools, json_t *out, struct perr *e)
 		const char *type = json_string_value(json_object_get(t, "type"));
 		if (!json_is_object(t) || (type && strcmp(type, "custom") != 0)) {
 			path_fmt(p, sizeof(p), "tools[%zu]%s", i, json_is_object(t) ? ".type" : "");
-			rc = fail(e, p, "%s: only custom tools {name, description, input_schema} are supported.", p);
+			rc = fail(e, p,
+				  "%s: only custom tools {name, description, input_schema} are "
+				  "supported.",
+				  p);
 			break;
 		}
 		const char *name = json_string_value(json_object_get(t, "name"));
@@ -431,7 +453,8 @@ static int convert_tools(const json_t *tools, json_t *out, struct perr *e)
 		if (json_is_string(desc))
 			json_object_set_new(fn, "description", copy_string(desc));
 		json_object_set_new(fn, "parameters", json_deep_copy(schema));
-		if (json_array_append_new(list, json_pack("{s:s,s:o}", "type", "function", "function", fn)) < 0) {
+		if (json_array_append_new(
+			list, json_pack("{s:s,s:o}", "type", "function", "function", fn)) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -463,7 +486,8 @@ static int convert_tool_choice(const json_t *tc, json_t *out, struct perr *e)
 			return fail(e, "tool_choice.name", "tool_choice.name must name a tool.");
 		choice = json_pack("{s:s,s:{s:s}}", "type", "function", "function", "name", name);
 	} else {
-		return fail(e, "tool_choice.type", "tool_choice.type must be auto, any, tool or none.");
+		return fail(e, "tool_choice.type",
+			    "tool_choice.type must be auto, any, tool or none.");
 	}
 	const json_t *dp = json_object_get(tc, "disable_parallel_tool_use");
 	if (dp && !json_is_boolean(dp)) {
@@ -500,7 +524,8 @@ static int convert_scalars(const json_t *req, json_t *out, struct perr *e)
 	const json_t *stops = json_object_get(req, "stop_sequences");
 	if (stops && !json_is_null(stops)) {
 		if (!json_is_array(stops))
-			return fail(e, "stop_sequences", "stop_sequences must be an array of strings.");
+			return fail(e, "stop_sequences",
+				    "stop_sequences must be an array of strings.");
 		size_t i;
 		const json_t *s;
 		json_array_foreach(stops, i, s)
@@ -520,7 +545,8 @@ static int convert_scalars(const json_t *req, json_t *out, struct perr *e)
 	if (rc < 0)
 		return rc;
 	const json_t *top_k = json_object_get(req, "top_k");
-	if (top_k && !json_is_null(top_k) && !(json_is_integer(top_k) && json_integer_value(top_k) >= 0))
+	if (top_k && !json_is_null(top_k) &&
+	    !(json_is_integer(top_k) && json_integer_value(top_k) >= 0))
 		return fail(e, "top_k", "top_k must be a non-negative integer.");
 	const json_t *thinking = json_object_get(req, "thinking");
 	if (thinking && !json_is_null(thinking) && !json_is_object(thinking))
@@ -561,7 +587,8 @@ json_t *hw_messages_to_openai(const json_t *req, char *param, size_t param_len, 
 	}
 	const json_t *max = json_object_get(req, "max_tokens");
 	if (!json_is_integer(max) || json_integer_value(max) < 1) {
-		rc = fail(&e, "max_tokens", "max_tokens is required and must be a positive integer.");
+		rc = fail(&e, "max_tokens",
+			  "max_tokens is required and must be a positive integer.");
 		goto out_err;
 	}
 	const json_t *msgs = json_object_get(req, "messages");
@@ -610,8 +637,10 @@ static int64_t int_at(const json_t *obj, const char *key)
  * Anthropic-style field hiway adds for Anthropic upstreams (§5.2). */
 static int64_t cached_of(const json_t *usage)
 {
-	const json_t *d = json_object_get(json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
-	return json_is_integer(d) ? json_integer_value(d) : int_at(usage, "cache_read_input_tokens");
+	const json_t *d =
+	    json_object_get(json_object_get(usage, "prompt_tokens_details"), "cached_tokens");
+	return json_is_integer(d) ? json_integer_value(d)
+				  : int_at(usage, "cache_read_input_tokens");
 }
 
 /* prompt_tokens counts cached and cache-written tokens (§8.2), Anthropic's input_tokens neither. */
@@ -631,8 +660,8 @@ static const char *stop_reason_of(const char *finish, bool tool_calls)
 		return "refusal";
 	/* Some OpenAI-compatible servers end a tool call with "stop"; the client's tool loop
 	 * needs tool_use either way. */
-	if (tool_calls || (finish && (strcmp(finish, "tool_calls") == 0 ||
-				      strcmp(finish, "function_call") == 0)))
+	if (tool_calls ||
+	    (finish && (strcmp(finish, "tool_calls") == 0 || strcmp(finish, "function_call") == 0)))
 		return "tool_use";
 	return "end_turn";
 }
@@ -686,7 +715,8 @@ static int message_text(const json_t *message, struct hw_buf *text)
 	json_array_foreach(c, i, part)
 	{
 		const json_t *t = json_object_get(part, "text");
-		if (json_is_string(t) && hw_buf_append(text, json_string_value(t), json_string_length(t)) < 0)
+		if (json_is_string(t) &&
+		    hw_buf_append(text, json_string_value(t), json_string_length(t)) < 0)
 			return -ENOMEM;
 	}
 	const json_t *refusal = json_object_get(message, "refusal");
@@ -732,12 +762,14 @@ json_t *hw_openai_to_message(const json_t *completion, const char *model_id,
 	json_t *out = NULL;
 	const json_t *reasoning = reasoning_of(message);
 	if (json_is_string(reasoning) && json_string_length(reasoning))
-		json_array_append_new(content, json_pack("{s:s,s:o,s:s}", "type", "thinking", "thinking",
-							 copy_string(reasoning), "signature", ""));
+		json_array_append_new(content,
+				      json_pack("{s:s,s:o,s:s}", "type", "thinking", "thinking",
+						copy_string(reasoning), "signature", ""));
 	if (message_text(message, &text) < 0)
 		goto out;
 	if (text.len)
-		json_array_append_new(content, json_pack("{s:s,s:o}", "type", "text", "text", buf_string(&text)));
+		json_array_append_new(
+		    content, json_pack("{s:s,s:o}", "type", "text", "text", buf_string(&text)));
 	size_t i;
 	const json_t *call;
 	json_array_foreach(calls, i, call)
@@ -757,11 +789,12 @@ json_t *hw_openai_to_message(const json_t *completion, const char *model_id,
 			reason = "stop_sequence";
 	}
 	const json_t *usage = json_object_get(completion, "usage");
-	out = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:o,s:o}", "id", id, "type", "message", "role",
-			"assistant", "model", model_id ? model_id : "", "content", content, "stop_reason", reason,
-			"stop_sequence", stop ? json_string(stop) : json_null(), "usage",
-			anthropic_usage(int_at(usage, "prompt_tokens"), int_at(usage, "completion_tokens"),
-					cached_of(usage), int_at(usage, "cache_creation_input_tokens")));
+	out = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:O,s:s,s:o,s:o}", "id", id, "type", "message", "role", "assistant",
+	    "model", model_id ? model_id : "", "content", content, "stop_reason", reason,
+	    "stop_sequence", stop ? json_string(stop) : json_null(), "usage",
+	    anthropic_usage(int_at(usage, "prompt_tokens"), int_at(usage, "completion_tokens"),
+			    cached_of(usage), int_at(usage, "cache_creation_input_tokens")));
 out:
 	json_decref(content);
 	hw_buf_free(&text);
@@ -776,8 +809,9 @@ static int emit(struct hw_buf *out, json_t *data)
 	if (!data)
 		return -ENOMEM;
 	char *s = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	int rc = s ? hw_sse_write(out, json_string_value(json_object_get(data, "type")), s, strlen(s))
-		   : -ENOMEM;
+	int rc =
+	    s ? hw_sse_write(out, json_string_value(json_object_get(data, "type")), s, strlen(s))
+	      : -ENOMEM;
 	free(s);
 	json_decref(data);
 	return rc < 0 ? -ENOMEM : 0;
@@ -803,12 +837,13 @@ void hw_messages_stream_init(struct hw_messages_stream *s, const char *model_id,
 static int start_message(struct hw_messages_stream *s, int64_t input_tokens, struct hw_buf *out)
 {
 	s->started = true;
-	return emit(out, json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:[],s:n,s:n,s:{s:I,s:i,s:i,s:i}}}",
-				   "type", "message_start", "message", "id", s->id, "type", "message",
-				   "role", "assistant", "model", s->model ? s->model : "", "content",
-				   "stop_reason", "stop_sequence", "usage", "input_tokens",
-				   (json_int_t)input_tokens, "cache_creation_input_tokens", 0,
-				   "cache_read_input_tokens", 0, "output_tokens", 0));
+	return emit(out,
+		    json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:[],s:n,s:n,s:{s:I,s:i,s:i,s:i}}}", "type",
+			      "message_start", "message", "id", s->id, "type", "message", "role",
+			      "assistant", "model", s->model ? s->model : "", "content",
+			      "stop_reason", "stop_sequence", "usage", "input_tokens",
+			      (json_int_t)input_tokens, "cache_creation_input_tokens", 0,
+			      "cache_read_input_tokens", 0, "output_tokens", 0));
 }
 
 static int close_block(struct hw_messages_stream *s, struct hw_buf *out)
@@ -816,7 +851,8 @@ static int close_block(struct hw_messages_stream *s, struct hw_buf *out)
 	if (s->open == HW_MESSAGES_BLOCK_NONE)
 		return 0;
 	s->open = HW_MESSAGES_BLOCK_NONE;
-	return emit(out, json_pack("{s:s,s:i}", "type", "content_block_stop", "index", s->next_index - 1));
+	return emit(
+	    out, json_pack("{s:s,s:i}", "type", "content_block_stop", "index", s->next_index - 1));
 }
 
 /* Makes a block of `kind` the open one; `block` (stolen) is its content_block_start body. */
@@ -844,8 +880,10 @@ static int thinking_piece(struct hw_messages_stream *s, const json_t *v, struct 
 {
 	int rc = 0;
 	if (s->open != HW_MESSAGES_BLOCK_THINKING)
-		rc = open_block(s, HW_MESSAGES_BLOCK_THINKING,
-				json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", ""), out);
+		rc = open_block(
+		    s, HW_MESSAGES_BLOCK_THINKING,
+		    json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", ""),
+		    out);
 	return rc < 0 ? rc : delta(s, "thinking_delta", "thinking", v, out);
 }
 
@@ -868,7 +906,8 @@ static int text_piece(struct hw_messages_stream *s, const json_t *v, struct hw_b
 {
 	int rc = 0;
 	if (s->open != HW_MESSAGES_BLOCK_TEXT)
-		rc = open_block(s, HW_MESSAGES_BLOCK_TEXT, json_pack("{s:s,s:s}", "type", "text", "text", ""), out);
+		rc = open_block(s, HW_MESSAGES_BLOCK_TEXT,
+				json_pack("{s:s,s:s}", "type", "text", "text", ""), out);
 	if (rc == 0)
 		rc = keep_tail(s, v);
 	return rc < 0 ? rc : delta(s, "text_delta", "text", v, out);
@@ -880,7 +919,7 @@ static int tool_piece(struct hw_messages_stream *s, const json_t *tc, struct hw_
 	const char *id = json_string_value(json_object_get(tc, "id"));
 	const json_t *fn = json_object_get(tc, "function");
 	/* Without an index, an id starts the next call and its absence continues the open one. */
-	int64_t idx = json_is_integer(jidx) ? json_integer_value(jidx)
+	int64_t idx = json_is_integer(jidx)			? json_integer_value(jidx)
 		      : id || s->open != HW_MESSAGES_BLOCK_TOOL ? s->last_tool + 1
 								: s->open_tool;
 	int rc = 0;
@@ -892,8 +931,8 @@ static int tool_piece(struct hw_messages_stream *s, const json_t *tc, struct hw_
 			id = gen;
 		const char *name = json_string_value(json_object_get(fn, "name"));
 		rc = open_block(s, HW_MESSAGES_BLOCK_TOOL,
-				json_pack("{s:s,s:s,s:s,s:{}}", "type", "tool_use", "id", id ? id : "",
-					  "name", name ? name : "", "input"),
+				json_pack("{s:s,s:s,s:s,s:{}}", "type", "tool_use", "id",
+					  id ? id : "", "name", name ? name : "", "input"),
 				out);
 		s->open_tool = s->last_tool = idx;
 	}
@@ -912,7 +951,8 @@ int hw_messages_stream_chunk(struct hw_messages_stream *s, const json_t *chunk, 
 	if (json_is_object(usage))
 		s->cache_creation = int_at(usage, "cache_creation_input_tokens");
 	if (!s->started) {
-		int64_t input = int_at(usage, "prompt_tokens") - cached_of(usage) - s->cache_creation;
+		int64_t input =
+		    int_at(usage, "prompt_tokens") - cached_of(usage) - s->cache_creation;
 		if ((rc = start_message(s, input > 0 ? input : 0, out)) < 0)
 			return rc;
 	}
@@ -925,7 +965,8 @@ int hw_messages_stream_chunk(struct hw_messages_stream *s, const json_t *chunk, 
 	const json_t *content = json_object_get(d, "content");
 	if (!json_is_string(content) || !json_string_length(content))
 		content = json_object_get(d, "refusal");
-	if (json_is_string(content) && json_string_length(content) && (rc = text_piece(s, content, out)) < 0)
+	if (json_is_string(content) && json_string_length(content) &&
+	    (rc = text_piece(s, content, out)) < 0)
 		return rc;
 	size_t i;
 	const json_t *tc;
@@ -966,13 +1007,14 @@ int hw_messages_stream_finish(struct hw_messages_stream *s, int64_t prompt_token
 			reason = "stop_sequence";
 	}
 	rc = emit(out, json_pack("{s:s,s:{s:s,s:o},s:o}", "type", "message_delta", "delta",
-				 "stop_reason", reason, "stop_sequence", stop ? json_string(stop) : json_null(),
-				 "usage", anthropic_usage(prompt_tokens, completion_tokens, cached_tokens,
-							  s->cache_creation)));
+				 "stop_reason", reason, "stop_sequence",
+				 stop ? json_string(stop) : json_null(), "usage",
+				 anthropic_usage(prompt_tokens, completion_tokens, cached_tokens,
+						 s->cache_creation)));
 	if (rc == 0 && hiway)
 		rc = emit(out, json_pack("{s:s,s:o,s:o}", "type", "hiway", "usage",
-					 anthropic_usage(prompt_tokens, completion_tokens, cached_tokens,
-							 s->cache_creation),
+					 anthropic_usage(prompt_tokens, completion_tokens,
+							 cached_tokens, s->cache_creation),
 					 "_hiway", json_deep_copy(hiway)));
 	if (rc == 0)
 		rc = emit(out, json_pack("{s:s}", "type", "message_stop"));
@@ -985,7 +1027,8 @@ int hw_messages_stream_error(struct hw_messages_stream *s, const json_t *error_o
 	if (s->ended)
 		return -EINVAL;
 	s->ended = true;
-	return emit(out, json_pack("{s:s,s:o}", "type", "error", "error", json_deep_copy(error_object)));
+	return emit(out,
+		    json_pack("{s:s,s:o}", "type", "error", "error", json_deep_copy(error_object)));
 }
 
 void hw_messages_stream_free(struct hw_messages_stream *s)

@@ -40,20 +40,20 @@ enum hw_messages_block {
 
 /* Rebuilds an OpenAI chunk stream as the §6.3 Anthropic event sequence. */
 struct hw_messages_stream {
-	char id[40];   /* msg_<ULID>, one for the whole stream */
-	char *model;   /* routed catalog id */
-	json_t *stop_sequences; /* the request's, or NULL */
-	bool started;  /* message_start was written */
-	bool ended;    /* message_stop or error was written: nothing may follow */
-	int next_index;                  /* index the next content block gets */
-	enum hw_messages_block open;     /* the block now open */
-	int64_t open_tool;               /* OpenAI tool_calls index of the open tool_use block */
-	int64_t last_tool;               /* highest tool_calls index given a block, -1 for none */
-	char finish[32];                 /* upstream finish_reason, "" until seen */
-	const char *matched_stop;        /* stop sequence the upstream named, if any */
-	struct hw_buf tail;              /* last text bytes, to see whether the text ended at a stop sequence */
-	size_t stop_max;                 /* longest stop sequence */
-	int64_t cache_creation;          /* cache_creation_input_tokens when a usage chunk carried it */
+	char id[40];		     /* msg_<ULID>, one for the whole stream */
+	char *model;		     /* routed catalog id */
+	json_t *stop_sequences;	     /* the request's, or NULL */
+	bool started;		     /* message_start was written */
+	bool ended;		     /* message_stop or error was written: nothing may follow */
+	int next_index;		     /* index the next content block gets */
+	enum hw_messages_block open; /* the block now open */
+	int64_t open_tool;	     /* OpenAI tool_calls index of the open tool_use block */
+	int64_t last_tool;	     /* highest tool_calls index given a block, -1 for none */
+	char finish[32];	     /* upstream finish_reason, "" until seen */
+	const char *matched_stop;    /* stop sequence the upstream named, if any */
+	struct hw_buf tail; /* last text bytes, to see whether the text ended at a stop sequence */
+	size_t stop_max;    /* longest stop sequence */
+	int64_t cache_creation; /* cache_creation_input_tokens when a usage chunk carried it */
 };
 
 void hw_messages_stream_init(struct hw_messages_stream *s, const char *model_id,
