@@ -846,6 +846,54 @@ static void test_stream_tool_out_of_order(void **state)
 	hw_buf_free(&out);
 }
 
+/* Upstream bytes are not trusted: odd shapes give a well-formed answer, never a crash
+ * (the sanitizer build runs this too). */
+static void test_malformed_upstream(void **state)
+{
+	static const char *const completions[] = {
+		"{}", "[]", "{'choices':5}", "{'choices':[7]}", "{'choices':[{'message':'x','finish_reason':3}]}",
+		"{'choices':[{'message':{'content':5,'tool_calls':[1,{'function':null},{'function':{'arguments':7}}]}}],"
+		"'usage':{'prompt_tokens':'x','completion_tokens':null,'prompt_tokens_details':[]}}",
+		"{'choices':[{'message':{'content':[{'type':'text','text':'a'},{'text':5},'b']}}],'usage':{'prompt_tokens':3,"
+		"'prompt_tokens_details':{'cached_tokens':9}}}",
+	};
+	json_t *stops = J("[1,null,'x']");
+	for (size_t i = 0; i < sizeof(completions) / sizeof(completions[0]); i++) {
+		json_t *c = J(completions[i]);
+		json_t *m = hw_openai_to_message(c, "m", stops);
+		assert_non_null(m);
+		assert_true(json_is_array(json_object_get(m, "content")));
+		assert_true(json_is_string(json_object_get(m, "stop_reason")));
+		/* cached above prompt never gives a negative input count */
+		assert_true(json_integer_value(json_object_get(json_object_get(m, "usage"), "input_tokens")) >= 0);
+		json_decref(m);
+		json_decref(c);
+	}
+	static const char *const chunks[] = {
+		"{}", "[]", "{'choices':[{'delta':5}]}", "{'choices':[{'delta':{'content':7,'reasoning_content':[]}}]}",
+		"{'choices':[{'delta':{'tool_calls':5}}]}", "{'choices':[{'delta':{'tool_calls':[{'index':'x','function':5}]}}]}",
+		"{'choices':[{'delta':{'content':'x'},'finish_reason':7,'stop_reason':9}]}",
+		"{'choices':[],'usage':5}",
+	};
+	struct hw_messages_stream s;
+	struct hw_buf out = {0};
+	hw_messages_stream_init(&s, NULL, stops);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
+		feed(&s, &out, chunks[i]);
+	assert_int_equal(hw_messages_stream_finish(&s, 1, 1, 5, NULL, &out), 0);
+	struct hw_sse_parser p = {0};
+	struct events ev = {json_array(), 0};
+	assert_int_equal(hw_sse_feed(&p, out.data, out.len, on_event, &ev), 0);
+	assert_int_equal(ev.bad_names, 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev.list, json_array_size(ev.list) - 1), "type")),
+			    "message_stop");
+	hw_sse_free(&p);
+	json_decref(ev.list);
+	json_decref(stops);
+	hw_messages_stream_free(&s);
+	hw_buf_free(&out);
+}
+
 static void test_error_body(void **state)
 {
 	json_t *env = J("{'error':{'type':'rate_limit_error','code':'rate_limit_exceeded','message':'m',"
@@ -886,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_stream_cache_creation),
 		cmocka_unit_test(test_stream_error),
 		cmocka_unit_test(test_stream_tool_out_of_order),
+		cmocka_unit_test(test_malformed_upstream),
 		cmocka_unit_test(test_error_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
