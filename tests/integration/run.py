@@ -35,6 +35,7 @@ MODULES = [
     "test_logs",
     "test_config",
     "test_lifecycle",
+    "test_fakes",
 ]
 
 
