@@ -43,7 +43,7 @@ static const char *tool_to_call(json_t *root)
 	return json_string_value(json_object_get(json_array_get(tools, 0), "name"));
 }
 
-/* The text of the first tool_result block of a message, or NULL when it has none. */
+/* The first tool_result block of a message's content, or NULL when it has none. */
 static json_t *tool_result_block(json_t *content)
 {
 	size_t i;
@@ -84,8 +84,9 @@ static int anthropic_parse(json_t *root, const char *url, struct MHD_Connection 
 		}
 		json_t *content = json_object_get(m, "content");
 		p->prompt_bytes += content_text(content, NULL);
-		json_array_foreach (content, j, b)
+		json_array_foreach (content, j, b) { /* tool_result blocks carry text too */
 			p->prompt_bytes += content_text(json_object_get(b, "content"), NULL);
+		}
 		if (strcmp(role, "user") == 0)
 			last_user = m;
 	}

@@ -22,8 +22,6 @@ static atomic_uint_fast64_t g_next_id;
 static long fault_long(json_t *fake, const char *key, long dflt)
 {
 	json_t *v = json_object_get(fake, key);
-	if (json_is_string(v)) /* "retry_after":"2" and friends are accepted as numbers too */
-		v = NULL;
 	if (!json_is_number(v))
 		return dflt;
 	double d = json_number_value(v);

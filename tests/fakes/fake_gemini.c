@@ -39,9 +39,11 @@ static const char *tool_to_call(json_t *root)
 		return NULL;
 	json_array_foreach (json_object_get(root, "tools"), i, tool) {
 		json_t *decl = json_array_get(json_object_get(tool, "functionDeclarations"), 0);
-		if (decl)
-			return json_string_value(json_array_get(allowed, 0))
-				       ?: json_string_value(json_object_get(decl, "name"));
+		if (!decl)
+			continue;
+		if (json_is_string(json_array_get(allowed, 0)))
+			return json_string_value(json_array_get(allowed, 0));
+		return json_string_value(json_object_get(decl, "name"));
 	}
 	return NULL;
 }
