@@ -4,8 +4,24 @@
  * Faults come from the request body's "fake" object (which a gateway forwards verbatim only to
  * OpenAI-format providers) merged with a FAKE{...json...} marker in the last user message's
  * text, which survives translation to Anthropic or Gemini because it is part of the prompt.
- * The answer is "fake: " + the last user text, "fake: tool result: " + a trailing tool result,
- * or a call to the first (or chosen) tool when the conversation ends with user text. */
+ * The answer is "fake: " + the last user text (marker included), "fake: tool result: " + a
+ * trailing tool result, or a call to the first (or chosen) tool, arguments {}, when tools are
+ * offered and the conversation ends with user text.
+ *
+ * Options (e.g. "please answer FAKE{\"status\":503,\"retry_after\":\"2\"}"); "chunks" are
+ * SSE events, counted from 0:
+ *   status N, retry_after N|"text"   answer N in the format's error shape, with Retry-After
+ *   headers_delay_ms, first_byte_delay_ms, chunk_delay_ms   sleep before headers / first event /
+ *                                    each later event (first_byte delays a JSON answer's headers)
+ *   stall_after_chunks N, cut_after_chunks N   hold the stream 120 s / drop the connection there
+ *   malformed (+ malformed_after_chunks N)     truncated JSON body / one broken event (default 0)
+ *   error_after_chunks N (+ error_status S)    end the stream with the format's error event
+ *   no_usage, content "text", content_type "t", empty_body, finish "length"
+ *   tool_calls [{"name":..,"arguments":{..}}]  answer these calls
+ *   cache_read_tokens N, cache_creation_tokens N   prompt-cache usage to report
+ *   oversized N                      the answer's text is N bytes of 'x' (body > N bytes)
+ *   close_keepalive true|"idle"      "Connection: close" and close / keep-alive advertised but
+ *                                    the socket closed right after the answer */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
