@@ -566,3 +566,26 @@ def fake_last_records_every_format(ctx):
     anthropic(ctx, "rec", headers={})
     eq(ctx.fake.requests(), before + 1, "rejected requests are counted")
     eq(ctx.fake.last()["path"], ANTHROPIC, "rejected requests are recorded")
+
+
+@test
+def fault_status_on_stream_requests(ctx):
+    """A failing stream request gets a plain JSON error, as the real providers answer."""
+    shapes = {"openai": lambda b: b["error"]["type"] == "server_error",
+              "anthropic": lambda b: b["error"]["type"] == "overloaded_error",
+              "gemini": lambda b: b["error"]["status"] == "UNAVAILABLE"}
+    for name, call in FORMATS.items():
+        a = call(ctx, "x " + marker(status=503, retry_after=4), stream=True)
+        eq((a.status, a.header("Retry-After")), (503, "4"), "%s stream fault" % name)
+        check(a.header("Content-Type").startswith("application/json"), "%s error type" % name)
+        check(shapes[name](a.json), "%s error shape: %r" % (name, a.json))
+
+
+@test
+def fault_close_keepalive_stream(ctx):
+    body = {"model": "c", "max_tokens": 5, "stream": True,
+            "messages": [{"role": "user", "content": "a b " + marker(close_keepalive="idle")}]}
+    r, closed = _closed_after_answer(ctx, ANTHROPIC, body, ANTH_H)
+    eq(r.status, 200, "status")
+    check(b"event: message_stop" in r.body, "whole stream before the close: %r" % r.body[-200:])
+    check(closed, "closed after the stream")
