@@ -55,7 +55,9 @@ CLI_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard userspace/cli/*.c))
 $(OUT)/hiwayctl: $(CLI_OBJ) $(OUT)/libhiway.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
-$(OUT)/fake-upstream: $(OUT)/tests/fakes/fake_upstream.o $(OUT)/libhiway.a
+FAKE_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard tests/fakes/*.c))
+
+$(OUT)/fake-upstream: $(FAKE_OBJ) $(OUT)/libhiway.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(OUT)/tests/%: $(OUT)/tests/unit/%.o $(OUT)/libhiway.a
@@ -72,7 +74,7 @@ test:
 
 tidy:
 	clang-tidy --quiet $(LIB_SRC) userspace/gateway/main.c $(wildcard userspace/cli/*.c) \
-		tests/fakes/fake_upstream.c -- $(CFLAGS)
+		$(wildcard tests/fakes/*.c) -- $(CFLAGS)
 
 clean:
 	rm -rf build build-asan

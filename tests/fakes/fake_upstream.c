@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-/* fake-upstream: an OpenAI-compatible Chat Completions server for tests and benchmarks.
+/* fake-upstream: a fake LLM provider for tests and benchmarks, speaking three wire formats:
+ *
+ *   OpenAI Chat Completions  POST /v1/chat/completions (also /chat/completions)
+ *   Anthropic Messages       POST /v1/messages
+ *   Google Gemini            POST /v1beta/models/{model}:generateContent
+ *                            POST /v1beta/models/{model}:streamGenerateContent?alt=sse
  *
  *   fake-upstream --listen HOST:PORT [--threads N]   (PORT 0 picks one; prints "listening on P")
  *
- * It answers deterministically ("fake: " + the last user text, or one call to the first tool)
- * and injects faults chosen per request by a "fake" object in the request body, which a
- * gateway forwards verbatim: status, retry_after, headers_delay_ms, first_byte_delay_ms,
- * chunk_delay_ms, stall_after_chunks, cut_after_chunks, malformed (+ malformed_after_chunks for
- * where a stream's bad event goes, default first), no_usage, content, content_type, empty_body.
- * GET /_fake/last, GET /_fake/stats and POST /_fake/reset let tests see what a gateway sent.
- * It is also the zero-delay upstream of the overhead benchmark, so the common path never
- * sleeps or takes a global lock beyond one short record update.
+ * It answers deterministically ("fake: " + the last user text, or a call to the first tool) and
+ * injects faults chosen per request by a "fake" object in the body or a FAKE{...} marker in the
+ * last user message (fake_faults.c lists them). GET /_fake/last, GET /_fake/stats and
+ * POST /_fake/reset let tests see what a gateway sent upstream. It is also the zero-delay
+ * upstream of the overhead benchmark, so the common path never sleeps or takes a global lock
+ * beyond one short record update.
  *
- * Delays never block an MHD worker: the connection is suspended and a single timer thread
- * resumes it when due, or as soon as the client hangs up (MHD cannot see a hang-up on a
- * suspended connection, so the timer thread watches the socket for EPOLLRDHUP itself). */
+ * This file holds the HTTP side and the steps every model call goes through; each format's file
+ * parses its request and renders the answer. Delays never block an MHD worker: the connection
+ * is suspended and a single timer thread resumes it when due, or as soon as the client hangs up
+ * (MHD cannot see a hang-up on a suspended connection, so the timer thread watches the socket
+ * for EPOLLRDHUP itself). */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -36,20 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake.h"
+
 #define MAX_BODY_BYTES (16u << 20)
 #define STALL_HOLD_MS 120000
 #define STREAM_BLOCK_SIZE 16384
-#define NONE SIZE_MAX
-#define MALFORMED_EVENT "data: {\"id\":\"chatcmpl-fake\",\"choices\":[{\n\n"
-
-/* A connection parked by the timer thread; gone is set when the client hung up meanwhile. */
-struct waiter {
-	struct MHD_Connection *conn;
-	uint64_t due_ms;
-	size_t slot;
-	int fd;
-	bool gone;
-};
 
 static struct {
 	pthread_mutex_t lock;
@@ -70,51 +66,6 @@ static struct {
 	uint64_t requests;
 } g_rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static atomic_uint_fast64_t g_next_id;
-
-struct fault {
-	long status;
-	long retry_after;
-	long headers_delay_ms;
-	long first_byte_delay_ms;
-	long chunk_delay_ms;
-	size_t stall_after;
-	size_t cut_after;
-	size_t malformed_after;
-	bool malformed;
-	bool no_usage;
-	bool empty_body;
-	const char *content;
-	const char *content_type;
-};
-
-/* The reply decided for one chat request. */
-struct answer {
-	const char *model;
-	char id[40];
-	json_int_t created;
-	char *text;
-	const char *tool_name;
-	json_int_t prompt_tokens;
-	json_int_t completion_tokens;
-	bool include_usage;
-};
-
-/* A streamed answer: every SSE event is rendered up front, then handed to MHD one per read so
- * each goes out as its own chunk. Owned by its MHD response. */
-struct stream {
-	struct waiter wait;
-	char **events;
-	size_t n, cap;
-	size_t next; /* the event to send next */
-	size_t off;  /* bytes of events[next] already sent when MHD's buffer was too small */
-	size_t stall_after;
-	size_t cut_after;
-	long first_byte_delay_ms;
-	long chunk_delay_ms;
-	bool delayed; /* the delay before events[next] has passed */
-	bool stalled;
-};
 
 /* One HTTP request, from the first MHD call to completion. */
 struct req {
@@ -122,7 +73,8 @@ struct req {
 	char *body;
 	size_t len, cap;
 	bool too_big;
-	bool delayed; /* the headers delay has passed */
+	bool delayed;       /* the headers delay has passed */
+	bool close_after;   /* close_keepalive "idle": shut the socket once the answer is out */
 	struct MHD_Response *resp;
 	unsigned int status;
 	long delay_ms;
@@ -247,7 +199,7 @@ static bool park(struct waiter *w, struct MHD_Connection *conn, long delay_ms)
 
 /* ---- responses ---- */
 
-static struct MHD_Response *text_response(const char *text, size_t len, const char *ctype)
+struct MHD_Response *text_response(const char *text, size_t len, const char *ctype)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -257,7 +209,7 @@ static struct MHD_Response *text_response(const char *text, size_t len, const ch
 }
 
 /* Takes ownership of body. */
-static struct MHD_Response *json_response(json_t *body, const char *ctype)
+struct MHD_Response *json_response(json_t *body, const char *ctype)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
@@ -273,213 +225,10 @@ static struct MHD_Response *json_response(json_t *body, const char *ctype)
 	return resp;
 }
 
-/* OpenAI's error envelope, with the type and code OpenAI uses for the status. */
-static struct MHD_Response *error_response(unsigned int status, const char *message)
-{
-	const char *type = "invalid_request_error", *code = "invalid_request";
 
-	if (status == 401) {
-		code = "invalid_api_key";
-	} else if (status == 404) {
-		code = "not_found";
-	} else if (status == 429) {
-		type = "requests";
-		code = "rate_limit_exceeded";
-	} else if (status >= 500) {
-		type = "server_error";
-		code = status == 503 ? "service_unavailable" : "server_error";
-	}
-	return json_response(json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message", message, "type",
-				       type, "param", "code", code),
-			     "application/json");
-}
+/* ---- streams ---- */
 
-static void set_error(struct req *r, unsigned int status, const char *message)
-{
-	r->status = status;
-	r->resp = error_response(status, message);
-}
-
-/* ---- the chat request ---- */
-
-static long fault_long(json_t *fake, const char *key, long dflt)
-{
-	json_t *v = json_object_get(fake, key);
-	if (!json_is_number(v))
-		return dflt;
-	double d = json_number_value(v);
-	return d < 0 ? dflt : d > 86400000.0 ? 86400000 : (long)d;
-}
-
-static size_t fault_count(json_t *fake, const char *key, size_t dflt)
-{
-	long v = fault_long(fake, key, -1);
-	return v < 0 ? dflt : (size_t)v;
-}
-
-/* `fake.only_model` (a model name or an array of them) limits the fault to requests for
- * those upstream models, so one request body can fail on a gateway's first candidate and
- * succeed on its fallback. */
-static bool fault_applies(json_t *root, json_t *fake)
-{
-	json_t *only = json_object_get(fake, "only_model");
-	const char *model = json_string_value(json_object_get(root, "model"));
-	if (!only)
-		return true;
-	if (!model)
-		return false;
-	if (json_is_string(only))
-		return strcmp(json_string_value(only), model) == 0;
-	size_t i;
-	json_t *v;
-	json_array_foreach(only, i, v)
-	{
-		if (json_is_string(v) && strcmp(json_string_value(v), model) == 0)
-			return true;
-	}
-	return false;
-}
-
-static void parse_fault(json_t *root, struct fault *f)
-{
-	json_t *fake = json_object_get(root, "fake");
-	if (!fault_applies(root, fake))
-		fake = NULL;
-
-	f->status = fault_long(fake, "status", 200);
-	f->retry_after = fault_long(fake, "retry_after", -1);
-	f->headers_delay_ms = fault_long(fake, "headers_delay_ms", 0);
-	f->first_byte_delay_ms = fault_long(fake, "first_byte_delay_ms", 0);
-	f->chunk_delay_ms = fault_long(fake, "chunk_delay_ms", 0);
-	f->stall_after = fault_count(fake, "stall_after_chunks", NONE);
-	f->cut_after = fault_count(fake, "cut_after_chunks", NONE);
-	f->malformed_after = fault_count(fake, "malformed_after_chunks", 0);
-	f->malformed = json_is_true(json_object_get(fake, "malformed"));
-	f->no_usage = json_is_true(json_object_get(fake, "no_usage"));
-	f->empty_body = json_is_true(json_object_get(fake, "empty_body"));
-	f->content = json_string_value(json_object_get(fake, "content"));
-	f->content_type = json_string_value(json_object_get(fake, "content_type"));
-}
-
-/* The text of a message's content (a string, or text parts joined by newlines): returns its
- * length and, when out is not NULL, writes it there (out must hold that length). */
-static size_t content_text(json_t *content, char *out)
-{
-	size_t n = 0, i;
-	json_t *part;
-
-	if (json_is_string(content)) {
-		n = json_string_length(content);
-		if (out)
-			memcpy(out, json_string_value(content), n);
-		return n;
-	}
-	json_array_foreach (content, i, part) {
-		json_t *text = json_object_get(part, "text");
-		if (!json_is_string(text))
-			continue;
-		if (n) {
-			if (out)
-				out[n] = '\n';
-			n++;
-		}
-		size_t len = json_string_length(text);
-		if (out)
-			memcpy(out + n, json_string_value(text), len);
-		n += len;
-	}
-	return n;
-}
-
-static const char *tool_to_call(json_t *root)
-{
-	json_t *tools = json_object_get(root, "tools");
-	json_t *choice = json_object_get(root, "tool_choice");
-
-	if (!json_array_size(tools))
-		return NULL;
-	if (json_is_string(choice) && strcmp(json_string_value(choice), "none") == 0)
-		return NULL;
-	const char *named =
-		json_string_value(json_object_get(json_object_get(choice, "function"), "name"));
-	if (named)
-		return named;
-	return json_string_value(
-		json_object_get(json_object_get(json_array_get(tools, 0), "function"), "name"));
-}
-
-static int build_answer(json_t *root, const struct fault *f, struct answer *a)
-{
-	json_t *messages = json_object_get(root, "messages");
-	json_t *last_user = NULL;
-	size_t prompt_bytes = 0, i;
-	json_t *msg;
-
-	json_array_foreach (messages, i, msg) {
-		prompt_bytes += content_text(json_object_get(msg, "content"), NULL);
-		const char *role = json_string_value(json_object_get(msg, "role"));
-		if (role && strcmp(role, "user") == 0)
-			last_user = msg;
-	}
-	a->model = json_string_value(json_object_get(root, "model"));
-	a->created = (json_int_t)time(NULL);
-	snprintf(a->id, sizeof(a->id), "chatcmpl-fake%016" PRIxFAST64,
-		 atomic_fetch_add(&g_next_id, 1) + 1);
-	a->include_usage = json_is_true(
-		json_object_get(json_object_get(root, "stream_options"), "include_usage"));
-	a->prompt_tokens = (json_int_t)((prompt_bytes + 3) / 4);
-	a->tool_name = f->content ? NULL : tool_to_call(root);
-	if (a->tool_name) {
-		/* The call's name and its "{}" arguments are what the model would have written. */
-		a->completion_tokens = (json_int_t)((strlen(a->tool_name) + 2 + 3) / 4);
-		return 0;
-	}
-	if (f->content) {
-		a->text = strdup(f->content);
-	} else {
-		json_t *content = json_object_get(last_user, "content");
-		size_t len = content_text(content, NULL);
-		a->text = malloc(6 + len + 1);
-		if (a->text) {
-			memcpy(a->text, "fake: ", 6);
-			content_text(content, a->text + 6);
-			a->text[6 + len] = '\0';
-		}
-	}
-	if (!a->text)
-		return -1;
-	a->completion_tokens = (json_int_t)((strlen(a->text) + 3) / 4);
-	return 0;
-}
-
-static json_t *usage_json(const struct answer *a)
-{
-	return json_pack("{s:I,s:I,s:I,s:{s:i}}", "prompt_tokens", a->prompt_tokens,
-			 "completion_tokens", a->completion_tokens, "total_tokens",
-			 a->prompt_tokens + a->completion_tokens, "prompt_tokens_details",
-			 "cached_tokens", 0);
-}
-
-static json_t *completion_json(const struct answer *a, bool usage)
-{
-	json_t *message =
-		json_pack("{s:s,s:s?,s:n}", "role", "assistant", "content", a->text, "refusal");
-	if (message && a->tool_name)
-		json_object_set_new(message, "tool_calls",
-				    json_pack("[{s:s,s:s,s:{s:s,s:s}}]", "id", "call_fake_0",
-					      "type", "function", "function", "name", a->tool_name,
-					      "arguments", "{}"));
-	json_t *obj = json_pack("{s:s,s:s,s:I,s:s,s:s,s:[{s:i,s:o,s:n,s:s}]}", "id", a->id,
-				"object", "chat.completion", "created", a->created, "model",
-				a->model, "system_fingerprint", "fp_fake", "choices", "index", 0,
-				"message", message, "logprobs", "finish_reason",
-				a->tool_name ? "tool_calls" : "stop");
-	if (obj && usage)
-		json_object_set_new(obj, "usage", usage_json(a));
-	return obj;
-}
-
-static int stream_push(struct stream *s, char *event)
+int stream_push(struct stream *s, char *event)
 {
 	if (!event)
 		return -1;
@@ -497,49 +246,20 @@ static int stream_push(struct stream *s, char *event)
 	return 0;
 }
 
-static char *sse_event(json_t *obj)
+char *sse_event(const char *type, json_t *obj)
 {
-	char *text = json_dumps(obj, JSON_COMPACT), *event = NULL;
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL, *event = NULL;
 	json_decref(obj);
-	if (text && asprintf(&event, "data: %s\n\n", text) < 0)
+	if (text && asprintf(&event, "%s%s%sdata: %s\n\n", type ? "event: " : "", type ? type : "",
+			     type ? "\n" : "", text) < 0)
 		event = NULL;
 	free(text);
 	return event;
 }
 
-/* One chat.completion.chunk; OpenAI adds "usage":null to every chunk once usage was asked. */
-static int push_chunk(struct stream *s, const struct answer *a, bool usage, json_t *delta,
-		      const char *finish)
+char *sse_data(json_t *obj)
 {
-	json_t *obj = json_pack("{s:s,s:s,s:I,s:s,s:s,s:[{s:i,s:o,s:n,s:s?}]}", "id", a->id,
-				"object", "chat.completion.chunk", "created", a->created, "model",
-				a->model, "system_fingerprint", "fp_fake", "choices", "index", 0,
-				"delta", delta, "logprobs", "finish_reason", finish);
-	if (!obj)
-		return -1;
-	if (usage)
-		json_object_set_new(obj, "usage", json_null());
-	return stream_push(s, sse_event(obj));
-}
-
-/* The content goes out one word per chunk, each carrying the whitespace before it, so the
- * pieces concatenate back to the exact text. */
-static int push_words(struct stream *s, const struct answer *a, bool usage)
-{
-	const char *p = a->text;
-
-	while (*p) {
-		const char *end = p;
-		while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
-			end++;
-		while (*end && *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
-			end++;
-		json_t *delta = json_pack("{s:s%}", "content", p, (size_t)(end - p));
-		if (push_chunk(s, a, usage, delta, NULL) < 0)
-			return -1;
-		p = end;
-	}
-	return 0;
+	return sse_event(NULL, obj);
 }
 
 static void stream_free(void *cls)
@@ -592,54 +312,33 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-static int build_stream_events(struct stream *s, const struct answer *a, const struct fault *f)
+/* The format's events, then the stream faults that change them: a malformed event inserted
+ * (by default first), or an error event that ends the stream early. */
+static int build_events(const struct format *fmt, struct stream *s, const struct answer *a,
+			const struct fault *f)
 {
-	bool usage = a->include_usage && !f->no_usage;
-
-	if (a->tool_name) {
-		json_t *call = json_pack("{s:i,s:s,s:s,s:{s:s,s:s}}", "index", 0, "id",
-					 "call_fake_0", "type", "function", "function", "name",
-					 a->tool_name, "arguments", "");
-		if (push_chunk(s, a, usage, json_pack("{s:s,s:n}", "role", "assistant", "content"),
-			       NULL) < 0 ||
-		    push_chunk(s, a, usage, json_pack("{s:[o]}", "tool_calls", call), NULL) < 0 ||
-		    push_chunk(s, a, usage,
-			       json_pack("{s:[{s:i,s:{s:s}}]}", "tool_calls", "index", 0,
-					 "function", "arguments", "{}"),
-			       NULL) < 0 ||
-		    push_chunk(s, a, usage, json_object(), "tool_calls") < 0)
-			return -1;
-	} else {
-		if (push_chunk(s, a, usage,
-			       json_pack("{s:s,s:s,s:n}", "role", "assistant", "content", "",
-					 "refusal"),
-			       NULL) < 0 ||
-		    push_words(s, a, usage) < 0 ||
-		    push_chunk(s, a, usage, json_object(), "stop") < 0)
-			return -1;
-	}
-	if (usage) {
-		json_t *obj = json_pack("{s:s,s:s,s:I,s:s,s:s,s:[],s:o}", "id", a->id, "object",
-					"chat.completion.chunk", "created", a->created, "model",
-					a->model, "system_fingerprint", "fp_fake", "choices",
-					"usage", usage_json(a));
-		if (!obj || stream_push(s, sse_event(obj)) < 0)
-			return -1;
-	}
-	if (stream_push(s, strdup("data: [DONE]\n\n")) < 0)
+	if (fmt->events(s, a) < 0)
 		return -1;
 	if (f->malformed) {
 		size_t at = f->malformed_after < s->n ? f->malformed_after : s->n;
-		if (stream_push(s, strdup(MALFORMED_EVENT)) < 0)
+		if (stream_push(s, strdup(fmt->malformed_event)) < 0)
 			return -1;
 		char *bad = s->events[s->n - 1];
 		memmove(&s->events[at + 1], &s->events[at], (s->n - 1 - at) * sizeof(char *));
 		s->events[at] = bad;
 	}
+	if (f->error_after != NONE) {
+		size_t at = f->error_after < s->n ? f->error_after : s->n;
+		while (s->n > at)
+			free(s->events[--s->n]);
+		if (stream_push(s, fmt->error_event((unsigned int)f->error_status)) < 0)
+			return -1;
+	}
 	return 0;
 }
 
-static struct MHD_Response *stream_response(struct MHD_Connection *conn, const struct answer *a,
+static struct MHD_Response *stream_response(const struct format *fmt,
+					    struct MHD_Connection *conn, const struct answer *a,
 					    const struct fault *f)
 {
 	struct stream *s = calloc(1, sizeof(*s));
@@ -650,7 +349,7 @@ static struct MHD_Response *stream_response(struct MHD_Connection *conn, const s
 	s->cut_after = f->cut_after;
 	s->first_byte_delay_ms = f->first_byte_delay_ms;
 	s->chunk_delay_ms = f->chunk_delay_ms;
-	if (build_stream_events(s, a, f) < 0) {
+	if (build_events(fmt, s, a, f) < 0) {
 		stream_free(s);
 		return NULL;
 	}
@@ -666,36 +365,42 @@ static struct MHD_Response *stream_response(struct MHD_Connection *conn, const s
 	return resp;
 }
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				      const char *value)
+/* ---- recording what was asked ---- */
+
+static enum MHD_Result collect_value(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
 {
-	json_t *headers = cls;
+	json_t *values = cls;
 	char name[256];
 	size_t i;
 
+	/* Header names are case-insensitive, so they are recorded in lower case. */
 	for (i = 0; i < sizeof(name) - 1 && key[i]; i++)
-		name[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+		name[i] = (char)(kind == MHD_HEADER_KIND && key[i] >= 'A' && key[i] <= 'Z'
+					 ? key[i] + 32
+					 : key[i]);
 	name[i] = '\0';
-	const char *prev = json_string_value(json_object_get(headers, name));
+	const char *prev = json_string_value(json_object_get(values, name));
 	if (!prev) {
-		json_object_set_new(headers, name, json_string(value ? value : ""));
+		json_object_set_new(values, name, json_string(value ? value : ""));
 		return MHD_YES;
 	}
 	char *joined;
 	if (asprintf(&joined, "%s, %s", prev, value ? value : "") >= 0) {
-		json_object_set_new(headers, name, json_string(joined));
+		json_object_set_new(values, name, json_string(joined));
 		free(joined);
 	}
 	return MHD_YES;
 }
 
 static void record_request(struct MHD_Connection *conn, const char *method, const char *url,
-			   json_t *root)
+			   const char *format, json_t *root)
 {
-	json_t *headers = json_object();
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, headers);
-	json_t *rec = json_pack("{s:s,s:s,s:o,s:O?}", "method", method, "path", url, "headers",
-				headers, "body", root);
+	json_t *headers = json_object(), *query = json_object();
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_value, headers);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_value, query);
+	json_t *rec = json_pack("{s:s,s:s,s:o,s:s,s:o,s:O?}", "method", method, "path", url,
+				"query", query, "format", format, "headers", headers, "body", root);
 	char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 	json_decref(rec);
 
@@ -708,71 +413,98 @@ static void record_request(struct MHD_Connection *conn, const char *method, cons
 	pthread_mutex_unlock(&g_rec.lock);
 }
 
-static void handle_chat(struct req *r, struct MHD_Connection *conn, const char *method,
-			const char *url)
+/* ---- a model call, in any format ---- */
+
+static void set_error(struct req *r, const struct format *fmt, unsigned int status,
+		      const char *message)
+{
+	r->status = status;
+	r->resp = fmt->error(status, message);
+}
+
+static void answer_call(const struct format *fmt, struct req *r, struct MHD_Connection *conn,
+			const struct prompt *p, const struct fault *f)
+{
+	struct answer a;
+	const char *ctype = f->content_type;
+
+	if (f->status < 200 || f->status > 599) {
+		set_error(r, fmt, 400, "fake.status must be between 200 and 599.");
+		return;
+	}
+	if (f->status != 200) {
+		set_error(r, fmt, (unsigned int)f->status, fault_message((unsigned int)f->status));
+		return;
+	}
+	r->status = 200;
+	if (f->empty_body) {
+		r->resp = text_response("", 0,
+					ctype	    ? ctype
+					: p->stream ? "text/event-stream"
+						    : "application/json");
+		return;
+	}
+	if (!p->stream && f->malformed) {
+		r->resp = text_response(fmt->malformed_body, strlen(fmt->malformed_body),
+					ctype ? ctype : "application/json");
+		return;
+	}
+	if (answer_build(fmt, p, f, &a) < 0) {
+		answer_free(&a);
+		set_error(r, fmt, 500, "out of memory");
+		return;
+	}
+	if (p->stream)
+		r->resp = stream_response(fmt, conn, &a, f);
+	else
+		r->resp = json_response(fmt->body(&a), ctype ? ctype : "application/json");
+	answer_free(&a);
+}
+
+static void handle_call(const struct format *fmt, struct req *r, struct MHD_Connection *conn,
+			const char *method, const char *url)
 {
 	json_error_t jerr;
 	json_t *root = r->too_big ? NULL : json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
-	struct fault f;
-	struct answer a = {0};
+	struct prompt p = {0};
+	struct fault f = {0};
+	const char *msg = "invalid request";
+	unsigned int status = 400;
 
-	record_request(conn, method, url, root);
+	record_request(conn, method, url, fmt->name, root);
 	if (r->too_big) {
-		set_error(r, 413, "Request body too large.");
-		return;
+		set_error(r, fmt, 413, "Request body too large.");
+		goto out;
+	}
+	if (!fmt->check(conn, &status, &msg)) {
+		set_error(r, fmt, status, msg);
+		goto out;
 	}
 	if (!json_is_object(root)) {
-		set_error(r, 400, "Request body is not a JSON object.");
+		set_error(r, fmt, 400, "Request body is not a JSON object.");
 		goto out;
 	}
-	parse_fault(root, &f);
+	if (fmt->parse(root, url, conn, &p, &msg) < 0 || fault_parse(&p, &f, &msg) < 0) {
+		set_error(r, fmt, 400, msg);
+		goto out;
+	}
 	r->delay_ms = f.headers_delay_ms;
-	if (!json_is_string(json_object_get(root, "model"))) {
-		set_error(r, 400, "you must provide a model parameter");
-		goto out;
-	}
-	if (!json_array_size(json_object_get(root, "messages"))) {
-		set_error(r, 400, "'messages' must be a non-empty array");
-		goto out;
-	}
-	bool stream = json_is_true(json_object_get(root, "stream"));
 	/* A non-streaming answer has no first event, so its first-byte delay delays the headers. */
-	if (!stream)
+	if (!p.stream)
 		r->delay_ms += f.first_byte_delay_ms;
-	if (f.status < 200 || f.status > 599) {
-		set_error(r, 400, "fake.status must be between 200 and 599.");
-	} else if (f.status != 200) {
-		set_error(r, (unsigned int)f.status, "The fake upstream was told to fail.");
-	} else if (f.empty_body) {
-		r->status = 200;
-		r->resp = text_response("", 0,
-					f.content_type ? f.content_type
-					: stream       ? "text/event-stream"
-						       : "application/json");
-	} else if (!stream && f.malformed) {
-		static const char bad[] = "{\"id\":\"chatcmpl-fake\",\"object\":\"chat.comp";
-		r->status = 200;
-		r->resp = text_response(bad, sizeof(bad) - 1,
-					f.content_type ? f.content_type : "application/json");
-	} else if (build_answer(root, &f, &a) < 0) {
-		set_error(r, 500, "out of memory");
-	} else if (stream) {
-		r->status = 200;
-		r->resp = stream_response(conn, &a, &f);
-	} else {
-		r->status = 200;
-		r->resp = json_response(completion_json(&a, !f.no_usage),
-					f.content_type ? f.content_type : "application/json");
-	}
-	if (r->resp && f.retry_after >= 0) {
-		char v[24];
-		snprintf(v, sizeof(v), "%ld", f.retry_after);
-		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
-	}
+	answer_call(fmt, r, conn, &p, &f);
+	if (r->resp && f.retry_after[0])
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_RETRY_AFTER, f.retry_after);
+	if (r->resp && f.close == CLOSE_HEADER)
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	r->close_after = f.close == CLOSE_IDLE;
 out:
-	free(a.text);
+	fault_free(&f);
+	prompt_free(&p);
 	json_decref(root);
 }
+
+/* ---- routing ---- */
 
 static json_t *models_json(void)
 {
@@ -786,15 +518,34 @@ static json_t *models_json(void)
 	return json_pack("{s:s,s:o}", "object", "list", "data", data);
 }
 
+/* The format a model-call path speaks, or NULL. */
+static const struct format *call_format(const char *url)
+{
+	if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0)
+		return &fmt_openai;
+	if (strcmp(url, "/v1/messages") == 0)
+		return &fmt_anthropic;
+	size_t plen = strlen("/v1beta/models/");
+	if (strncmp(url, "/v1beta/models/", plen) == 0) {
+		const char *colon = strrchr(url + plen, ':');
+		if (colon && colon > url + plen && !strchr(url + plen, '/') &&
+		    (strcmp(colon, ":generateContent") == 0 ||
+		     strcmp(colon, ":streamGenerateContent") == 0))
+			return &fmt_gemini;
+	}
+	return NULL;
+}
+
 static void route(struct req *r, struct MHD_Connection *conn, const char *method, const char *url)
 {
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	const struct format *fmt = call_format(url);
 
-	if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0) {
+	if (fmt) {
 		if (post)
-			handle_chat(r, conn, method, url);
+			handle_call(fmt, r, conn, method, url);
 		else
-			set_error(r, 405, "Use POST.");
+			set_error(r, fmt, 405, "Use POST.");
 		return;
 	}
 	r->status = 200;
@@ -806,7 +557,7 @@ static void route(struct req *r, struct MHD_Connection *conn, const char *method
 			r->resp = text_response(g_rec.last, strlen(g_rec.last), "application/json");
 		pthread_mutex_unlock(&g_rec.lock);
 		if (!r->resp)
-			set_error(r, 404, "No chat request recorded yet.");
+			set_error(r, &fmt_openai, 404, "No chat request recorded yet.");
 	} else if (strcmp(url, "/_fake/stats") == 0 && get) {
 		pthread_mutex_lock(&g_rec.lock);
 		json_int_t n = (json_int_t)g_rec.requests;
@@ -820,7 +571,7 @@ static void route(struct req *r, struct MHD_Connection *conn, const char *method
 		pthread_mutex_unlock(&g_rec.lock);
 		r->resp = json_response(json_pack("{s:b}", "ok", 1), "application/json");
 	} else {
-		set_error(r, 404, "Unknown path.");
+		set_error(r, &fmt_openai, 404, "Unknown path.");
 	}
 }
 
@@ -881,6 +632,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!r)
 		return;
+	/* The answer is out and the connection would stay open for the next request: closing it
+	 * now is what a server does to an idle kept-alive connection. shutdown (not close) leaves
+	 * the descriptor to MHD, which sees the end of the stream and cleans up. */
+	if (r->close_after && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+	}
 	if (r->resp)
 		MHD_destroy_response(r->resp);
 	free(r->body);

@@ -36,6 +36,7 @@ MODULES = [
     "test_logs",
     "test_config",
     "test_lifecycle",
+    "test_fakes",
 ]
 
 
