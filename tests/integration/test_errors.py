@@ -490,13 +490,13 @@ def errors_are_never_html(ctx):
 
 
 @test
-def unserved_provider_kind_pin(ctx):
-    """Anthropic and Gemini models need the translation of issue 3: pinning one is a clear
-    400 on `model`, never a request sent upstream in the wrong wire format."""
+def unconfigured_provider_pin(ctx):
+    """A builtin model whose provider is not configured: 400 byok_missing naming it (§7.6),
+    and the model is not listed."""
     gw = ctx.main
     r = gw.chat(chat_body(model="anthropic/claude-haiku-4-5"), key=gw.key)
-    expect_error(r, 400, "invalid_request", "invalid_request_error", param="model")
+    expect_error(r, 400, "byok_missing", "invalid_request_error", provider="anthropic")
     r = gw.get("/v1/models", key=gw.key)
     ids = [m["id"] for m in r.json["data"]]
     check(not any(i.startswith(("anthropic/", "google/")) for i in ids),
-          "unserved kinds listed: %r" % ids)
+          "models of unconfigured providers listed: %r" % ids)

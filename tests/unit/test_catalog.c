@@ -424,10 +424,6 @@ static void test_provider_usable(void **state)
 		assert_true(hw_provider_usable(&p));
 	}
 
-	assert_true(hw_provider_kind_served(HW_PROVIDER_ANTHROPIC));
-	assert_true(hw_provider_kind_served(HW_PROVIDER_GOOGLE));
-	assert_true(hw_provider_kind_served(HW_PROVIDER_OPENAI));
-	assert_true(hw_provider_kind_served(HW_PROVIDER_ECHO));
 
 	/* Disabled: never usable, key or not. */
 	p.enabled = false;

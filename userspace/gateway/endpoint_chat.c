@@ -86,10 +86,6 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 		c->cand[c->n_cand++] = res.model;
 		c->tier = "override";
 		snprintf(c->reason, sizeof(c->reason), "model_pin");
-		if (res.model->provider && !hw_provider_kind_served(res.model->provider->kind))
-			return hw_respond_error(req, HW_ERR_INVALID_REQUEST,
-						"This model's provider kind is not served by this version yet.",
-						json_pack("{s:s}", "param", "model"));
 		if (!hw_provider_usable(res.model->provider))
 			return hw_respond_error(req, HW_ERR_BYOK_MISSING,
 						"No API key is configured for this model's provider.",

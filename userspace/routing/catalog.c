@@ -185,14 +185,9 @@ const struct hw_model *hw_catalog_find(const struct hw_catalog *cat, const char 
 	return NULL;
 }
 
-bool hw_provider_kind_served(enum hw_provider_kind kind)
-{
-	return kind >= HW_PROVIDER_OPENAI && kind <= HW_PROVIDER_ECHO;
-}
-
 bool hw_provider_usable(const struct hw_cfg_provider *p)
 {
-	if (!p || !p->enabled || !hw_provider_kind_served(p->kind))
+	if (!p || !p->enabled)
 		return false;
 	if (p->kind == HW_PROVIDER_ECHO || p->kind == HW_PROVIDER_OPENAI_COMPATIBLE)
 		return true;

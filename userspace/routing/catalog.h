@@ -41,11 +41,7 @@ int hw_tier_parse(const char *s);
 
 const struct hw_model *hw_catalog_find(const struct hw_catalog *cat, const char *id);
 
-/* Whether this build can speak the provider kind's wire format. */
-bool hw_provider_kind_served(enum hw_provider_kind kind);
-
-/* A provider is usable when configured, enabled, of a served kind and holding a key, or
- * needing none. */
+/* A provider is usable when configured, enabled and holding a key, or needing none. */
 bool hw_provider_usable(const struct hw_cfg_provider *p);
 
 enum hw_model_ask { HW_ASK_AUTO, HW_ASK_TIER, HW_ASK_MODEL };
