@@ -182,13 +182,22 @@ static int max_tokens_field(json_t *root, const char *name, struct hw_chat_req *
 int hw_chat_parse(const char *body, size_t len, struct hw_chat_req *r, char *param,
 		  size_t param_len, char *msg, size_t msg_len)
 {
+	json_error_t jerr;
+	json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		memset(r, 0, sizeof(*r));
+		struct perr e = {param, msg, param_len, msg_len};
+		return fail(&e, NULL, "Request body is not valid JSON: %s", jerr.text);
+	}
+	return hw_chat_parse_root(root, r, param, param_len, msg, msg_len);
+}
+
+int hw_chat_parse_root(json_t *root, struct hw_chat_req *r, char *param, size_t param_len,
+		       char *msg, size_t msg_len)
+{
 	struct perr e = {param, msg, param_len, msg_len};
 	memset(r, 0, sizeof(*r));
-	json_error_t jerr;
-	r->root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!r->root)
-		return fail(&e, NULL, "Request body is not valid JSON: %s", jerr.text);
-	json_t *root = r->root;
+	r->root = root;
 	if (!json_is_object(root))
 		return fail(&e, NULL, "Request body must be a JSON object.", NULL);
 	/* Held by its own reference: the upstream body is built by editing root in place. */

@@ -30,6 +30,10 @@ struct hw_chat_req {
 /* Returns 0, or -EINVAL with `param` (field path, "" for null) and `msg` filled. */
 int hw_chat_parse(const char *body, size_t len, struct hw_chat_req *out, char *param,
 		  size_t param_len, char *msg, size_t msg_len);
+/* The same over a parsed document (the /v1/messages request in its internal form); `root`
+ * is stolen, and freed with the request. */
+int hw_chat_parse_root(json_t *root, struct hw_chat_req *r, char *param, size_t param_len,
+		       char *msg, size_t msg_len);
 void hw_chat_req_free(struct hw_chat_req *r);
 
 #endif

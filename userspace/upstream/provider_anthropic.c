@@ -33,18 +33,11 @@ static int add_header(struct hw_upstream_call *call, const char *name, const cha
 	return rc;
 }
 
-int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
-		       const struct hw_model *m, const json_t *openai_request, int64_t max_tokens,
-		       const char *end_user, bool stream, struct hw_upstream_call *call, char *msg,
-		       size_t msg_len)
+/* URL, headers and body of a Messages API call; `body` is stolen. */
+static int finish_call(const struct hw_cfg_provider *p, const char *api_key, json_t *body,
+		       bool stream, const char *beta, struct hw_upstream_call *call)
 {
-	msg[0] = '\0';
-	json_t *body = hw_anthropic_request_from_openai(
-	    openai_request, m->upstream_model, max_tokens, end_user, stream, p->prompt_cache,
-	    m->min_cache_tokens, msg, msg_len);
-	if (!body)
-		return msg[0] ? -EINVAL : -ENOMEM;
-	call->body = json_dumps(body, JSON_COMPACT);
+	call->body = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
 	if (!call->body)
 		return -ENOMEM;
@@ -65,6 +58,8 @@ int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
 		rc = add_header(call, "content-type", "application/json");
 	if (!rc)
 		rc = add_header(call, "accept", stream ? "text/event-stream" : "application/json");
+	if (!rc && beta && beta[0])
+		rc = add_header(call, "anthropic-beta", beta);
 	/* "Expect:" with nothing after the colon makes curl drop the header: no 100-continue
 	 * round trip before every body. */
 	if (!rc)
@@ -72,4 +67,38 @@ int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
 	call->stream = stream;
 	call->timeouts = p->timeouts;
 	return rc;
+}
+
+int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
+		       const struct hw_model *m, const json_t *openai_request, int64_t max_tokens,
+		       const char *end_user, bool stream, struct hw_upstream_call *call, char *msg,
+		       size_t msg_len)
+{
+	msg[0] = '\0';
+	json_t *body = hw_anthropic_request_from_openai(
+	    openai_request, m->upstream_model, max_tokens, end_user, stream, p->prompt_cache,
+	    m->min_cache_tokens, msg, msg_len);
+	if (!body)
+		return msg[0] ? -EINVAL : -ENOMEM;
+	return finish_call(p, api_key, body, stream, NULL, call);
+}
+
+int hw_anthropic_build_native(const struct hw_cfg_provider *p, const char *api_key,
+			      const struct hw_model *m, const json_t *messages_request, bool stream,
+			      const char *beta, struct hw_upstream_call *call)
+{
+	json_t *body = json_copy((json_t *)messages_request); /* shallow: only top-level keys change */
+	if (!body)
+		return -ENOMEM;
+	json_object_set_new(body, "model", json_string(m->upstream_model));
+	if (p->prompt_cache) {
+		/* The marks go into nested objects: those must not be the client's own. */
+		json_t *sys = json_object_get(body, "system"), *tools = json_object_get(body, "tools");
+		if (sys)
+			json_object_set_new(body, "system", json_deep_copy(sys));
+		if (tools)
+			json_object_set_new(body, "tools", json_deep_copy(tools));
+		hw_anthropic_inject_cache(body, m->min_cache_tokens);
+	}
+	return finish_call(p, api_key, body, stream, beta, call);
 }

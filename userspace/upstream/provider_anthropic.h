@@ -25,4 +25,11 @@ int hw_anthropic_build(const struct hw_cfg_provider *p, const char *api_key,
 		       const char *end_user, bool stream, struct hw_upstream_call *call, char *msg,
 		       size_t msg_len);
 
+/* A /v1/messages request routed to an anthropic model goes upstream as received, with only
+ * `model` replaced and the prompt-cache marks of SPEC §8.7; `beta` is the client's
+ * anthropic-beta header (NULL when none). 0 or -ENOMEM. */
+int hw_anthropic_build_native(const struct hw_cfg_provider *p, const char *api_key,
+			      const struct hw_model *m, const json_t *messages_request, bool stream,
+			      const char *beta, struct hw_upstream_call *call);
+
 #endif
