@@ -136,50 +136,78 @@ struct norm {
 	int pending; /* whitespace seen since the last byte written: 0 none, 1 space, 2 newline */
 };
 
-static inline void norm_put(struct norm *s, char c)
-{
-	if (s->pending && s->n)
-		s->out[s->n++] = s->pending == 2 ? '\n' : ' ';
-	s->pending = 0;
-	s->out[s->n++] = c;
-}
+/* Byte classes for the normalizer; most text is N (copied as is). */
+enum { N, UP, WS, NL, LEAD };
+
+static const unsigned char byte_class[256] = {
+	['\t'] = WS, ['\n'] = NL, ['\v'] = WS, ['\f'] = WS, ['\r'] = WS, [' '] = WS,
+	['A' ... 'Z'] = UP, [0xC2] = LEAD, [0xC3] = LEAD, [0xE2] = LEAD,
+};
 
 static void norm_feed(struct norm *s, const char *src, size_t len)
 {
+	/* Locals, not s->...: stores through a char pointer would force reloads of s. */
 	const unsigned char *p = (const unsigned char *)src;
+	char *out = s->out;
+	size_t n = s->n;
+	int pending = s->pending;
+#define PUT(ch)                                                          \
+	do {                                                             \
+		if (pending) {                                           \
+			if (n)                                           \
+				out[n++] = pending == 2 ? '\n' : ' ';    \
+			pending = 0;                                     \
+		}                                                        \
+		out[n++] = (char)(ch);                                   \
+	} while (0)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = p[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
-			if (!s->pending)
-				s->pending = 1;
-		} else if (c == '\n') {
-			s->pending = 2;
-		} else if (c >= 'A' && c <= 'Z') {
-			norm_put(s, (char)(c + 32));
-		} else if (c == 0xC3 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9E &&
-			   p[i + 1] != 0x97) {
-			/* Latin-1 capitals U+00C0..U+00DE (not ×) sit 0x20 below their small letter. */
-			norm_put(s, (char)0xC3);
-			norm_put(s, (char)(p[++i] + 0x20));
-		} else if (c == 0xC2 && i + 1 < len && p[i + 1] == 0xA0) {
-			/* No-break space: French puts it before ? and !, it must not glue words. */
-			i++;
-			if (!s->pending)
-				s->pending = 1;
-		} else if (c == 0xE2 && i + 2 < len && p[i + 1] == 0x80 &&
-			   (p[i + 2] == 0x98 || p[i + 2] == 0x99 || p[i + 2] == 0xAF)) {
-			/* Typographic apostrophes match "d'accord"; U+202F is French thin no-break space. */
-			if (p[i + 2] == 0xAF) {
-				if (!s->pending)
-					s->pending = 1;
+		switch (byte_class[c]) {
+		case N:
+			PUT(c);
+			break;
+		case UP:
+			PUT(c + 32);
+			break;
+		case WS:
+			if (!pending)
+				pending = 1;
+			break;
+		case NL:
+			pending = 2;
+			break;
+		default:
+			if (c == 0xC3 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9E &&
+			    p[i + 1] != 0x97) {
+				/* Latin-1 capitals U+00C0..U+00DE (not ×) sit 0x20 below their
+				 * small letter. */
+				PUT(0xC3);
+				PUT(p[++i] + 0x20);
+			} else if (c == 0xC2 && i + 1 < len && p[i + 1] == 0xA0) {
+				/* No-break space: French puts it before ? and !; it must not glue
+				 * words. */
+				i++;
+				if (!pending)
+					pending = 1;
+			} else if (c == 0xE2 && i + 2 < len && p[i + 1] == 0x80 &&
+				   (p[i + 2] == 0x98 || p[i + 2] == 0x99 || p[i + 2] == 0xAF)) {
+				/* Typographic apostrophes match "d'accord"; U+202F is the French
+				 * thin no-break space. */
+				if (p[i + 2] == 0xAF) {
+					if (!pending)
+						pending = 1;
+				} else {
+					PUT('\'');
+				}
+				i += 2;
 			} else {
-				norm_put(s, '\'');
+				PUT(c);
 			}
-			i += 2;
-		} else {
-			norm_put(s, (char)c);
 		}
 	}
+#undef PUT
+	s->n = n;
+	s->pending = pending;
 }
 
 size_t hw_analyzers_normalize(const char *src, size_t len, char *dst)
@@ -464,12 +492,24 @@ static bool word_is(const char *w, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(w, lit, n) == 0;
 }
 
+/* memmem for short literals: memchr on the first byte is much faster in practice. */
+static bool contains(const char *t, size_t n, const char *lit, size_t ln)
+{
+	const char *p = t, *end = t + n;
+	while ((size_t)(end - p) >= ln && (p = memchr(p, lit[0], (size_t)(end - p) - ln + 1))) {
+		if (memcmp(p + 1, lit + 1, ln - 1) == 0)
+			return true;
+		p++;
+	}
+	return false;
+}
+
 /* The code analyzer's syntax cues (§7.3) on normalized text: line structure survives as '\n'
  * and indentation is gone. `import x` counts only at the start of a line, so the English verb
  * does not. */
 static bool has_syntax(const char *t, size_t n)
 {
-	if (memmem(t, n, "#include", 8) || memmem(t, n, "=>", 2) || memmem(t, n, "</", 2))
+	if (contains(t, n, "#include", 8) || contains(t, n, "=>", 2) || contains(t, n, "</", 2))
 		return true;
 	bool select_seen = false;
 	size_t line = 0;
@@ -536,12 +576,15 @@ static bool has_path(const char *t, size_t n)
 		while (i < n && (t[i] == ' ' || t[i] == '\n'))
 			i++;
 		size_t j = i;
-		while (j < n && t[j] != ' ' && t[j] != '\n')
-			j++;
+		const char *dot = NULL;
+		for (; j < n && t[j] != ' ' && t[j] != '\n'; j++)
+			if (t[j] == '.')
+				dot = t + j;
 		size_t e = j;
 		while (e > i && trailing_punct(t[e - 1]))
 			e--;
-		const char *dot = e > i ? memrchr(t + i, '.', e - i) : NULL;
+		if (dot && dot >= t + e) /* the last dot was trailing punctuation */
+			dot = e > i ? memrchr(t + i, '.', e - i) : NULL;
 		if (dot && dot > t + i && is_word((unsigned char)dot[-1]) &&
 		    code_ext(dot + 1, (size_t)(t + e - dot - 1)))
 			return true;
@@ -783,7 +826,7 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 			((ss.lists & (1u << HW_KW_SYSTEM_CODE)) ? 0.1 : 0.0));
 	}
 
-	bool fence = memmem(u, un, "```", 3) != NULL;
+	bool fence = contains(u, un, "```", 3);
 	out->value[HW_AN_CODE] = clamp1((fence ? 0.50 : 0.0) + (has_syntax(u, un) ? 0.20 : 0.0) +
 					(has_path(u, un) ? 0.15 : 0.0) +
 					((su.lists & (1u << HW_KW_CODE_TALK)) ? 0.15 : 0.0));

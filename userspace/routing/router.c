@@ -120,13 +120,16 @@ static const char *const modifier_names[] = {
 	"budget_downgrade", "budget_light_only", "tier_pin",	  "model_pin",
 	"passthrough",	    "fallback"};
 
-static void append(char *buf, size_t len, size_t *off, const char *s)
+/* Appends ", s" (or s first); an item that does not fit is dropped whole. */
+static void append(char *buf, size_t len, size_t *off, const char *s, size_t sl)
 {
-	if (*off >= len)
+	size_t sep = *off ? 2 : 0;
+	if (*off + sep + sl >= len)
 		return;
-	int n = snprintf(buf + *off, len - *off, "%s%s", *off ? ", " : "", s);
-	if (n > 0)
-		*off += (size_t)n;
+	memcpy(buf + *off, ", ", sep);
+	memcpy(buf + *off + sep, s, sl);
+	*off += sep + sl;
+	buf[*off] = '\0';
 }
 
 void hw_route_reason(const struct hw_analysis *a, unsigned mods, char *buf, size_t len)
@@ -155,15 +158,23 @@ void hw_route_reason(const struct hw_analysis *a, unsigned mods, char *buf, size
 		for (int i = 0; i < HW_AN__COUNT; i++) {
 			if (!pick[i])
 				continue;
-			snprintf(item, sizeof(item), "%s=%.2f", analyzer_names[i], a->value[i]);
-			append(buf, len, &off, item);
+			/* name=d.dd by hand: printf's float path costs more than routing. */
+			size_t nl = strlen(analyzer_names[i]);
+			int c = (int)(a->value[i] * 100.0 + 0.5);
+			memcpy(item, analyzer_names[i], nl);
+			item[nl] = '=';
+			item[nl + 1] = (char)('0' + c / 100);
+			item[nl + 2] = '.';
+			item[nl + 3] = (char)('0' + c / 10 % 10);
+			item[nl + 4] = (char)('0' + c % 10);
+			append(buf, len, &off, item, nl + 5);
 		}
 		if (!picked)
-			append(buf, len, &off, "trivial");
+			append(buf, len, &off, "trivial", 7);
 	}
 	for (size_t b = 0; b < sizeof(modifier_names) / sizeof(modifier_names[0]); b++)
 		if (mods & (1u << b))
-			append(buf, len, &off, modifier_names[b]);
+			append(buf, len, &off, modifier_names[b], strlen(modifier_names[b]));
 }
 
 void hw_route_add_modifier(struct hw_route_result *out, enum hw_route_modifier mod)
