@@ -19,12 +19,12 @@ static const char config_yaml[] = "providers:\n"
 				  "  mistral: {api_key: mk-bench}\n";
 
 static const char paragraph[] =
-	"We run a small online shop and our checkout service has started to time out under "
-	"load since last week's deploy. Please explain what could cause the latency spikes, "
-	"compare the usual suspects (database connection pool exhaustion, lock contention, "
-	"slow third-party payment calls) and suggest how we should instrument the service. "
-	"The answer must be practical: at most ten steps, in order, and it should mention "
-	"which metrics to watch first. ";
+    "We run a small online shop and our checkout service has started to time out under "
+    "load since last week's deploy. Please explain what could cause the latency spikes, "
+    "compare the usual suspects (database connection pool exhaustion, lock contention, "
+    "slow third-party payment calls) and suggest how we should instrument the service. "
+    "The answer must be practical: at most ten steps, in order, and it should mention "
+    "which metrics to watch first. ";
 
 static int64_t now_ns(void)
 {
@@ -61,29 +61,31 @@ static char *conversation(void)
 	json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", sys));
 	for (int i = 0; i < 8; i++) {
 		snprintf(turn, sizeof(turn), "Turn %d. %s%s", i, paragraph, paragraph);
-		json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", turn));
+		json_array_append_new(msgs,
+				      json_pack("{s:s,s:s}", "role", "user", "content", turn));
 		json_array_append_new(msgs,
 				      json_pack("{s:s,s:s}", "role", "assistant", "content", turn));
 	}
 	json_array_append_new(
-		msgs, json_pack("{s:s,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}", "role", "assistant", "content",
-				"tool_calls", "id", "call_1", "type", "function", "function", "name",
-				"lookup_order", "arguments", "{\"order_id\":\"A-1234\"}"));
-	json_array_append_new(msgs, json_pack("{s:s,s:s,s:s}", "role", "tool", "tool_call_id",
-					      "call_1", "content",
-					      "{\"status\":\"shipped\",\"carrier\":\"UPS\"}"));
-	json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content",
-					      "Why was my order A-1234 shipped twice? Please fix the "
-					      "invoice and explain the refund policy in a table."));
+	    msgs, json_pack("{s:s,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}", "role", "assistant", "content",
+			    "tool_calls", "id", "call_1", "type", "function", "function", "name",
+			    "lookup_order", "arguments", "{\"order_id\":\"A-1234\"}"));
+	json_array_append_new(msgs,
+			      json_pack("{s:s,s:s,s:s}", "role", "tool", "tool_call_id", "call_1",
+					"content", "{\"status\":\"shipped\",\"carrier\":\"UPS\"}"));
+	json_array_append_new(msgs,
+			      json_pack("{s:s,s:s}", "role", "user", "content",
+					"Why was my order A-1234 shipped twice? Please fix the "
+					"invoice and explain the refund policy in a table."));
 	json_t *tools = json_array();
 	const char *names[] = {"lookup_order", "refund", "escalate"};
 	for (int i = 0; i < 3; i++)
 		json_array_append_new(
-			tools, json_pack("{s:s,s:{s:s,s:s,s:{s:s,s:{s:{s:s}},s:[s]}}}", "type",
-					 "function", "function", "name", names[i], "description",
-					 "Acts on an order of the shop.", "parameters", "type",
-					 "object", "properties", "order_id", "type", "string",
-					 "required", "order_id"));
+		    tools,
+		    json_pack("{s:s,s:{s:s,s:s,s:{s:s,s:{s:{s:s}},s:[s]}}}", "type", "function",
+			      "function", "name", names[i], "description",
+			      "Acts on an order of the shop.", "parameters", "type", "object",
+			      "properties", "order_id", "type", "string", "required", "order_id"));
 	json_t *req = json_pack("{s:s,s:o,s:o,s:s,s:i}", "model", "auto", "messages", msgs, "tools",
 				tools, "tool_choice", "auto", "max_tokens", 1024);
 	char *s = json_dumps(req, JSON_COMPACT);
@@ -101,11 +103,11 @@ static void bench(const struct hw_router *r, const char *label, const char *body
 	}
 	struct hw_route_workspace ws = {.profile = HW_PROFILE_BALANCED};
 	struct hw_route_request rq = {
-		.request = chat.root,
-		.model = chat.model,
-		.est_tokens = chat.est_tokens,
-		.max_tokens = chat.max_tokens ? chat.max_tokens : 4096,
-		.has_tools = chat.n_tools > 0,
+	    .request = chat.root,
+	    .model = chat.model,
+	    .est_tokens = chat.est_tokens,
+	    .max_tokens = chat.max_tokens ? chat.max_tokens : 4096,
+	    .has_tools = chat.n_tools > 0,
 	};
 	struct hw_route_result res;
 	int64_t per_call[ROUNDS];

@@ -88,8 +88,8 @@ static const char *tier_of(const struct env *e, const struct hw_analysis *a, uns
 	return t;
 }
 
-#define SEGFAULT_PROMPT                                                                        \
-	"Why does this segfault?\n```c\nint main(void) {\n    char *p = 0;\n    *p = 1;\n"     \
+#define SEGFAULT_PROMPT                                                                            \
+	"Why does this segfault?\n```c\nint main(void) {\n    char *p = 0;\n    *p = 1;\n"         \
 	"    return 0;\n}\n```"
 
 static void test_calibration(void **state)
@@ -136,52 +136,53 @@ struct row {
 
 /* Expected scores worked out by hand from §7.3 (context adds 0.06·est_tokens/8000). */
 static const struct row rows[] = {
-	{"Hello!", 0.0000, "ultra-light", HW_INTENT_GREETING},
-	{"Good morning, team", 0.0000, "ultra-light", HW_INTENT_GREETING},
-	{"good\nmorning", 0.0000, "ultra-light", HW_INTENT_GREETING},
-	{"Bonjour, ça va ?", 0.0000, "ultra-light", HW_INTENT_GREETING},
-	{"Thanks!", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
-	{"thank you.", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
-	{"D'accord.", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
-	{"d\xe2\x80\x99" "accord !", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
-	{"Ça marche !", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
-	{"Parfait", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
-	/* Not the whole text: a question. */
-	{"ok but why?", 0.1000, "ultra-light", HW_INTENT_QUESTION},
-	{"Classify this review as positive or negative", 0.0501, "ultra-light",
-	 HW_INTENT_SIMPLE_TASK},
-	{"Détecte la langue de ce texte", 0.0501, "ultra-light", HW_INTENT_SIMPLE_TASK},
-	{"Pourquoi le ciel est-il bleu ?", 0.1001, "ultra-light", HW_INTENT_QUESTION},
-	{"Où est la gare", 0.1000, "ultra-light", HW_INTENT_QUESTION},
-	{"Write a poem about the sea", 0.1501, "light", HW_INTENT_ACTION},
-	{"ÉCRIS une lettre de motivation", 0.1501, "light", HW_INTENT_ACTION},
-	{"Résume ce texte", 0.1500, "light", HW_INTENT_ACTION}, /* 0.15 fails the < 0.15 gate */
-	/* Expert intent scores 0.25 alone: the margin bumps it to standard. */
-	{"Prove that the square root of 2 is irrational", 0.2501, "standard", HW_INTENT_EXPERT},
-	{"Démontre que la somme des angles vaut 180", 0.2501, "standard", HW_INTENT_EXPERT},
-	{"Let us go step by step", 0.2500, "standard", HW_INTENT_EXPERT},
-	{"Explique étape par étape", 0.2501, "standard", HW_INTENT_EXPERT},
-	/* Word boundaries: "hint" is not "hi", "this" is not "is", "history" is not "hi". */
-	{"hint: use a loop", 0.1000, "ultra-light", HW_INTENT_OTHER},
-	{"This works fine", 0.1000, "ultra-light", HW_INTENT_OTHER},
-	{"history of Rome", 0.1000, "ultra-light", HW_INTENT_OTHER},
-	{"Is it raining", 0.1000, "ultra-light", HW_INTENT_QUESTION},
-	/* Multi-word constraint: 0.25·0.40 + 0.15·0.10. */
-	{"Give me at least three reasons", 0.1151, "ultra-light", HW_INTENT_OTHER},
-	/* action 0.15 + complexity 0.15·(0.10·2 + 0.25 + 0.10·1). */
-	{"Write a JSON schema. You must include at least 3 fields, then validate it.", 0.2326,
-	 "light", HW_INTENT_ACTION},
-	/* action 0.15 + complexity 0.15·min(1, 0.10·5 list lines). */
-	{"Plan my week:\n1. gym\n2) work\n- read\n* cook\n\xe2\x80\xa2 rest", 0.2251, "light",
-	 HW_INTENT_ACTION},
-	/* question 0.10 + domain 0.10·min(1, 0.5·2); two medical words are one domain. */
-	{"What is EBITDA and how does GDPR apply?", 0.2001, "light", HW_INTENT_QUESTION},
-	{"Quelle posologie pour ce patient ?", 0.1501, "light", HW_INTENT_QUESTION},
-	/* other 0.10 + code 0.20·0.15 (path). */
-	{"Look at src/main.c please", 0.1301, "light", HW_INTENT_OTHER},
-	/* other 0.10 + code 0.20·0.15 (talk: c++ as a keyword ending in punctuation). */
-	{"I like c++ a lot", 0.1300, "light", HW_INTENT_OTHER},
-	{"I like c++11 a lot", 0.1000, "ultra-light", HW_INTENT_OTHER},
+    {"Hello!", 0.0000, "ultra-light", HW_INTENT_GREETING},
+    {"Good morning, team", 0.0000, "ultra-light", HW_INTENT_GREETING},
+    {"good\nmorning", 0.0000, "ultra-light", HW_INTENT_GREETING},
+    {"Bonjour, ça va ?", 0.0000, "ultra-light", HW_INTENT_GREETING},
+    {"Thanks!", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
+    {"thank you.", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
+    {"D'accord.", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
+    {"d\xe2\x80\x99"
+     "accord !",
+     0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
+    {"Ça marche !", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
+    {"Parfait", 0.0125, "ultra-light", HW_INTENT_CONFIRMATION},
+    /* Not the whole text: a question. */
+    {"ok but why?", 0.1000, "ultra-light", HW_INTENT_QUESTION},
+    {"Classify this review as positive or negative", 0.0501, "ultra-light", HW_INTENT_SIMPLE_TASK},
+    {"Détecte la langue de ce texte", 0.0501, "ultra-light", HW_INTENT_SIMPLE_TASK},
+    {"Pourquoi le ciel est-il bleu ?", 0.1001, "ultra-light", HW_INTENT_QUESTION},
+    {"Où est la gare", 0.1000, "ultra-light", HW_INTENT_QUESTION},
+    {"Write a poem about the sea", 0.1501, "light", HW_INTENT_ACTION},
+    {"ÉCRIS une lettre de motivation", 0.1501, "light", HW_INTENT_ACTION},
+    {"Résume ce texte", 0.1500, "light", HW_INTENT_ACTION}, /* 0.15 fails the < 0.15 gate */
+    /* Expert intent scores 0.25 alone: the margin bumps it to standard. */
+    {"Prove that the square root of 2 is irrational", 0.2501, "standard", HW_INTENT_EXPERT},
+    {"Démontre que la somme des angles vaut 180", 0.2501, "standard", HW_INTENT_EXPERT},
+    {"Let us go step by step", 0.2500, "standard", HW_INTENT_EXPERT},
+    {"Explique étape par étape", 0.2501, "standard", HW_INTENT_EXPERT},
+    /* Word boundaries: "hint" is not "hi", "this" is not "is", "history" is not "hi". */
+    {"hint: use a loop", 0.1000, "ultra-light", HW_INTENT_OTHER},
+    {"This works fine", 0.1000, "ultra-light", HW_INTENT_OTHER},
+    {"history of Rome", 0.1000, "ultra-light", HW_INTENT_OTHER},
+    {"Is it raining", 0.1000, "ultra-light", HW_INTENT_QUESTION},
+    /* Multi-word constraint: 0.25·0.40 + 0.15·0.10. */
+    {"Give me at least three reasons", 0.1151, "ultra-light", HW_INTENT_OTHER},
+    /* action 0.15 + complexity 0.15·(0.10·2 + 0.25 + 0.10·1). */
+    {"Write a JSON schema. You must include at least 3 fields, then validate it.", 0.2326, "light",
+     HW_INTENT_ACTION},
+    /* action 0.15 + complexity 0.15·min(1, 0.10·5 list lines). */
+    {"Plan my week:\n1. gym\n2) work\n- read\n* cook\n\xe2\x80\xa2 rest", 0.2251, "light",
+     HW_INTENT_ACTION},
+    /* question 0.10 + domain 0.10·min(1, 0.5·2); two medical words are one domain. */
+    {"What is EBITDA and how does GDPR apply?", 0.2001, "light", HW_INTENT_QUESTION},
+    {"Quelle posologie pour ce patient ?", 0.1501, "light", HW_INTENT_QUESTION},
+    /* other 0.10 + code 0.20·0.15 (path). */
+    {"Look at src/main.c please", 0.1301, "light", HW_INTENT_OTHER},
+    /* other 0.10 + code 0.20·0.15 (talk: c++ as a keyword ending in punctuation). */
+    {"I like c++ a lot", 0.1300, "light", HW_INTENT_OTHER},
+    {"I like c++11 a lot", 0.1000, "ultra-light", HW_INTENT_OTHER},
 };
 
 static void test_prompt_table(void **state)
@@ -193,21 +194,25 @@ static void test_prompt_table(void **state)
 		const char *tier = tier_of(e, &a, NULL);
 		if (fabs(a.score - rows[i].score) > 0.00005 || strcmp(tier, rows[i].tier) != 0 ||
 		    a.intent_kind != rows[i].intent)
-			fail_msg("row %zu \"%s\": score %.4f tier %s intent %d, expected %.4f %s %d",
-				 i, rows[i].prompt, a.score, tier, a.intent_kind, rows[i].score,
-				 rows[i].tier, rows[i].intent);
+			fail_msg(
+			    "row %zu \"%s\": score %.4f tier %s intent %d, expected %.4f %s %d", i,
+			    rows[i].prompt, a.score, tier, a.intent_kind, rows[i].score,
+			    rows[i].tier, rows[i].intent);
 	}
 }
 
 static void test_normalize(void **state)
 {
 	char out[128];
-	const char *in = "  Hello\t\tWORLD \n\n  \xc3\x87" "A  \xc3\x89T\xc3\x89\xc2\xa0!  x\xc3\x97y ";
+	const char *in = "  Hello\t\tWORLD \n\n  \xc3\x87"
+			 "A  \xc3\x89T\xc3\x89\xc2\xa0!  x\xc3\x97y ";
 	size_t n = hw_analyzers_normalize(in, strlen(in), out);
 	out[n] = '\0';
 	/* Ç and É lowercased, × (not a letter) kept, the no-break space is a space. */
-	assert_string_equal(out, "hello world\n\xc3\xa7" "a \xc3\xa9t\xc3\xa9 ! x\xc3\x97y");
-	const char *apos = "D\xe2\x80\x99" "ACCORD";
+	assert_string_equal(out, "hello world\n\xc3\xa7"
+				 "a \xc3\xa9t\xc3\xa9 ! x\xc3\x97y");
+	const char *apos = "D\xe2\x80\x99"
+			   "ACCORD";
 	n = hw_analyzers_normalize(apos, strlen(apos), out);
 	out[n] = '\0';
 	assert_string_equal(out, "d'accord");
@@ -252,21 +257,21 @@ static void test_code_analyzer(void **state)
 		const char *text;
 		double code;
 	} cases[] = {
-		{"def add(a, b): return a + b", 0.20},
-		{"function go() {}", 0.20},
-		{"class Foo(Base): pass", 0.20},
-		{"#include <stdio.h>", 0.35}, /* syntax + path */
-		{"import numpy as np", 0.20},
-		{"Can you import the data", 0.0}, /* the verb mid-sentence */
-		{"x => x * 2", 0.20},
-		{"SELECT name FROM users", 0.20},
-		{"<b>bold</b>", 0.20},
-		{"int x = 1;", 0.20},
-		{"see e.g. the docs, i.e. the manual", 0.0},
-		{"edit config.yaml, then run", 0.15},
-		{"a stack trace and a segfault", 0.15},
-		{"```\nplain\n```", 0.50},
-		{"The class is full", 0.0},
+	    {"def add(a, b): return a + b", 0.20},
+	    {"function go() {}", 0.20},
+	    {"class Foo(Base): pass", 0.20},
+	    {"#include <stdio.h>", 0.35}, /* syntax + path */
+	    {"import numpy as np", 0.20},
+	    {"Can you import the data", 0.0}, /* the verb mid-sentence */
+	    {"x => x * 2", 0.20},
+	    {"SELECT name FROM users", 0.20},
+	    {"<b>bold</b>", 0.20},
+	    {"int x = 1;", 0.20},
+	    {"see e.g. the docs, i.e. the manual", 0.0},
+	    {"edit config.yaml, then run", 0.15},
+	    {"a stack trace and a segfault", 0.15},
+	    {"```\nplain\n```", 0.50},
+	    {"The class is full", 0.0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		analyze_user(e, cases[i].text, &a);
@@ -281,11 +286,12 @@ static void test_tools_system_context(void **state)
 	const struct env *e = *state;
 	struct hw_analysis a;
 
-	analyze_json(e,
-		     "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-		     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a\"}},"
-		     "{\"type\":\"function\",\"function\":{\"name\":\"b\"}}],\"tool_choice\":\"required\"}",
-		     50, &a);
+	analyze_json(
+	    e,
+	    "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a\"}},"
+	    "{\"type\":\"function\",\"function\":{\"name\":\"b\"}}],\"tool_choice\":\"required\"}",
+	    50, &a);
 	assert_true(fabs(a.value[HW_AN_TOOLS] - 0.80) < 1e-9);
 	assert_string_equal(tier_of(e, &a, NULL), "light"); /* tools fail the gate */
 
@@ -309,8 +315,9 @@ static void test_tools_system_context(void **state)
 	/* System prompt: 400 bytes = 100 tokens → 0.5·0.025, + agent 0.2 + reasoning 0.2 +
 	 * code 0.1 (pull request). */
 	char sys[512];
-	snprintf(sys, sizeof(sys), "%-400s", "You have access to the following tools. Think step "
-				      "by step and review each pull request.");
+	snprintf(sys, sizeof(sys), "%-400s",
+		 "You have access to the following tools. Think step "
+		 "by step and review each pull request.");
 	json_t *req = json_pack("{s:[{s:s,s:s},{s:s,s:s}]}", "messages", "role", "system",
 				"content", sys, "role", "user", "content", "hi");
 	hw_analyze(hw_router_analyzers(e->router), req, 101, &a);
@@ -332,8 +339,10 @@ static void test_tools_system_context(void **state)
 	/* Context: 9 user turns and 8000 tokens saturate it. */
 	json_t *msgs = json_array();
 	for (int i = 0; i < 9; i++) {
-		json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", "more"));
-		json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "assistant", "content", "ok"));
+		json_array_append_new(msgs,
+				      json_pack("{s:s,s:s}", "role", "user", "content", "more"));
+		json_array_append_new(msgs,
+				      json_pack("{s:s,s:s}", "role", "assistant", "content", "ok"));
 	}
 	req = json_pack("{s:o}", "messages", msgs);
 	hw_analyze(hw_router_analyzers(e->router), req, 8000, &a);
@@ -350,8 +359,8 @@ static void test_tools_system_context(void **state)
 	assert_true(fabs(a.value[HW_AN_COMPLEXITY] - 0.25) < 1e-9);
 
 	/* No user message at all, odd types: no crash, neutral intent. */
-	analyze_json(e, "{\"messages\":[{\"role\":\"system\",\"content\":5},{\"content\":\"x\"}]}", 1,
-		     &a);
+	analyze_json(e, "{\"messages\":[{\"role\":\"system\",\"content\":5},{\"content\":\"x\"}]}",
+		     1, &a);
 	assert_int_equal(a.user_msgs, 0);
 	assert_int_equal(a.intent_kind, HW_INTENT_OTHER);
 	analyze_json(e, "{}", 0, &a);
@@ -378,15 +387,15 @@ static void test_thresholds_and_margin(void **state)
 		const char *tier;
 		unsigned mods;
 	} cases[] = {
-		{2499, "light", 0},
-		{2500, "standard", HW_MOD_MARGIN_BUMP}, /* 0.30 - 0.05 belongs to the bump */
-		{2999, "standard", HW_MOD_MARGIN_BUMP},
-		{3000, "standard", 0}, /* the threshold belongs to the higher tier */
-		{6499, "standard", 0},
-		{6500, "heavy", HW_MOD_MARGIN_BUMP},
-		{6999, "heavy", HW_MOD_MARGIN_BUMP},
-		{7000, "heavy", 0},
-		{10000, "heavy", 0},
+	    {2499, "light", 0},
+	    {2500, "standard", HW_MOD_MARGIN_BUMP}, /* 0.30 - 0.05 belongs to the bump */
+	    {2999, "standard", HW_MOD_MARGIN_BUMP},
+	    {3000, "standard", 0}, /* the threshold belongs to the higher tier */
+	    {6499, "standard", 0},
+	    {6500, "heavy", HW_MOD_MARGIN_BUMP},
+	    {6999, "heavy", HW_MOD_MARGIN_BUMP},
+	    {7000, "heavy", 0},
+	    {10000, "heavy", 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hw_analysis a = gate_base();
@@ -411,16 +420,36 @@ static void test_ultra_light_gates(void **state)
 	for (int gate = 0; gate < 10; gate++) {
 		a = gate_base();
 		switch (gate) {
-		case 0: a.score_e4 = 1500; break;
-		case 1: a.user_msgs = 2; break;
-		case 2: a.user_msgs = 0; break;
-		case 3: a.assistant_msgs = 1; break;
-		case 4: a.tool_msgs = 1; break;
-		case 5: a.value[HW_AN_TOOLS] = 0.5; break;
-		case 6: a.value[HW_AN_CODE] = 0.15; break;
-		case 7: a.intent_kind = HW_INTENT_EXPERT; break;
-		case 8: a.reasoning_cue = true; break;
-		default: a.user_chars = 601; break;
+		case 0:
+			a.score_e4 = 1500;
+			break;
+		case 1:
+			a.user_msgs = 2;
+			break;
+		case 2:
+			a.user_msgs = 0;
+			break;
+		case 3:
+			a.assistant_msgs = 1;
+			break;
+		case 4:
+			a.tool_msgs = 1;
+			break;
+		case 5:
+			a.value[HW_AN_TOOLS] = 0.5;
+			break;
+		case 6:
+			a.value[HW_AN_CODE] = 0.15;
+			break;
+		case 7:
+			a.intent_kind = HW_INTENT_EXPERT;
+			break;
+		case 8:
+			a.reasoning_cue = true;
+			break;
+		default:
+			a.user_chars = 601;
+			break;
 		}
 		unsigned mods;
 		if (strcmp(tier_of(e, &a, &mods), "light") != 0 || mods != 0)
@@ -512,16 +541,16 @@ static void test_large_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_calibration),
-		cmocka_unit_test(test_prompt_table),
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_word_boundaries),
-		cmocka_unit_test(test_code_analyzer),
-		cmocka_unit_test(test_tools_system_context),
-		cmocka_unit_test(test_thresholds_and_margin),
-		cmocka_unit_test(test_ultra_light_gates),
-		cmocka_unit_test(test_config_overrides),
-		cmocka_unit_test(test_large_text),
+	    cmocka_unit_test(test_calibration),
+	    cmocka_unit_test(test_prompt_table),
+	    cmocka_unit_test(test_normalize),
+	    cmocka_unit_test(test_word_boundaries),
+	    cmocka_unit_test(test_code_analyzer),
+	    cmocka_unit_test(test_tools_system_context),
+	    cmocka_unit_test(test_thresholds_and_margin),
+	    cmocka_unit_test(test_ultra_light_gates),
+	    cmocka_unit_test(test_config_overrides),
+	    cmocka_unit_test(test_large_text),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

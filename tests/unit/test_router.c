@@ -27,20 +27,20 @@ struct env {
 
 /* openai and mistral hold keys; anthropic and google are not served by this build; local
  * (echo) is configured by default. */
-#define KEYS                                                                                   \
-	"providers:\n"                                                                         \
-	"  openai: {api_key: sk-test}\n"                                                       \
+#define KEYS                                                                                       \
+	"providers:\n"                                                                             \
+	"  openai: {api_key: sk-test}\n"                                                           \
 	"  mistral: {api_key: mk-test}\n"
 
-#define OC_PROVIDER                                                                            \
-	"providers:\n"                                                                         \
-	"  openai: {enabled: false}\n"                                                         \
-	"  mistral: {enabled: false}\n"                                                        \
-	"  local: {enabled: false}\n"                                                          \
+#define OC_PROVIDER                                                                                \
+	"providers:\n"                                                                             \
+	"  openai: {enabled: false}\n"                                                             \
+	"  mistral: {enabled: false}\n"                                                            \
+	"  local: {enabled: false}\n"                                                              \
 	"  oc: {kind: openai_compatible, base_url: \"http://127.0.0.1:9/v1\"}\n"
 
-#define SEGFAULT_PROMPT                                                                        \
-	"Why does this segfault?\n```c\nint main(void) {\n    char *p = 0;\n    *p = 1;\n"     \
+#define SEGFAULT_PROMPT                                                                            \
+	"Why does this segfault?\n```c\nint main(void) {\n    char *p = 0;\n    *p = 1;\n"         \
 	"    return 0;\n}\n```"
 
 static struct env *env_new(const char *yaml)
@@ -157,26 +157,30 @@ static void test_auto_and_profiles(void **state)
 	env_free(e);
 }
 
-#define M(id, tier, in, out, q) \
-	"  - {id: " id ", tier: " tier ", input_per_mtok: " in ", output_per_mtok: " out   \
-	", quality: " q ", supports_tools: true, context_window: 100000, max_output_tokens: 8192, " \
+#define M(id, tier, in, out, q)                                                                    \
+	"  - {id: " id ", tier: " tier ", input_per_mtok: " in ", output_per_mtok: " out           \
+	", quality: " q                                                                            \
+	", supports_tools: true, context_window: 100000, max_output_tokens: 8192, "                \
 	"region: local}\n"
 
 static void test_tie_breaks(void **state)
 {
-	struct env *e = env_new(OC_PROVIDER "catalog:\n  builtin: false\n  models:\n"
-		/* light, for budget: lowest input, then output, then quality, then id */
-		M("oc/l-a", "light", "1", "2", "90") M("oc/l-b", "light", "1", "1", "40")
+	struct env *e = env_new(
+	    OC_PROVIDER "catalog:\n  builtin: false\n  models:\n"
+	    /* light, for budget: lowest input, then output, then quality, then id */
+	    M("oc/l-a", "light", "1", "2", "90") M("oc/l-b", "light", "1", "1", "40")
 		M("oc/l-d", "light", "1", "1", "60") M("oc/l-c", "light", "1", "1", "60")
-		/* standard, for balanced: 40/4 = 80/8 per blended price, the lower input wins */
-		M("oc/s-h", "standard", "1.00", "1.00", "40") M("oc/s-i", "standard", "0.50", "6.50", "80")
-		M("oc/s-j", "standard", "0.10", "20", "70")
-		/* heavy, for quality: equal quality, lower blended, then id */
-		M("oc/h-l", "heavy", "1", "10", "90") M("oc/h-k", "heavy", "2", "6", "90")
+	    /* standard, for balanced: 40/4 = 80/8 per blended price, the lower input wins */
+	    M("oc/s-h", "standard", "1.00", "1.00", "40")
+		M("oc/s-i", "standard", "0.50", "6.50", "80")
+		    M("oc/s-j", "standard", "0.10", "20", "70")
+	    /* heavy, for quality: equal quality, lower blended, then id */
+	    M("oc/h-l", "heavy", "1", "10", "90") M("oc/h-k", "heavy", "2", "6", "90")
 		M("oc/h-j", "heavy", "3", "3", "90") M("oc/h-z", "heavy", "0.5", "1", "50")
-		/* ultra-light: a free model wins under balanced, whatever its quality */
-		M("oc/u-free", "ultra-light", "0", "0", "10") M("oc/u-good", "ultra-light", "0.01", "0.01", "100")
-		M("oc/u-free2", "ultra-light", "0", "0", "90"));
+	    /* ultra-light: a free model wins under balanced, whatever its quality */
+	    M("oc/u-free", "ultra-light", "0", "0", "10")
+		M("oc/u-good", "ultra-light", "0.01", "0.01", "100")
+		    M("oc/u-free2", "ultra-light", "0", "0", "90"));
 
 	e->ws.profile = HW_PROFILE_BUDGET;
 	assert_int_equal(route(e, "light", "hi"), 0);
@@ -282,7 +286,9 @@ static void test_usable_providers(void **state)
 
 	/* A real provider usable: echo never answers for it. */
 	e = env_new("providers:\n  openai: {api_key: sk-test}\n");
-	for (const char *const *t = (const char *const[]){"ultra-light", "light", "standard", "heavy", NULL}; *t; t++) {
+	for (const char *const *t =
+		 (const char *const[]){"ultra-light", "light", "standard", "heavy", NULL};
+	     *t; t++) {
 		assert_int_equal(route(e, *t, "hi"), 0);
 		for (size_t i = 0; i < e->res.n_cand; i++)
 			assert_string_not_equal(e->res.cand[i]->provider_id, "local");
@@ -360,9 +366,10 @@ static void test_context_filter(void **state)
 
 static void test_tools_filter(void **state)
 {
-	struct env *e = env_new(KEYS "catalog:\n  models:\n"
-				     "  - {id: mistral/mistral-small-latest, supports_tools: false}\n"
-				     "  - {id: openai/gpt-4.1-mini, supports_tools: false}\n");
+	struct env *e =
+	    env_new(KEYS "catalog:\n  models:\n"
+			 "  - {id: mistral/mistral-small-latest, supports_tools: false}\n"
+			 "  - {id: openai/gpt-4.1-mini, supports_tools: false}\n");
 	assert_int_equal(route(e, "light", "hi"), 0);
 	assert_string_equal(e->res.tier, "light");
 	e->rq.has_tools = true;
@@ -373,8 +380,8 @@ static void test_tools_filter(void **state)
 	env_free(e);
 
 	/* A tier with no usable model at all is an error, not a tier-up. */
-	e = env_new(OC_PROVIDER "catalog:\n  builtin: false\n  models:\n"
-		    M("oc/only-light", "light", "1", "1", "50"));
+	e = env_new(OC_PROVIDER "catalog:\n  builtin: false\n  models:\n" M(
+	    "oc/only-light", "light", "1", "1", "50"));
 	int ret = route(e, "heavy", "hi");
 	expect_error(e, ret, -ENOKEY, HW_ERR_NO_PROVIDER_KEY, "tier", "heavy");
 	/* The ultra-light gates pass but no ultra-light model exists: light serves it. */
@@ -450,7 +457,8 @@ static void test_candidate_cap(void **state)
 	/* 40 light models: the primary plus the 31 first in fallback order are kept. */
 	char *yaml = malloc(16384);
 	assert_non_null(yaml);
-	size_t off = (size_t)snprintf(yaml, 16384, "%s", OC_PROVIDER "catalog:\n  builtin: false\n  models:\n");
+	size_t off = (size_t)snprintf(yaml, 16384, "%s",
+				      OC_PROVIDER "catalog:\n  builtin: false\n  models:\n");
 	for (int i = 0; i < 40; i++)
 		off += (size_t)snprintf(yaml + off, 16384 - off,
 					"  - {id: oc/m%02d, tier: light, input_per_mtok: %d, "
@@ -471,16 +479,16 @@ static void test_candidate_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auto_and_profiles),
-		cmocka_unit_test(test_tie_breaks),
-		cmocka_unit_test(test_pins),
-		cmocka_unit_test(test_usable_providers),
-		cmocka_unit_test(test_workspace_usable_and_regions),
-		cmocka_unit_test(test_context_filter),
-		cmocka_unit_test(test_tools_filter),
-		cmocka_unit_test(test_budget),
-		cmocka_unit_test(test_fallback_modifier_and_order),
-		cmocka_unit_test(test_candidate_cap),
+	    cmocka_unit_test(test_auto_and_profiles),
+	    cmocka_unit_test(test_tie_breaks),
+	    cmocka_unit_test(test_pins),
+	    cmocka_unit_test(test_usable_providers),
+	    cmocka_unit_test(test_workspace_usable_and_regions),
+	    cmocka_unit_test(test_context_filter),
+	    cmocka_unit_test(test_tools_filter),
+	    cmocka_unit_test(test_budget),
+	    cmocka_unit_test(test_fallback_modifier_and_order),
+	    cmocka_unit_test(test_candidate_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

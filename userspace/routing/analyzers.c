@@ -11,84 +11,103 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kw_greeting[] = {"hi", "hello", "hey", "good morning", "good evening",
-					  "bonjour", "bonsoir", "salut", "coucou", NULL};
+static const char *const kw_greeting[] = {"hi",		  "hello",   "hey",	"good morning",
+					  "good evening", "bonjour", "bonsoir", "salut",
+					  "coucou",	  NULL};
 static const char *const kw_confirmation[] = {
-	"yes",	 "no",	    "ok",	"okay",	 "sure", "thanks",   "thank you", "got it",
-	"great", "perfect", "oui",	"non",	 "d'accord", "merci", "parfait",   "super",
-	"ça marche", NULL};
-static const char *const kw_expert[] = {
-	"prove", "proof", "derive", "formally", "rigorous", "architect", "architecture",
-	"design a", "trade-off", "tradeoff", "optimize", "optimise", "in depth", "in-depth",
-	"root cause", "step by step", "threat model", "démontre", "prouve", "conçois", "concevoir",
-	"compromis", "optimiser", "en profondeur", "cause racine", "étape par étape", NULL};
-static const char *const kw_simple_task[] = {
-	"classify", "categorize", "categorise", "label", "tag", "extract", "parse", "sentiment",
-	"detect the language", "keywords", "yes or no", "true or false", "classe", "classifie",
-	"catégorise", "étiquette", "extrais", "détecte la langue", "mots-clés", "vrai ou faux",
-	"oui ou non", NULL};
+    "yes",     "no",  "ok",  "okay",	 "sure",  "thanks",  "thank you", "got it",    "great",
+    "perfect", "oui", "non", "d'accord", "merci", "parfait", "super",	  "ça marche", NULL};
+static const char *const kw_expert[] = {"prove",	"proof",	   "derive",
+					"formally",	"rigorous",	   "architect",
+					"architecture", "design a",	   "trade-off",
+					"tradeoff",	"optimize",	   "optimise",
+					"in depth",	"in-depth",	   "root cause",
+					"step by step", "threat model",	   "démontre",
+					"prouve",	"conçois",	   "concevoir",
+					"compromis",	"optimiser",	   "en profondeur",
+					"cause racine", "étape par étape", NULL};
+static const char *const kw_simple_task[] = {"classify",  "categorize",	  "categorise",
+					     "label",	  "tag",	  "extract",
+					     "parse",	  "sentiment",	  "detect the language",
+					     "keywords",  "yes or no",	  "true or false",
+					     "classe",	  "classifie",	  "catégorise",
+					     "étiquette", "extrais",	  "détecte la langue",
+					     "mots-clés", "vrai ou faux", "oui ou non",
+					     NULL};
 static const char *const kw_action[] = {
-	"write", "create", "generate", "implement", "build", "explain", "analyze", "analyse",
-	"compare", "rewrite", "refactor", "debug", "fix", "translate", "summarize", "summarise",
-	"draft", "plan", "écris", "rédige", "crée", "génère", "implémente", "explique", "réécris",
-	"corrige", "traduis", "résume", "planifie", NULL};
+    "write",   "create",    "generate",	 "implement", "build",	    "explain",
+    "analyze", "analyse",   "compare",	 "rewrite",   "refactor",   "debug",
+    "fix",     "translate", "summarize", "summarise", "draft",	    "plan",
+    "écris",   "rédige",    "crée",	 "génère",    "implémente", "explique",
+    "réécris", "corrige",   "traduis",	 "résume",    "planifie",   NULL};
 static const char *const kw_question[] = {
-	"what", "why", "how", "who", "when", "where", "which", "is", "are", "can", "could",
-	"does", "do", "should", "quel", "quelle", "quels", "quelles", "pourquoi", "comment", "qui",
-	"quand", "où", "est-ce", NULL};
+    "what",	"why",	   "how",  "who",   "when",   "where",	"which",  "is",	   "are",
+    "can",	"could",   "does", "do",    "should", "quel",	"quelle", "quels", "quelles",
+    "pourquoi", "comment", "qui",  "quand", "où",     "est-ce", NULL};
 static const char *const kw_constraint[] = {
-	"must", "should", "exactly", "at least", "at most", "no more than", "without", "only",
-	"ensure", "never", "always", "doit", "doivent", "exactement", "au moins", "au plus",
-	"pas plus de", "sans", "uniquement", "toujours", "jamais", NULL};
-static const char *const kw_structure[] = {"json",  "yaml",    "xml",	 "csv",	  "table",
+    "must",	  "should",	"exactly",  "at least", "at most",     "no more than",
+    "without",	  "only",	"ensure",   "never",	"always",      "doit",
+    "doivent",	  "exactement", "au moins", "au plus",	"pas plus de", "sans",
+    "uniquement", "toujours",	"jamais",   NULL};
+static const char *const kw_structure[] = {"json",   "yaml",	"xml",	  "csv", "table",
 					   "schema", "tableau", "schéma", NULL};
-static const char *const kw_step[] = {
-	"then", "after that", "finally", "first", "second", "third", "next", "ensuite", "puis",
-	"enfin", "d'abord", "premièrement", "deuxièmement", NULL};
-static const char *const kw_system_agent[] = {
-	"you have access to the following tools", "available tools", "function calling",
-	"vous avez accès aux outils", "outils disponibles", NULL};
-static const char *const kw_system_reasoning[] = {
-	"think step by step", "reason carefully", "chain of thought", "let's think",
-	"réfléchis étape par étape", "raisonne", NULL};
-static const char *const kw_system_code[] = {
-	"debug", "refactor", "architect", "code review", "pull request", "stack trace", "déboguer",
-	"revue de code", NULL};
+static const char *const kw_step[] = {"then",	 "after that",	 "finally",	 "first", "second",
+				      "third",	 "next",	 "ensuite",	 "puis",  "enfin",
+				      "d'abord", "premièrement", "deuxièmement", NULL};
+static const char *const kw_system_agent[] = {"you have access to the following tools",
+					      "available tools",
+					      "function calling",
+					      "vous avez accès aux outils",
+					      "outils disponibles",
+					      NULL};
+static const char *const kw_system_reasoning[] = {"think step by step",
+						  "reason carefully",
+						  "chain of thought",
+						  "let's think",
+						  "réfléchis étape par étape",
+						  "raisonne",
+						  NULL};
+static const char *const kw_system_code[] = {"debug",	    "refactor",	     "architect",
+					     "code review", "pull request",  "stack trace",
+					     "déboguer",    "revue de code", NULL};
 static const char *const kw_code_talk[] = {
-	"error", "exception", "stack trace", "traceback", "segfault", "segmentation fault", "bug",
-	"compile", "compiler", "null pointer", "debug", "erreur", "plantage", "bogue",
-	"compilation", "python", "javascript", "typescript", "rust", "golang", "java", "c++", "sql",
-	"bash", "regex", NULL};
+    "error",	"exception", "stack trace", "traceback",    "segfault",	  "segmentation fault",
+    "bug",	"compile",   "compiler",    "null pointer", "debug",	  "erreur",
+    "plantage", "bogue",     "compilation", "python",	    "javascript", "typescript",
+    "rust",	"golang",    "java",	    "c++",	    "sql",	  "bash",
+    "regex",	NULL};
 static const char *const kw_finance[] = {
-	"revenue", "ebitda", "valuation", "portfolio", "derivative", "hedge", "balance sheet",
-	"tax", "ifrs", "gaap", "payment", "bilan", "trésorerie", "fiscal", "comptabilité", NULL};
-static const char *const kw_medical[] = {
-	"diagnosis", "symptom", "dosage", "clinical", "patient", "prescription", "disease",
-	"diagnostic", "posologie", "symptôme", "ordonnance", "maladie", NULL};
+    "revenue", "ebitda", "valuation", "portfolio", "derivative", "hedge",  "balance sheet", "tax",
+    "ifrs",    "gaap",	 "payment",   "bilan",	   "trésorerie", "fiscal", "comptabilité",  NULL};
+static const char *const kw_medical[] = {"diagnosis", "symptom",      "dosage",	    "clinical",
+					 "patient",   "prescription", "disease",    "diagnostic",
+					 "posologie", "symptôme",     "ordonnance", "maladie",
+					 NULL};
 static const char *const kw_legal[] = {
-	"contract", "liability", "gdpr", "clause", "jurisdiction", "lawsuit", "compliance",
-	"contrat", "responsabilité", "rgpd", "juridique", "tribunal", "conformité", NULL};
+    "contract", "liability",	  "gdpr", "clause",    "jurisdiction", "lawsuit",    "compliance",
+    "contrat",	"responsabilité", "rgpd", "juridique", "tribunal",     "conformité", NULL};
 static const char *const kw_security[] = {
-	"vulnerability", "cve", "exploit", "encryption", "pentest", "malware", "authentication",
-	"vulnérabilité", "chiffrement", "sécurité", NULL};
-static const char *const kw_science[] = {
-	"theorem", "integral", "equation", "quantum", "statistics", "regression", "théorème",
-	"intégrale", "équation", "quantique", "statistique", NULL};
+    "vulnerability",  "cve",	       "exploit",     "encryption", "pentest", "malware",
+    "authentication", "vulnérabilité", "chiffrement", "sécurité",   NULL};
+static const char *const kw_science[] = {"theorem",    "integral",   "equation",    "quantum",
+					 "statistics", "regression", "théorème",    "intégrale",
+					 "équation",   "quantique",  "statistique", NULL};
 
 static const char *const *const kw_defaults[HW_KW__COUNT] = {
-	kw_greeting,	 kw_confirmation,     kw_expert,      kw_simple_task, kw_action,
-	kw_question,	 kw_constraint,	      kw_structure,   kw_step,	      kw_system_agent,
-	kw_system_reasoning, kw_system_code, kw_code_talk, kw_finance,	      kw_medical,
-	kw_legal,	 kw_security,	      kw_science};
+    kw_greeting,  kw_confirmation, kw_expert,		kw_simple_task,
+    kw_action,	  kw_question,	   kw_constraint,	kw_structure,
+    kw_step,	  kw_system_agent, kw_system_reasoning, kw_system_code,
+    kw_code_talk, kw_finance,	   kw_medical,		kw_legal,
+    kw_security,  kw_science};
 
 static const char *const kw_list_names[] = {HW_CFG_KEYWORD_LISTS};
 
 _Static_assert(sizeof(kw_list_names) / sizeof(kw_list_names[0]) == HW_KW__COUNT,
 	       "enum hw_kw_list must follow HW_CFG_KEYWORD_LISTS");
 
-#define DOMAIN_MASK                                                                     \
-	((1u << HW_KW_DOMAIN_FINANCE) | (1u << HW_KW_DOMAIN_MEDICAL) |                  \
-	 (1u << HW_KW_DOMAIN_LEGAL) | (1u << HW_KW_DOMAIN_SECURITY) |                   \
+#define DOMAIN_MASK                                                                                \
+	((1u << HW_KW_DOMAIN_FINANCE) | (1u << HW_KW_DOMAIN_MEDICAL) |                             \
+	 (1u << HW_KW_DOMAIN_LEGAL) | (1u << HW_KW_DOMAIN_SECURITY) |                              \
 	 (1u << HW_KW_DOMAIN_SCIENCE))
 
 struct kw {
@@ -140,8 +159,8 @@ struct norm {
 enum { N, UP, WS, NL, LEAD };
 
 static const unsigned char byte_class[256] = {
-	['\t'] = WS, ['\n'] = NL, ['\v'] = WS, ['\f'] = WS, ['\r'] = WS, [' '] = WS,
-	['A' ... 'Z'] = UP, [0xC2] = LEAD, [0xC3] = LEAD, [0xE2] = LEAD,
+    ['\t'] = WS, ['\n'] = NL,	     ['\v'] = WS,   ['\f'] = WS,   ['\r'] = WS,
+    [' '] = WS,	 ['A' ... 'Z'] = UP, [0xC2] = LEAD, [0xC3] = LEAD, [0xE2] = LEAD,
 };
 
 static void norm_feed(struct norm *s, const char *src, size_t len)
@@ -151,14 +170,14 @@ static void norm_feed(struct norm *s, const char *src, size_t len)
 	char *out = s->out;
 	size_t n = s->n;
 	int pending = s->pending;
-#define PUT(ch)                                                          \
-	do {                                                             \
-		if (pending) {                                           \
-			if (n)                                           \
-				out[n++] = pending == 2 ? '\n' : ' ';    \
-			pending = 0;                                     \
-		}                                                        \
-		out[n++] = (char)(ch);                                   \
+#define PUT(ch)                                                                                    \
+	do {                                                                                       \
+		if (pending) {                                                                     \
+			if (n)                                                                     \
+				out[n++] = pending == 2 ? '\n' : ' ';                              \
+			pending = 0;                                                               \
+		}                                                                                  \
+		out[n++] = (char)(ch);                                                             \
 	} while (0)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = p[i];
@@ -239,8 +258,8 @@ static inline bool kw_at(const struct kw *k, const char *t, size_t n)
 	return k->len == n || !is_word((unsigned char)t[k->len]);
 }
 
-static const struct kw_slot *slot_find(const struct hw_analyzers *a, const char *tok,
-				       uint32_t len, uint32_t h)
+static const struct kw_slot *slot_find(const struct hw_analyzers *a, const char *tok, uint32_t len,
+				       uint32_t h)
 {
 	for (uint32_t i = h & a->slot_mask;; i = (i + 1) & a->slot_mask) {
 		const struct kw_slot *s = &a->slots[i];
@@ -317,8 +336,8 @@ static void add_word(void *arg, const char *w, int list)
 			dst[i] = ' ';
 	dst[n] = '\0';
 	b->pool_used += n + 1;
-	b->a->kws[b->a->n_kws++] = (struct kw){dst, (uint32_t)n, (uint32_t)word_run(dst, n),
-					      1u << list};
+	b->a->kws[b->a->n_kws++] =
+	    (struct kw){dst, (uint32_t)n, (uint32_t)word_run(dst, n), 1u << list};
 }
 
 /* Sorts, merges duplicates (one keyword, several lists) and hashes the first words. */
@@ -427,8 +446,8 @@ static void scan_text(const struct hw_analyzers *a, const char *t, size_t n, str
 	size_t i = 0;
 	while (i < n) {
 		if (!is_word((unsigned char)t[i])) {
-			/* Whole word runs are skipped below, so the byte before is never a word byte
-			 * unless i ends one: that case is excluded here. */
+			/* Whole word runs are skipped below, so the byte before is never a word
+			 * byte unless i ends one: that case is excluded here. */
 			if (a->n_punct && (i == 0 || !is_word((unsigned char)t[i - 1])))
 				for (uint32_t k = 0; k < a->n_punct; k++)
 					if (kw_at(&a->kws[k], t + i, n - i))
@@ -548,8 +567,19 @@ static bool has_syntax(const char *t, size_t n)
 static bool trailing_punct(char c)
 {
 	switch (c) {
-	case '.': case ',': case ';': case ':': case '!': case '?': case ')': case ']': case '}':
-	case '>': case '"': case '\'': case '`':
+	case '.':
+	case ',':
+	case ';':
+	case ':':
+	case '!':
+	case '?':
+	case ')':
+	case ']':
+	case '}':
+	case '>':
+	case '"':
+	case '\'':
+	case '`':
 		return true;
 	default:
 		return false;
@@ -558,9 +588,9 @@ static bool trailing_punct(char c)
 
 static bool code_ext(const char *e, size_t n)
 {
-	static const char *const exts[] = {"c",  "h",  "cc", "cpp",  "py",   "js", "ts",
-					   "go", "rs", "java", "rb", "php", "cs", "sh",
-					   "sql", "yaml", "yml", "toml", "json"};
+	static const char *const exts[] = {"c",	  "h",	  "cc",	  "cpp",  "py",	 "js", "ts",
+					   "go",  "rs",	  "java", "rb",	  "php", "cs", "sh",
+					   "sql", "yaml", "yml",  "toml", "json"};
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
 		if (word_is(e, n, exts[i]))
 			return true;
@@ -642,9 +672,8 @@ static size_t content_len(const json_t *content)
 		return json_string_length(content);
 	size_t i, n = 0;
 	const json_t *part;
-	json_array_foreach(content, i, part)
-		if (is_text_part(part))
-			n += json_string_length(json_object_get(part, "text")) + 1;
+	json_array_foreach(content, i, part) if (is_text_part(part)) n +=
+	    json_string_length(json_object_get(part, "text")) + 1;
 	return n;
 }
 
@@ -752,9 +781,10 @@ static double tools_score(const json_t *req, bool tool_history)
 	const json_t *tc = json_object_get(req, "tool_choice");
 	const char *type = json_string_value(json_is_object(tc) ? json_object_get(tc, "type") : tc);
 	/* "required", a named function, or an object of any type but auto/none forces a call. */
-	bool forced = json_is_string(tc) ? strcmp(type, "required") == 0
-					 : json_is_object(tc) && !(type && (strcmp(type, "auto") == 0 ||
-									  strcmp(type, "none") == 0));
+	bool forced = json_is_string(tc)
+			  ? strcmp(type, "required") == 0
+			  : json_is_object(tc) &&
+				!(type && (strcmp(type, "auto") == 0 || strcmp(type, "none") == 0));
 	return clamp1(0.50 + 0.05 * (double)n + (forced ? 0.20 : 0.0));
 }
 
@@ -792,7 +822,8 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 		json_array_foreach(json_object_get(req, "messages"), i, msg)
 		{
 			const char *role = json_string_value(json_object_get(msg, "role"));
-			if (role && (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)) {
+			if (role &&
+			    (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)) {
 				content_feed(&ns, json_object_get(msg, "content"));
 				norm_feed(&ns, "\n", 1);
 			}
@@ -806,12 +837,14 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 
 	out->value[HW_AN_INTENT] = intent_score(a, u, un, &su, out);
 
-	const char *rf = json_string_value(json_object_get(json_object_get(req, "response_format"), "type"));
-	bool structured = (su.lists & (1u << HW_KW_STRUCTURE)) ||
-			  (rf && (strcmp(rf, "json_object") == 0 || strcmp(rf, "json_schema") == 0));
+	const char *rf =
+	    json_string_value(json_object_get(json_object_get(req, "response_format"), "type"));
+	bool structured =
+	    (su.lists & (1u << HW_KW_STRUCTURE)) ||
+	    (rf && (strcmp(rf, "json_object") == 0 || strcmp(rf, "json_schema") == 0));
 	double steps = (double)list_lines(u, un) + su.count[HW_KW_STEP];
-	out->value[HW_AN_COMPLEXITY] = clamp1(0.10 * su.count[HW_KW_CONSTRAINT] +
-					      (structured ? 0.25 : 0.0) + 0.10 * steps);
+	out->value[HW_AN_COMPLEXITY] =
+	    clamp1(0.10 * su.count[HW_KW_CONSTRAINT] + (structured ? 0.25 : 0.0) + 0.10 * steps);
 
 	out->value[HW_AN_TOOLS] = tools_score(req, m.tool_history);
 
@@ -819,11 +852,11 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 		/* The system prompt's own size, in §1.3 tokens, measures how much it asks. */
 		double sys_tokens = (double)((m.sys_bytes + 3) / 4);
 		out->reasoning_cue = ss.lists & (1u << HW_KW_SYSTEM_REASONING);
-		out->value[HW_AN_SYSTEM_PROMPT] = clamp1(
-			0.5 * clamp1(sys_tokens / 4000.0) +
-			((ss.lists & (1u << HW_KW_SYSTEM_AGENT)) ? 0.2 : 0.0) +
-			(out->reasoning_cue ? 0.2 : 0.0) +
-			((ss.lists & (1u << HW_KW_SYSTEM_CODE)) ? 0.1 : 0.0));
+		out->value[HW_AN_SYSTEM_PROMPT] =
+		    clamp1(0.5 * clamp1(sys_tokens / 4000.0) +
+			   ((ss.lists & (1u << HW_KW_SYSTEM_AGENT)) ? 0.2 : 0.0) +
+			   (out->reasoning_cue ? 0.2 : 0.0) +
+			   ((ss.lists & (1u << HW_KW_SYSTEM_CODE)) ? 0.1 : 0.0));
 	}
 
 	bool fence = contains(u, un, "```", 3);
@@ -832,11 +865,11 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 					((su.lists & (1u << HW_KW_CODE_TALK)) ? 0.15 : 0.0));
 
 	out->value[HW_AN_DOMAIN] =
-		clamp1(0.5 * __builtin_popcount((su.lists | ss.lists) & DOMAIN_MASK));
+	    clamp1(0.5 * __builtin_popcount((su.lists | ss.lists) & DOMAIN_MASK));
 
 	double turns = out->user_msgs > 1 ? (double)(out->user_msgs - 1) : 0.0;
-	out->value[HW_AN_CONTEXT] = clamp1(0.6 * clamp1((double)est_tokens / 8000.0) +
-					   0.4 * clamp1(turns / 8.0));
+	out->value[HW_AN_CONTEXT] =
+	    clamp1(0.6 * clamp1((double)est_tokens / 8000.0) + 0.4 * clamp1(turns / 8.0));
 
 	double sum = 0.0;
 	for (int i = 0; i < HW_AN__COUNT; i++)

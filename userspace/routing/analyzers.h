@@ -61,16 +61,17 @@ enum hw_analyzer {
 };
 
 struct hw_analysis {
-	double value[HW_AN__COUNT];  /* each analyzer's score in [0, 1], indexed by enum hw_analyzer */
+	double
+	    value[HW_AN__COUNT]; /* each analyzer's score in [0, 1], indexed by enum hw_analyzer */
 	double weight[HW_AN__COUNT]; /* the configured weights the score used */
-	double score;                /* weighted sum rounded half away from zero to 4 decimals */
-	int32_t score_e4;            /* the same in ten-thousandths: what every decision compares */
+	double score;		     /* weighted sum rounded half away from zero to 4 decimals */
+	int32_t score_e4;	     /* the same in ten-thousandths: what every decision compares */
 	/* What the ultra-light gates (§7.4) need beyond the score. */
 	enum hw_intent_kind intent_kind;
-	bool reasoning_cue;        /* the system text holds a reasoning cue */
+	bool reasoning_cue; /* the system text holds a reasoning cue */
 	unsigned user_msgs, assistant_msgs, tool_msgs;
-	size_t user_chars;         /* characters of the normalized last user text */
-	int64_t est_tokens;        /* as given (SPEC §1.3) */
+	size_t user_chars;  /* characters of the normalized last user text */
+	int64_t est_tokens; /* as given (SPEC §1.3) */
 	/* Lists with at least one match (bit = enum hw_kw_list), for logs and tests. */
 	uint32_t user_lists, system_lists;
 };

@@ -114,11 +114,10 @@ enum hw_tier hw_router_score_tier(const struct hw_router *r, const struct hw_ana
 }
 
 static const char *const analyzer_names[HW_AN__COUNT] = {
-	"intent", "complexity", "tools", "system_prompt", "code", "domain", "context"};
+    "intent", "complexity", "tools", "system_prompt", "code", "domain", "context"};
 static const char *const modifier_names[] = {
-	"margin_bump",	    "ultra_light",	 "tools_tier_up", "context_tier_up",
-	"budget_downgrade", "budget_light_only", "tier_pin",	  "model_pin",
-	"passthrough",	    "fallback"};
+    "margin_bump",	 "ultra_light", "tools_tier_up", "context_tier_up", "budget_downgrade",
+    "budget_light_only", "tier_pin",	"model_pin",	 "passthrough",	    "fallback"};
 
 /* Appends ", s" (or s first); an item that does not fit is dropped whole. */
 static void append(char *buf, size_t len, size_t *off, const char *s, size_t sl)
@@ -135,7 +134,6 @@ static void append(char *buf, size_t len, size_t *off, const char *s, size_t sl)
 void hw_route_reason(const struct hw_analysis *a, unsigned mods, char *buf, size_t len)
 {
 	size_t off = 0;
-	char item[48];
 	buf[0] = '\0';
 	if (a) {
 		/* An analyzer whose score prints as 0.00 adds nothing a reader could see. */
@@ -159,6 +157,7 @@ void hw_route_reason(const struct hw_analysis *a, unsigned mods, char *buf, size
 			if (!pick[i])
 				continue;
 			/* name=d.dd by hand: printf's float path costs more than routing. */
+			char item[32];
 			size_t nl = strlen(analyzer_names[i]);
 			int c = (int)(a->value[i] * 100.0 + 0.5);
 			memcpy(item, analyzer_names[i], nl);
@@ -315,7 +314,8 @@ static void fill_candidates(const struct hw_router *r, const struct route_ctx *c
 			p--;
 		if (p >= HW_ROUTE_MAX_CANDIDATES)
 			continue;
-		size_t last = out->n_cand < HW_ROUTE_MAX_CANDIDATES ? out->n_cand : HW_ROUTE_MAX_CANDIDATES - 1;
+		size_t last = out->n_cand < HW_ROUTE_MAX_CANDIDATES ? out->n_cand
+								    : HW_ROUTE_MAX_CANDIDATES - 1;
 		memmove(&out->cand[p + 1], &out->cand[p], (last - p) * sizeof(out->cand[0]));
 		out->cand[p] = m;
 		if (out->n_cand < HW_ROUTE_MAX_CANDIDATES)
@@ -323,8 +323,8 @@ static void fill_candidates(const struct hw_router *r, const struct route_ctx *c
 	}
 }
 
-__attribute__((format(printf, 5, 6))) static int
-fail(struct hw_route_result *out, enum hw_err err, int ret, json_t *extra, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int fail(struct hw_route_result *out, enum hw_err err,
+						      int ret, json_t *extra, const char *fmt, ...)
 {
 	va_list ap;
 	out->err = err;
@@ -346,9 +346,10 @@ static int route_pin(const struct route_ctx *c, const struct hw_model *m,
 			    m->provider_id, m->id);
 	/* Data residency holds for pins too: a region the workspace excludes is never sent to. */
 	if (!region_ok(c->ws->allowed_regions_json, m->region))
-		return fail(out, HW_ERR_INVALID_REQUEST, -EINVAL, json_pack("{s:s}", "param", "model"),
-			    "Model '%s' is in region '%s', outside the workspace's allowed regions.",
-			    m->id, m->region);
+		return fail(
+		    out, HW_ERR_INVALID_REQUEST, -EINVAL, json_pack("{s:s}", "param", "model"),
+		    "Model '%s' is in region '%s', outside the workspace's allowed regions.", m->id,
+		    m->region);
 	out->tier = "override";
 	out->modifiers = HW_MOD_MODEL_PIN;
 	out->cand[0] = m;

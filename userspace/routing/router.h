@@ -42,7 +42,8 @@ struct hw_router;
 
 struct hw_route_workspace {
 	enum hw_profile profile;
-	const char *allowed_regions_json; /* JSON array text such as ["eu","us"]; NULL, "" or "null" = any */
+	const char *allowed_regions_json; /* JSON array text such as ["eu","us"]; NULL, "" or "null"
+					     = any */
 	/* Whether the workspace can use the provider; NULL = hw_provider_usable. */
 	bool (*usable)(void *arg, const struct hw_cfg_provider *p);
 	void *usable_arg;
@@ -53,7 +54,7 @@ struct hw_route_request {
 	const char *model;     /* its `model` field */
 	int64_t est_tokens;    /* §1.3 */
 	int64_t max_tokens;    /* the max tokens that will be sent upstream */
-	bool has_tools;        /* the request carries a non-empty `tools` */
+	bool has_tools;	       /* the request carries a non-empty `tools` */
 	enum hw_budget_verdict budget;
 };
 
@@ -66,7 +67,8 @@ struct hw_route_result {
 	struct hw_analysis analysis; /* valid when scored */
 	unsigned modifiers;	     /* enum hw_route_modifier bits */
 	char reason[192];
-	const struct hw_model *cand[HW_ROUTE_MAX_CANDIDATES]; /* primary first, then fallback order */
+	const struct hw_model
+	    *cand[HW_ROUTE_MAX_CANDIDATES]; /* primary first, then fallback order */
 	size_t n_cand;
 	bool may_fall_back; /* auto and tier pins */
 	/* When hw_route fails: the error, its message and extra fields ({"param":"model"},
