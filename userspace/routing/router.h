@@ -2,7 +2,8 @@
 /* Smart routing (SPEC §7.1, §7.4–§7.7): the `model` field, score to tier with the margin and
  * the ultra-light gates, Budget Control downgrades, candidates per tier with the tools,
  * context and region filters, the workspace profile's primary and the fallback order, and
- * the reason string. Pure and deterministic: no I/O, no lock, no allocation on success.
+ * the reason string. Pure and deterministic: no I/O, no lock; on success the only allocation
+ * is one text buffer when the user and system texts together exceed 8 KiB.
  * Not here: Budget Control BLOCK and passthrough (the caller decides them before routing)
  * and circuit-breaker skips (the caller walks the candidates). */
 #ifndef HW_ROUTING_ROUTER_H
