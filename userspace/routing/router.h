@@ -45,7 +45,8 @@ struct hw_route_workspace {
 	enum hw_profile profile;
 	const char *allowed_regions_json; /* JSON array text such as ["eu","us"]; NULL, "" or "null"
 					     = any */
-	/* Whether the workspace can use the provider; NULL = hw_provider_usable. */
+	/* Whether the workspace can use the provider (its own key, or the server's shared one);
+	 * NULL = hw_provider_usable. Called several times per catalog entry: keep it a lookup. */
 	bool (*usable)(void *arg, const struct hw_cfg_provider *p);
 	void *usable_arg;
 };
