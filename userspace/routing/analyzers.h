@@ -61,8 +61,8 @@ enum hw_analyzer {
 };
 
 struct hw_analysis {
-	double
-	    value[HW_AN__COUNT]; /* each analyzer's score in [0, 1], indexed by enum hw_analyzer */
+	/* Each analyzer's score in [0, 1], indexed by enum hw_analyzer. */
+	double value[HW_AN__COUNT];
 	double weight[HW_AN__COUNT]; /* the configured weights the score used */
 	double score;		     /* weighted sum rounded half away from zero to 4 decimals */
 	int32_t score_e4;	     /* the same in ten-thousandths: what every decision compares */

@@ -43,8 +43,8 @@ struct hw_router;
 
 struct hw_route_workspace {
 	enum hw_profile profile;
-	const char *allowed_regions_json; /* JSON array text such as ["eu","us"]; NULL, "" or "null"
-					     = any */
+	/* JSON array text such as ["eu","us"]; NULL, "" or "null" = any region. */
+	const char *allowed_regions_json;
 	/* Whether the workspace can use the provider (its own key, or the server's shared one);
 	 * NULL = hw_provider_usable. Called several times per catalog entry: keep it a lookup. */
 	bool (*usable)(void *arg, const struct hw_cfg_provider *p);
@@ -69,8 +69,8 @@ struct hw_route_result {
 	struct hw_analysis analysis; /* valid when scored */
 	unsigned modifiers;	     /* enum hw_route_modifier bits */
 	char reason[192];
-	const struct hw_model
-	    *cand[HW_ROUTE_MAX_CANDIDATES]; /* primary first, then fallback order */
+	/* The primary first, then the others in fallback order. */
+	const struct hw_model *cand[HW_ROUTE_MAX_CANDIDATES];
 	size_t n_cand;
 	bool may_fall_back; /* auto and tier pins */
 	/* When hw_route fails: the error, its message and extra fields ({"param":"model"},
