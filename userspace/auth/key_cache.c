@@ -127,6 +127,11 @@ static int build(struct hw_store *st, struct snapshot **out)
 		struct hw_key_entry *e = &s->slots[slot];
 		e->key = keys[i];
 		const struct hw_workspace *ws = find_ws(s, keys[i].workspace_id);
+		if (ws) {
+			snprintf(e->routing_profile, sizeof(e->routing_profile), "%s", ws->routing_profile);
+			snprintf(e->allowed_regions, sizeof(e->allowed_regions), "%s", ws->allowed_regions);
+			snprintf(e->default_model, sizeof(e->default_model), "%s", ws->default_model);
+		}
 		if (ws && strcmp(ws->status, "suspended") == 0) {
 			e->workspace_suspended = true;
 			e->workspace_has_reason = ws->has_suspended_reason;

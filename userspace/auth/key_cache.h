@@ -16,6 +16,10 @@ struct hw_key_entry {
 	bool workspace_suspended;
 	char workspace_suspended_reason[256];
 	bool workspace_has_reason;
+	/* The workspace's routing settings (SPEC §16.2), "" when unset. */
+	char routing_profile[16];
+	char allowed_regions[256];
+	char default_model[128];
 };
 
 int hw_key_cache_new(struct hw_store *store, struct hw_key_cache **out);

@@ -8,6 +8,7 @@
 #include "gateway/metrics.h"
 #include "gateway/server.h"
 #include "gateway/usage.h"
+#include "routing/router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,67 +44,43 @@ static bool end_user_ok(const char *s)
 	return true;
 }
 
-/* Fallback order (SPEC §7.5): input price, then output price, then id. */
-static int fallback_order(const void *a, const void *b)
-{
-	const struct hw_model *x = *(const struct hw_model *const *)a, *y = *(const struct hw_model *const *)b;
-	if (x->input_per_mtok != y->input_per_mtok)
-		return x->input_per_mtok < y->input_per_mtok ? -1 : 1;
-	if (x->output_per_mtok != y->output_per_mtok)
-		return x->output_per_mtok < y->output_per_mtok ? -1 : 1;
-	return strcmp(x->id, y->id);
-}
-
-/* The tier's primary, then the rest of its usable models in fallback order. */
-static void tier_candidates(struct chat *c, enum hw_tier tier)
-{
-	const struct hw_model *primary = hw_catalog_pick(c->catalog, tier);
-	if (!primary)
-		return;
-	c->cand[c->n_cand++] = primary;
-	bool echo = primary->provider->kind == HW_PROVIDER_ECHO;
-	for (size_t i = 0; i < c->catalog->n && c->n_cand < HW_CHAT_MAX_CANDIDATES; i++) {
-		const struct hw_model *m = &c->catalog->models[i];
-		if (m == primary || !m->enabled || m->tier != tier || !hw_provider_usable(m->provider) ||
-		    (m->provider->kind == HW_PROVIDER_ECHO) != echo)
-			continue;
-		c->cand[c->n_cand++] = m;
-	}
-	qsort(c->cand + 1, c->n_cand - 1, sizeof(c->cand[0]), fallback_order);
-}
-
-/* SPEC §7.1 and, until smart routing lands, the asked tier (auto: standard). */
+/* SPEC §7: the tier and the candidates in attempt order, with the workspace's profile and
+ * regions. */
 static enum MHD_Result route(struct chat *c, bool *ok)
 {
 	struct hw_request *req = c->req;
-	char msg[256];
+	const struct hw_config *cfg = hw_server_cfg(req->srv);
+	const struct hw_router *router = atomic_load(&req->srv->router);
 	int64_t t0 = hw_clock_mono_ns();
-	struct hw_model_resolution res;
+	int profile = hw_profile_parse(req->ws_profile[0] ? req->ws_profile : cfg->routing.profile);
+	struct hw_route_workspace ws = {
+		.profile = profile < 0 ? HW_PROFILE_BALANCED : (enum hw_profile)profile,
+		.allowed_regions_json = req->ws_regions,
+	};
+	struct hw_route_request rq = {
+		.request = c->body.root,
+		.model = c->body.model,
+		.est_tokens = c->body.est_tokens,
+		.max_tokens = c->max_tokens,
+		.has_tools = c->body.n_tools > 0,
+		.budget = HW_BUDGET_OK,
+	};
+	struct hw_route_result res;
 	*ok = false;
-	if (hw_catalog_resolve(c->catalog, c->body.model, &res, msg, sizeof(msg)) < 0)
-		return hw_respond_error(req, HW_ERR_INVALID_REQUEST, msg, json_pack("{s:s}", "param", "model"));
-	if (res.ask == HW_ASK_MODEL) {
-		c->cand[c->n_cand++] = res.model;
-		c->tier = "override";
-		snprintf(c->reason, sizeof(c->reason), "model_pin");
-		if (!hw_provider_usable(res.model->provider))
-			return hw_respond_error(req, HW_ERR_BYOK_MISSING,
-						"No API key is configured for this model's provider.",
-						json_pack("{s:s}", "provider", res.model->provider_id));
-	} else {
-		enum hw_tier tier = res.ask == HW_ASK_TIER ? res.tier : HW_TIER_STANDARD;
-		tier_candidates(c, tier);
-		c->may_fall_back = true;
-		c->tier = hw_tier_name(tier);
-		snprintf(c->reason, sizeof(c->reason), "%s", res.ask == HW_ASK_TIER ? "trivial, tier_pin" : "trivial");
-		if (!c->n_cand)
-			return hw_respond_error(req, HW_ERR_NO_PROVIDER_KEY,
-						"No usable model in the required tier.",
-						json_pack("{s:s}", "tier", hw_tier_name(tier)));
-	}
+	if (hw_route(router, &ws, &rq, &res) < 0)
+		return hw_respond_error(req, res.err, res.msg, res.extra);
 	c->routing_ns = hw_clock_mono_ns() - t0;
-	hw_metrics_routing(c->tier, res.ask == HW_ASK_MODEL ? "model_pin" : res.ask == HW_ASK_TIER ? "tier_pin" : "auto",
-			   c->routing_ns);
+	c->tier = res.tier;
+	c->scored = res.scored;
+	c->score = res.score;
+	snprintf(c->reason, sizeof(c->reason), "%s", res.reason);
+	c->n_cand = res.n_cand < HW_CHAT_MAX_CANDIDATES ? res.n_cand : HW_CHAT_MAX_CANDIDATES;
+	memcpy(c->cand, res.cand, c->n_cand * sizeof(c->cand[0]));
+	c->may_fall_back = res.may_fall_back;
+	const char *mode = res.modifiers & HW_MOD_MODEL_PIN  ? "model_pin"
+			   : res.modifiers & HW_MOD_TIER_PIN ? "tier_pin"
+							     : "auto";
+	hw_metrics_routing(c->tier, mode, c->routing_ns);
 	snprintf(req->routed_tier, sizeof(req->routed_tier), "%s", c->tier);
 	*ok = true;
 	return MHD_YES;
@@ -135,12 +112,12 @@ enum MHD_Result hw_ep_chat(struct hw_request *req)
 	const char *meta = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-HiWay-Stream-Meta");
 	c->want_usage_chunk = c->body.include_usage;
 	c->want_meta = c->body.include_usage || (meta && strcmp(meta, "1") == 0);
+	const struct hw_config *cfg = hw_server_cfg(req->srv);
+	c->max_tokens = c->body.max_tokens ? c->body.max_tokens : cfg->upstream.default_max_tokens;
 	bool ok;
 	ret = route(c, &ok);
 	if (!ok)
 		return ret;
-	const struct hw_config *cfg = hw_server_cfg(req->srv);
-	c->max_tokens = c->body.max_tokens ? c->body.max_tokens : cfg->upstream.default_max_tokens;
 	return hw_chat_attempt_next(c);
 }
 

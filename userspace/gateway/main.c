@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "gateway/server.h"
 #include "routing/catalog.h"
+#include "routing/router.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
 
@@ -27,6 +28,7 @@
 struct snapshot_list {
 	const struct hw_config *cfg;
 	struct hw_catalog *catalog;
+	struct hw_router *router;
 	struct snapshot_list *next;
 };
 
@@ -93,11 +95,14 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 {
 	struct hw_config *cfg = NULL;
 	struct hw_catalog *cat = NULL;
+	struct hw_router *router = NULL;
 	if (load_config(path, explicit_path, &cfg) < 0) {
 		hw_log(HW_LOG_ERROR, "reload rejected: the configuration is invalid; keeping the running one");
 		return;
 	}
-	if (hw_catalog_build(cfg, &cat) < 0) {
+	if (hw_catalog_build(cfg, &cat) < 0 || hw_router_build(cfg, cat, &router) < 0) {
+		hw_log(HW_LOG_ERROR, "reload rejected: the catalog or routing tables cannot be built");
+		hw_catalog_free(cat);
 		hw_config_free(cfg);
 		return;
 	}
@@ -107,15 +112,18 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 	cfg->server.threads = old->server.threads;
 	struct snapshot_list *node = calloc(1, sizeof(*node));
 	if (!node) {
+		hw_router_free(router);
 		hw_catalog_free(cat);
 		hw_config_free(cfg);
 		return;
 	}
 	node->cfg = old;
 	node->catalog = atomic_load(&srv->catalog);
+	node->router = atomic_load(&srv->router);
 	node->next = *kept;
 	*kept = node;
 	atomic_store(&srv->catalog, cat);
+	atomic_store(&srv->router, router);
 	atomic_store(&srv->cfg, cfg);
 	apply_logging(cfg);
 	hw_log(HW_LOG_INFO, "configuration reloaded");
@@ -185,6 +193,7 @@ int main(int argc, char **argv)
 	struct hw_server srv;
 	memset(&srv, 0, sizeof(srv));
 	struct hw_catalog *cat = NULL;
+	struct hw_router *router = NULL;
 	struct snapshot_list *kept = NULL;
 	atomic_store(&srv.cfg, cfg);
 	srv.test_clock = test_clock;
@@ -197,11 +206,14 @@ int main(int argc, char **argv)
 		hw_log(HW_LOG_ERROR, "bootstrap failed");
 		goto out;
 	}
-	if (hw_key_cache_new(srv.store, &srv.keys) < 0 || hw_catalog_build(cfg, &cat) < 0) {
-		hw_log(HW_LOG_ERROR, "cannot load keys or catalog");
+	if (hw_key_cache_new(srv.store, &srv.keys) < 0 || hw_catalog_build(cfg, &cat) < 0 ||
+	    hw_router_build(cfg, cat, &router) < 0) {
+		hw_log(HW_LOG_ERROR, "cannot load keys, catalog or routing tables");
+		hw_catalog_free(cat);
 		goto out;
 	}
 	atomic_store(&srv.catalog, cat);
+	atomic_store(&srv.router, router);
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	if (!srv.usage || hw_server_start(&srv) < 0)
 		goto out;
@@ -224,10 +236,12 @@ out:
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);
 	hw_key_cache_free(srv.keys);
+	hw_router_free(atomic_load(&srv.router));
 	hw_catalog_free(atomic_load(&srv.catalog));
 	hw_config_free((struct hw_config *)hw_server_cfg(&srv));
 	while (kept) {
 		struct snapshot_list *next = kept->next;
+		hw_router_free(kept->router);
 		hw_catalog_free(kept->catalog);
 		hw_config_free((struct hw_config *)kept->cfg);
 		free(kept);

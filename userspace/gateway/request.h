@@ -68,6 +68,8 @@ struct hw_request {
 	/* Authenticated identity (inference and admin routes). */
 	bool authed;
 	struct hw_key key;
+	char ws_profile[16];  /* the workspace's routing profile, "" = the server's */
+	char ws_regions[256]; /* its allowed_regions as JSON text, "" = any */
 
 	struct hw_req_outcome outcome;
 	char routed_model[128]; /* for the access log, once routing decided */

@@ -17,12 +17,14 @@ struct hw_store;
 struct hw_key_cache;
 struct hw_worker;
 struct hw_catalog;
+struct hw_router;
 struct hw_usage_writer;
 
 struct hw_server {
 	/* Swapped whole on SIGHUP; old snapshots live until shutdown (reloads are rare). */
 	_Atomic(const struct hw_config *) cfg;
 	_Atomic(struct hw_catalog *) catalog;
+	_Atomic(struct hw_router *) router; /* built over `catalog` and `cfg`, swapped with them */
 	struct hw_store *store;
 	struct hw_key_cache *keys;
 	struct hw_usage_writer *usage;
