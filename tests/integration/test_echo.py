@@ -2,7 +2,7 @@
 """The in-process echo provider on an echo-only configuration (SPEC §7.1, §7.4, §8.6)."""
 import json
 
-from harness import check, eq, pending, test, uniq
+from harness import check, eq, test, uniq
 
 TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}},
          {"type": "function", "function": {"name": "other_tool", "parameters": {"type": "object"}}}]
@@ -14,7 +14,7 @@ def _chat(ctx, body, headers=None):
     return r, r.json
 
 
-@pending(3, "fallback and smart routing are issue 3")
+@test
 def auto_greeting_ultra_light(ctx):
     r, b = _chat(ctx, {"model": "auto", "messages": [{"role": "user", "content": "hi"}]})
     eq(b["choices"][0]["message"].get("content"), "echo: hi", "content")
@@ -42,7 +42,7 @@ def auto_text_echoed(ctx):
     check((r.header("X-HiWay-Routed-Model") or "").startswith("local/echo-"), "routed to echo")
 
 
-@pending(3, "the complexity score comes with smart routing (issue 3)")
+@test
 def auto_has_score(ctx):
     r, b = _chat(ctx, {"model": "auto", "messages": [{"role": "user", "content": uniq()}]})
     check(isinstance(b["_hiway"].get("score"), (int, float)), "auto has a numeric score")
