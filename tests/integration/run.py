@@ -29,6 +29,7 @@ MODULES = [
     "test_streaming",
     "test_admin_keys",
     "test_hiwayctl",
+    "test_byok",
     "test_metrics",
     "test_robustness",
     "test_load",

@@ -94,9 +94,11 @@ static bool key_shape_ok(const char *s, size_t len)
 {
 	if (len == 0 || len > HW_PROVIDER_KEY_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if (s[i] <= ' ' || s[i] == 0x7f)
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch <= ' ' || ch >= 0x7f)
 			return false;
+	}
 	return true;
 }
 
