@@ -7,6 +7,8 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,11 +105,11 @@ static struct hw_provider_key row(const struct hw_config *cfg, const char *ws,
 				  const char *provider, const char *key, bool enabled)
 {
 	struct hw_provider_key pk;
-	char hex[HW_SHA256_HEX_LEN + 1];
 	memset(&pk, 0, sizeof(pk));
 	snprintf(pk.workspace_id, sizeof(pk.workspace_id), "%s", ws);
 	snprintf(pk.provider, sizeof(pk.provider), "%s", provider);
 	if (key) {
+		char hex[HW_SHA256_HEX_LEN + 1];
 		assert_int_equal(hw_byok_seal(cfg->secrets.master_key_raw, ws, provider, key,
 					      strlen(key), pk.ciphertext, sizeof(pk.ciphertext),
 					      &pk.ciphertext_len),
@@ -221,6 +223,56 @@ static void test_many_rows_grow(void **state)
 	}
 }
 
+struct reader_arg {
+	const struct hw_cfg_provider *p;
+	atomic_bool *stop;
+	long opened;
+};
+
+static void *reader(void *arg)
+{
+	struct reader_arg *r = arg;
+	char out[64];
+	while (!atomic_load(r->stop)) {
+		hw_byok_usable(WS, r->p);
+		if (hw_byok_api_key(WS, r->p, out, sizeof(out)) == 0 && strcmp(out, OWN) == 0)
+			r->opened++;
+	}
+	OPENSSL_cleanse(out, sizeof(out));
+	return NULL;
+}
+
+/* Readers keep looking up while the row is replaced and removed: under ASan this shows
+ * that no reader ever touches a freed row. */
+static void test_concurrent_updates(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_provider_key pk = row(f->cfg, WS, "mistral", OWN, true);
+	atomic_bool stop = false;
+	pthread_t th[4];
+	struct reader_arg args[4];
+
+	assert_int_equal(hw_byok_cache_init(f->st, f->cfg), 0);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct reader_arg){prov(f, "mistral"), &stop, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &args[i]), 0);
+	}
+	for (int i = 0; i < 2000; i++) {
+		assert_int_equal(hw_byok_cache_put(&pk), 0);
+		if (i % 3 == 0)
+			hw_byok_cache_remove(WS, "mistral");
+		if (i % 500 == 0)
+			assert_int_equal(hw_byok_cache_reload(), 0);
+	}
+	atomic_store(&stop, true);
+	long opened = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		opened += args[i].opened;
+	}
+	assert_true(opened > 0);
+}
+
 static void test_without_master_key(void **state)
 {
 	struct fixture *f = *state;
@@ -250,6 +302,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usable_and_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_rows_grow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_master_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,10 +34,9 @@ struct table {
 	size_t n;
 };
 
-/* Padded so two shards never share a cache line. */
+/* Aligned, hence sized, to a cache line, so two shards never share one. */
 struct lock_shard {
-	pthread_rwlock_t lock;
-	char pad[64];
+	_Alignas(64) pthread_rwlock_t lock;
 };
 
 static struct {
@@ -226,6 +225,8 @@ static int build(struct table *out)
 int hw_byok_cache_init(struct hw_store *store, const struct hw_config *cfg)
 {
 	int rc;
+	if (g.ready)
+		return -EALREADY;
 	for (int i = 0; i < LOCK_SHARDS; i++)
 		pthread_rwlock_init(&g.shards[i].lock, NULL);
 	g.store = store;

@@ -29,7 +29,8 @@ const char *hw_byok_source_name(enum hw_byok_source s);
 enum hw_byok_source hw_byok_source_of(const struct hw_cfg_provider *p, bool own_key);
 
 /* Loads every provider_keys row. Keeps a copy of secrets.master_key (needs a restart to
- * change, SPEC §18); without one, stored keys count as absent. 0 or a negative errno. */
+ * change, SPEC §18); without one, stored keys count as absent. 0 or a negative errno
+ * (-EALREADY when the cache is loaded already). */
 int hw_byok_cache_init(struct hw_store *store, const struct hw_config *cfg);
 /* Frees the cache and wipes the master key copy; lookups then see no workspace rows. */
 void hw_byok_cache_free(void);

@@ -7,29 +7,48 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <pthread.h>
 #include <string.h>
 
 #define BYOK_SALT "hiway-byok-v1"
 /* workspace id ‖ 0x00 ‖ provider id, both bounded by their stores. */
 #define AAD_MAX 256
 
+/* Fetched once: an implicit fetch per call would search OpenSSL's global method store, under
+ * its lock, on every request that opens a key. Never freed: they live as long as the
+ * process, like OpenSSL's own tables. */
+static EVP_KDF *hkdf_alg;
+static EVP_CIPHER *gcm_alg;
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+
+static void algs_fetch(void)
+{
+	hkdf_alg = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+	gcm_alg = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+static bool algs_ready(void)
+{
+	pthread_once(&algs_once, algs_fetch);
+	return hkdf_alg && gcm_alg;
+}
+
 int hw_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 		   const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {
-	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[5], *p = params;
 	int rc = -EIO;
 
 	if (out_len == 0 || out_len > 255 * 32)
 		return -EINVAL;
-	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	kctx = algs_ready() ? EVP_KDF_CTX_new(hkdf_alg) : NULL;
 	if (!kctx)
 		goto out;
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
@@ -41,7 +60,6 @@ int hw_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size
 		rc = 0;
 out:
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	return rc;
 }
 
@@ -60,8 +78,8 @@ int hw_secretbox_seal(const uint8_t key[HW_SECRETBOX_KEY_LEN], const void *aad, 
 	out[0] = HW_SECRETBOX_VERSION;
 	if (hw_random_bytes(nonce, HW_SECRETBOX_NONCE_LEN) < 0)
 		return rc;
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
+	ctx = algs_ready() ? EVP_CIPHER_CTX_new() : NULL;
+	if (!ctx || EVP_EncryptInit_ex2(ctx, gcm_alg, key, nonce, NULL) != 1 ||
 	    EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
 	    EVP_EncryptUpdate(ctx, ct, &n, plain, (int)len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, ct + n, &fin) != 1 ||
@@ -94,8 +112,8 @@ int hw_secretbox_open(const uint8_t key[HW_SECRETBOX_KEY_LEN], const void *aad, 
 		return -ENOSPC;
 	/* EVP takes the expected tag through a non-const pointer. */
 	memcpy(tag, ct + len, sizeof(tag));
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
+	ctx = algs_ready() ? EVP_CIPHER_CTX_new() : NULL;
+	if (!ctx || EVP_DecryptInit_ex2(ctx, gcm_alg, key, nonce, NULL) != 1 ||
 	    EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
 	    EVP_DecryptUpdate(ctx, out, &n, ct, (int)len) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, sizeof(tag), tag) != 1) {
