@@ -116,7 +116,8 @@ static uint64_t row_hash(const char *ws, const char *provider)
 static struct entry **slot_of(const struct table *t, const char *ws, const char *provider)
 {
 	struct entry **pp = &t->buckets[row_hash(ws, provider) & t->mask];
-	while (*pp && (strcmp((*pp)->workspace_id, ws) != 0 || strcmp((*pp)->provider, provider) != 0))
+	while (*pp &&
+	       (strcmp((*pp)->workspace_id, ws) != 0 || strcmp((*pp)->provider, provider) != 0))
 		pp = &(*pp)->next;
 	return pp;
 }
@@ -166,7 +167,7 @@ static int table_alloc(struct table *t, size_t rows)
 	size_t cap = 64;
 	while (cap < rows * 2)
 		cap *= 2;
-	t->buckets = calloc(cap, sizeof(*t->buckets));
+	t->buckets = calloc(cap, sizeof(struct entry *));
 	t->mask = cap - 1;
 	t->n = 0;
 	return t->buckets ? 0 : -ENOMEM;

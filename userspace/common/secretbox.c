@@ -7,13 +7,13 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define BYOK_SALT "hiway-byok-v1"
@@ -46,7 +46,7 @@ int hw_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size
 	OSSL_PARAM params[5], *p = params;
 	int rc = -EIO;
 
-	if (out_len == 0 || out_len > 255 * 32)
+	if (out_len == 0 || out_len > (size_t)255 * 32)
 		return -EINVAL;
 	kctx = algs_ready() ? EVP_KDF_CTX_new(hkdf_alg) : NULL;
 	if (!kctx)
