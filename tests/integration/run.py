@@ -30,6 +30,7 @@ MODULES = [
     "test_fallback",
     "test_admin_keys",
     "test_hiwayctl",
+    "test_byok",
     "test_metrics",
     "test_robustness",
     "test_load",

@@ -159,12 +159,13 @@ class Offline(unittest.TestCase):
             self.assertIn("usage:", r.err, args)
 
     def test_needs_workspace(self):
-        r = ctl("keys", "list", url="http://127.0.0.1:1")
-        self.assertEqual(r.rc, 2, r)
-        self.assertIn("no workspace", r.err)
+        for group in ("keys", "providers"):
+            r = ctl(group, "list", url="http://127.0.0.1:1")
+            self.assertEqual(r.rc, 2, r)
+            self.assertIn("no workspace", r.err)
 
     def test_not_available(self):
-        for group in ("providers", "ip-rules", "bans", "security", "audit", "budget", "plan",
+        for group in ("ip-rules", "bans", "security", "audit", "budget", "plan",
                       "wallet", "guardian", "webhooks", "usage", "perimeter"):
             r = ctl(group, "list")
             self.assertEqual(r.rc, 2, r)

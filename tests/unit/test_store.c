@@ -141,6 +141,89 @@ static struct hw_usage_record make_usage(const char *ws, const char *key, int64_
 	return r;
 }
 
+static struct hw_provider_key make_pk(const char *ws, const char *provider, const char *box)
+{
+	struct hw_provider_key pk;
+	memset(&pk, 0, sizeof(pk));
+	snprintf(pk.workspace_id, sizeof(pk.workspace_id), "%s", ws);
+	snprintf(pk.provider, sizeof(pk.provider), "%s", provider);
+	/* The store keeps bytes as given: a NUL inside must survive. */
+	pk.ciphertext_len = strlen(box) + 1;
+	memcpy(pk.ciphertext, box, pk.ciphertext_len);
+	strcpy(pk.fingerprint, "0123abcd");
+	pk.enabled = true;
+	pk.updated_at = 1767225600;
+	return pk;
+}
+
+static void test_provider_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_store *st = f->st;
+	struct hw_workspace ws = make_ws("01JAAAAAAAAAAAAAAAAAAAAAAA", "a");
+	struct hw_workspace ws2 = make_ws("01JBBBBBBBBBBBBBBBBBBBBBBB", "b");
+	struct hw_provider_key pk = make_pk(ws.id, "openai", "box-1"), got, *rows = NULL;
+	size_t n = 0;
+
+	assert_int_equal(st->ops->workspace_create(st, &ws), 0);
+	assert_int_equal(st->ops->workspace_create(st, &ws2), 0);
+	/* A workspace that does not exist cannot hold a key. */
+	struct hw_provider_key orphan = make_pk("01JZZZZZZZZZZZZZZZZZZZZZZZ", "openai", "x");
+	assert_int_equal(st->ops->provider_key_put(st, &orphan), -ENOENT);
+
+	assert_int_equal(st->ops->provider_key_get(st, ws.id, "openai", &got), -ENOENT);
+	assert_int_equal(st->ops->provider_key_put(st, &pk), 0);
+	assert_int_equal(st->ops->provider_key_get(st, ws.id, "openai", &got), 0);
+	assert_int_equal(got.ciphertext_len, 6);
+	assert_memory_equal(got.ciphertext, "box-1", 6);
+	assert_string_equal(got.fingerprint, "0123abcd");
+	assert_true(got.enabled);
+	assert_int_equal(got.updated_at, 1767225600);
+
+	/* Put replaces the row: here with the flag only, no key. */
+	pk.ciphertext_len = 0;
+	pk.fingerprint[0] = '\0';
+	pk.enabled = false;
+	pk.updated_at++;
+	assert_int_equal(st->ops->provider_key_put(st, &pk), 0);
+	assert_int_equal(st->ops->provider_key_get(st, ws.id, "openai", &got), 0);
+	assert_int_equal(got.ciphertext_len, 0);
+	assert_string_equal(got.fingerprint, "");
+	assert_false(got.enabled);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM provider_keys "
+					    "WHERE ciphertext IS NULL AND fingerprint IS NULL"),
+			 1);
+
+	struct hw_provider_key more[] = {make_pk(ws.id, "anthropic", "box-2"),
+					 make_pk(ws2.id, "openai", "box-3")};
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(st->ops->provider_key_put(st, &more[i]), 0);
+	assert_int_equal(st->ops->provider_key_list(st, ws.id, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].provider, "anthropic");
+	assert_string_equal(rows[1].provider, "openai");
+	free(rows);
+	assert_int_equal(st->ops->provider_key_list_all(st, &rows, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(rows[2].workspace_id, ws2.id);
+	assert_memory_equal(rows[2].ciphertext, "box-3", 6);
+	free(rows);
+
+	assert_int_equal(st->ops->provider_key_delete(st, ws.id, "openai"), 0);
+	assert_int_equal(st->ops->provider_key_delete(st, ws.id, "openai"), -ENOENT);
+	assert_int_equal(st->ops->provider_key_get(st, ws.id, "openai", &got), -ENOENT);
+	assert_int_equal(st->ops->provider_key_list(st, ws.id, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	free(rows);
+
+	/* The rows survive a reopen. */
+	st->ops->close(st);
+	assert_int_equal(hw_store_open(f->url, 5000, "normal", &f->st), 0);
+	st = f->st;
+	assert_int_equal(st->ops->provider_key_get(st, ws2.id, "openai", &got), 0);
+	assert_memory_equal(got.ciphertext, "box-3", 6);
+}
+
 static void test_open_errors(void **state)
 {
 	struct hw_store *st = (struct hw_store *)1;
@@ -625,6 +708,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_touch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provider_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_insert_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_flush_one_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_calls, setup, teardown),

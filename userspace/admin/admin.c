@@ -37,6 +37,9 @@ static const struct route routes[] = {
 	{"workspaces/*/keys/*", "DELETE", ACCESS_BOTH, hw_admin_key_delete},
 	{"workspaces/*/keys/*/revoke", "POST", ACCESS_BOTH, hw_admin_key_revoke},
 	{"workspaces/*/keys/*/rotate", "POST", ACCESS_BOTH, hw_admin_key_rotate},
+	{"workspaces/*/providers", "GET", ACCESS_BOTH, hw_admin_providers_list},
+	{"workspaces/*/providers/*", "PUT", ACCESS_BOTH, hw_admin_provider_put},
+	{"workspaces/*/providers/*", "DELETE", ACCESS_BOTH, hw_admin_provider_delete},
 };
 
 struct segment {
@@ -74,8 +77,10 @@ static bool path_split(const char *path, struct path *out)
 	}
 }
 
-/* Matches one pattern; ids[] receives the "*" captures in order. */
-static bool route_match(const char *pattern, const struct path *path, char ids[2][HW_ID_MAX])
+/* Matches one pattern; ids[] receives the "*" captures in order. The first is always a
+ * workspace id; the second a key id or a provider id, which may be longer. */
+static bool route_match(const char *pattern, const struct path *path,
+			char ids[2][HW_PROVIDER_ID_MAX])
 {
 	const char *p = pattern;
 	size_t i = 0, nid = 0;
@@ -90,7 +95,7 @@ static bool route_match(const char *pattern, const struct path *path, char ids[2
 		s = &path->seg[i++];
 		if (n == 1 && *p == '*') {
 			/* Longer than any id: no such resource, so no such route either. */
-			if (s->n >= HW_ID_MAX || nid == 2)
+			if (nid == 2 || s->n >= (nid == 0 ? HW_ID_MAX : HW_PROVIDER_ID_MAX))
 				return false;
 			memcpy(ids[nid], s->p, s->n);
 			ids[nid][s->n] = '\0';
@@ -217,7 +222,7 @@ void hw_admin_handle(struct hw_admin_ctx *ctx, const struct hw_admin_request *re
 {
 	struct hw_admin_call c = {.ctx = ctx, .req = req, .resp = resp};
 	const struct route *hit = NULL;
-	char ids[2][HW_ID_MAX] = {"", ""};
+	char ids[2][HW_PROVIDER_ID_MAX] = {"", ""};
 	bool known = false;
 	struct path path;
 

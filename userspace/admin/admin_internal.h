@@ -22,7 +22,7 @@ struct hw_admin_call {
 	const struct hw_admin_request *req;
 	struct hw_admin_response *resp;
 	const char *ws_id;  /* {ws} of the path, or NULL */
-	const char *key_id; /* {kid} of the path, or NULL */
+	const char *key_id; /* second id of the path: {kid}, or {provider}; NULL when none */
 	bool changed;       /* a key or workspace was written: on_change is due */
 };
 
@@ -93,5 +93,10 @@ void hw_admin_key_patch(struct hw_admin_call *c);
 void hw_admin_key_delete(struct hw_admin_call *c);
 void hw_admin_key_revoke(struct hw_admin_call *c);
 void hw_admin_key_rotate(struct hw_admin_call *c);
+
+/* admin_providers.c */
+void hw_admin_providers_list(struct hw_admin_call *c);
+void hw_admin_provider_put(struct hw_admin_call *c);
+void hw_admin_provider_delete(struct hw_admin_call *c);
 
 #endif

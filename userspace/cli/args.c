@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 /* A legacy key is 51 characters; anything much longer is the wrong file. */
-#define SECRET_MAX 1024
+#define SECRET_MAX 2048
 
 static const struct hw_cli_opt global_opts[] = {
 	{"url", true},
@@ -232,7 +232,8 @@ static int read_secret_fd(int fd, char *buf, size_t cap, size_t *len)
 	return ret;
 }
 
-int hw_cli_read_secret(const char *path, char **out)
+/* Both readers: with `allow_empty`, nothing but whitespace gives 0 and *out NULL. */
+static int read_secret(const char *path, bool allow_empty, char **out)
 {
 	char buf[SECRET_MAX + 1];
 	const char *from = path ? path : "stdin";
@@ -262,7 +263,8 @@ int hw_cli_read_secret(const char *path, char **out)
 			       buf[len - 1] == '\r' || buf[len - 1] == '\n'))
 		len--;
 	if (len == start) {
-		ret = hw_cli_usage("%s: no key found", from);
+		*out = NULL;
+		ret = allow_empty ? 0 : hw_cli_usage("%s: no key found", from);
 		goto out;
 	}
 	if (memchr(buf + start, '\n', len - start)) {
@@ -274,6 +276,16 @@ int hw_cli_read_secret(const char *path, char **out)
 out:
 	explicit_bzero(buf, sizeof(buf));
 	return ret;
+}
+
+int hw_cli_read_secret(const char *path, char **out)
+{
+	return read_secret(path, false, out);
+}
+
+int hw_cli_read_secret_opt(const char *path, char **out)
+{
+	return read_secret(path, true, out);
 }
 
 void hw_cli_oom(void)

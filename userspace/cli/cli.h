@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* hiwayctl internals (SPEC §17): global options, the option parser, the management API
- * client and the table printer that the command files (workspaces.c, keys.c, health.c)
- * are written against. Commands return a process exit status, never a negative errno. */
+ * client and the table printer that the command files (workspaces.c, keys.c, providers.c,
+ * health.c) are written against. Commands return a process exit status, never a negative
+ * errno. */
 #ifndef HW_CLI_CLI_H
 #define HW_CLI_CLI_H
 
@@ -69,6 +70,8 @@ int hw_cli_set_shield(json_t *body, const char *value);
  * `path` is NULL, with echo off on a terminal. Returns 0 with a malloc'd *out the caller
  * wipes and frees, or HW_CLI_USAGE after printing why. */
 int hw_cli_read_secret(const char *path, char **out);
+/* The same, but an empty input is no error: 0 with *out NULL. */
+int hw_cli_read_secret_opt(const char *path, char **out);
 
 /* Out of memory ends the process with status 1: nothing useful can follow, and every caller
  * would do the same, so allocation results are checked once, here. */
@@ -166,5 +169,6 @@ struct hw_cli_verb {
 extern const struct hw_cli_verb hw_cli_workspaces_verbs[];
 extern const struct hw_cli_verb hw_cli_keys_verbs[];
 extern const struct hw_cli_verb hw_cli_health_verbs[];
+extern const struct hw_cli_verb hw_cli_providers_verbs[];
 
 #endif

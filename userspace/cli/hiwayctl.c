@@ -25,7 +25,7 @@ static const struct group groups[] = {
 	{"workspaces", hw_cli_workspaces_verbs, NULL},
 	{"keys", hw_cli_keys_verbs, NEEDS_WS},
 	{"health", hw_cli_health_verbs, NULL},
-	{"providers", NULL, NULL},
+	{"providers", hw_cli_providers_verbs, NEEDS_WS},
 	{"ip-rules", NULL, NULL},
 	{"bans", NULL, NULL},
 	{"security", NULL, NULL},

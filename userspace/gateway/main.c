@@ -3,6 +3,7 @@
  * starts the worker threads (HTTP and upstream), then waits for signals: SIGHUP
  * reloads what can be reloaded, SIGTERM/SIGINT drain and stop. */
 #include "admin/admin.h"
+#include "auth/byok_cache.h"
 #include "auth/key_cache.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -206,9 +207,9 @@ int main(int argc, char **argv)
 		hw_log(HW_LOG_ERROR, "bootstrap failed");
 		goto out;
 	}
-	if (hw_key_cache_new(srv.store, &srv.keys) < 0 || hw_catalog_build(cfg, &cat) < 0 ||
-	    hw_router_build(cfg, cat, &router) < 0) {
-		hw_log(HW_LOG_ERROR, "cannot load keys, catalog or routing tables");
+	if (hw_key_cache_new(srv.store, &srv.keys) < 0 || hw_byok_cache_init(srv.store, cfg) < 0 ||
+	    hw_catalog_build(cfg, &cat) < 0 || hw_router_build(cfg, cat, &router) < 0) {
+		hw_log(HW_LOG_ERROR, "cannot load keys, provider keys, catalog or routing tables");
 		hw_catalog_free(cat);
 		goto out;
 	}
@@ -236,6 +237,7 @@ out:
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);
 	hw_key_cache_free(srv.keys);
+	hw_byok_cache_free();
 	hw_router_free(atomic_load(&srv.router));
 	hw_catalog_free(atomic_load(&srv.catalog));
 	hw_config_free((struct hw_config *)hw_server_cfg(&srv));

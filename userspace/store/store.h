@@ -7,6 +7,8 @@
 #ifndef HW_STORE_STORE_H
 #define HW_STORE_STORE_H
 
+#include "common/secretbox.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +42,23 @@ struct hw_key {
 	int64_t created_at, last_used_at, revoked_at; /* unix seconds, 0 = null */
 	char suspended_reason[256];
 	bool has_suspended_reason;
+};
+
+/* A workspace's own setting for one provider (SPEC §16.3): its key sealed by
+ * hw_byok_seal, and whether the workspace turned the provider off. A row may hold only the
+ * flag (ciphertext_len 0). */
+#define HW_PROVIDER_ID_MAX  65   /* provider ids are 1-64 characters (SPEC §18) */
+#define HW_PROVIDER_KEY_MAX 2048 /* plaintext bytes of a provider key */
+#define HW_PROVIDER_BOX_MAX (HW_PROVIDER_KEY_MAX + HW_SECRETBOX_OVERHEAD)
+
+struct hw_provider_key {
+	char workspace_id[HW_ID_MAX];
+	char provider[HW_PROVIDER_ID_MAX];
+	uint8_t ciphertext[HW_PROVIDER_BOX_MAX];
+	size_t ciphertext_len; /* 0 = no key of its own */
+	char fingerprint[9];   /* first 8 hex of SHA-256(key); "" without a key */
+	bool enabled;
+	int64_t updated_at; /* unix seconds */
 };
 
 /* One row per request past authentication (SPEC §20.2). Costs in µ$. */
@@ -96,6 +115,18 @@ struct hw_store_ops {
 	int (*key_list_all)(struct hw_store *st, struct hw_key **out, size_t *n);
 	/* Batch `last_used_at` updates: ids[i] used at at[i]. */
 	int (*key_touch)(struct hw_store *st, const char *const *ids, const int64_t *at, size_t n);
+
+	/* Provider keys: put inserts or replaces the (workspace, provider) row; -ENOENT when
+	 * the workspace does not exist. list gives a workspace's rows, list_all every row
+	 * (cache load), both ordered by workspace then provider. */
+	int (*provider_key_put)(struct hw_store *st, const struct hw_provider_key *pk);
+	int (*provider_key_get)(struct hw_store *st, const char *workspace_id, const char *provider,
+				struct hw_provider_key *out);
+	int (*provider_key_delete)(struct hw_store *st, const char *workspace_id,
+				   const char *provider);
+	int (*provider_key_list)(struct hw_store *st, const char *workspace_id,
+				 struct hw_provider_key **out, size_t *n);
+	int (*provider_key_list_all)(struct hw_store *st, struct hw_provider_key **out, size_t *n);
 
 	/* One transaction for the whole batch. */
 	int (*usage_insert)(struct hw_store *st, const struct hw_usage_record *recs, size_t n);

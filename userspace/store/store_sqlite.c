@@ -38,6 +38,11 @@ enum stmt_id {
 	S_KEY_TOUCH,
 	S_USAGE_INSERT,
 	S_USAGE_COUNT,
+	S_PK_PUT,
+	S_PK_GET,
+	S_PK_DELETE,
+	S_PK_LIST,
+	S_PK_LIST_ALL,
 	S_COUNT
 };
 
@@ -47,6 +52,7 @@ enum stmt_id {
 #define KEY_COLS                                                                                   \
 	"id, workspace_id, name, prefix, hash, role, status, rpm_limit, shield_mode, source, "     \
 	"created_at, last_used_at, revoked_at, suspended_reason"
+#define PK_COLS "workspace_id, provider, ciphertext, fingerprint, enabled, updated_at"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -92,6 +98,16 @@ static const char *const stmt_sql[S_COUNT] = {
 		"?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
 	[S_USAGE_COUNT] = "SELECT count(*) FROM usage_records WHERE workspace_id = ?1 "
 			  "AND ts_ms >= ?2 AND ts_ms < ?3",
+	[S_PK_PUT] = "INSERT INTO provider_keys(" PK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+		     "ON CONFLICT(workspace_id, provider) DO UPDATE SET "
+		     "ciphertext = excluded.ciphertext, fingerprint = excluded.fingerprint, "
+		     "enabled = excluded.enabled, updated_at = excluded.updated_at",
+	[S_PK_GET] = "SELECT " PK_COLS " FROM provider_keys WHERE workspace_id = ?1 "
+		     "AND provider = ?2",
+	[S_PK_DELETE] = "DELETE FROM provider_keys WHERE workspace_id = ?1 AND provider = ?2",
+	[S_PK_LIST] = "SELECT " PK_COLS " FROM provider_keys WHERE workspace_id = ?1 "
+		      "ORDER BY provider",
+	[S_PK_LIST_ALL] = "SELECT " PK_COLS " FROM provider_keys ORDER BY workspace_id, provider",
 };
 
 struct conn {
@@ -623,6 +639,119 @@ static int sq_key_list_all(struct hw_store *st, struct hw_key **out, size_t *n)
 	return rc;
 }
 
+static void read_provider_key(sqlite3_stmt *s, void *dst)
+{
+	struct hw_provider_key *pk = dst;
+	const void *blob = sqlite3_column_blob(s, 2);
+	size_t n = (size_t)sqlite3_column_bytes(s, 2);
+
+	memset(pk, 0, sizeof(*pk));
+	COL_TEXT(s, 0, pk->workspace_id);
+	COL_TEXT(s, 1, pk->provider);
+	/* A box too large for this build cannot be one it wrote: treat it as no key. */
+	if (blob && n <= sizeof(pk->ciphertext)) {
+		memcpy(pk->ciphertext, blob, n);
+		pk->ciphertext_len = n;
+	}
+	COL_TEXT(s, 3, pk->fingerprint);
+	pk->enabled = sqlite3_column_int(s, 4) != 0;
+	pk->updated_at = sqlite3_column_int64(s, 5);
+}
+
+static int sq_provider_key_put(struct hw_store *st, const struct hw_provider_key *pk)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+
+	if (pk->ciphertext_len > sizeof(pk->ciphertext))
+		return -EINVAL;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_PK_PUT);
+	if (!s)
+		goto out;
+	BIND_TEXT(s, 1, pk->workspace_id);
+	BIND_TEXT(s, 2, pk->provider);
+	if (pk->ciphertext_len)
+		sqlite3_bind_blob(s, 3, pk->ciphertext, (int)pk->ciphertext_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 3);
+	BIND_OPT_TEXT(s, 4, pk->fingerprint);
+	sqlite3_bind_int(s, 5, pk->enabled);
+	sqlite3_bind_int64(s, 6, pk->updated_at);
+	rc = exec_stmt(c, s, "provider_key_put");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_provider_key_get(struct hw_store *st, const char *workspace_id,
+			       const char *provider, struct hw_provider_key *out)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_PK_GET);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, provider, -1, SQLITE_STATIC);
+	rc = query_one(c, s, "provider_key_get", read_provider_key, out);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_provider_key_delete(struct hw_store *st, const char *workspace_id,
+				  const char *provider)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_PK_DELETE);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, provider, -1, SQLITE_STATIC);
+	rc = exec_one_row(c, s, "provider_key_delete");
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_provider_key_list(struct hw_store *st, const char *workspace_id,
+				struct hw_provider_key **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_PK_LIST);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+	rc = query_all(c, s, "provider_key_list", sizeof(**out), read_provider_key, (void **)out,
+		       n);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_provider_key_list_all(struct hw_store *st, struct hw_provider_key **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_PK_LIST_ALL);
+	if (s)
+		rc = query_all(c, s, "provider_key_list_all", sizeof(**out), read_provider_key,
+			       (void **)out, n);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
 static void bind_usage(sqlite3_stmt *s, const struct hw_usage_record *r)
 {
 	BIND_TEXT(s, 1, r->request_id);
@@ -771,6 +900,11 @@ static const struct hw_store_ops sqlite_ops = {
 	.key_list = sq_key_list,
 	.key_list_all = sq_key_list_all,
 	.key_touch = sq_key_touch,
+	.provider_key_put = sq_provider_key_put,
+	.provider_key_get = sq_provider_key_get,
+	.provider_key_delete = sq_provider_key_delete,
+	.provider_key_list = sq_provider_key_list,
+	.provider_key_list_all = sq_provider_key_list_all,
 	.usage_insert = sq_usage_insert,
 	.usage_count = sq_usage_count,
 	.usage_flush = sq_usage_flush,

@@ -76,6 +76,15 @@ static const char *const steps[] = {
 	" latency_ms INTEGER NOT NULL,"
 	" client_ip TEXT);"
 	"CREATE INDEX usage_records_workspace_ts ON usage_records(workspace_id, ts_ms);",
+	/* 2: BYOK provider keys (SPEC §16.3); ciphertext NULL = only the enabled flag. */
+	"CREATE TABLE provider_keys ("
+	" workspace_id TEXT NOT NULL REFERENCES workspaces(id),"
+	" provider TEXT NOT NULL,"
+	" ciphertext BLOB,"
+	" fingerprint TEXT,"
+	" enabled INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" PRIMARY KEY (workspace_id, provider));",
 };
 
 int hw_store_sqlite_schema_version(void) { return (int)(sizeof(steps) / sizeof(steps[0])); }
