@@ -38,7 +38,7 @@ static void build(struct built *b, enum hw_provider_kind kind, const char *body)
 	struct hw_cfg_provider p = {.id = "p", .kind = kind, .base_url = "http://127.0.0.1:9/v1",
 				    .api_key = "sk-x", .enabled = true, .stream_usage = true};
 	b->map = json_object();
-	assert_int_equal(hw_openai_build(&p, "up-model", &b->r, 77, &b->call, b->map), 0);
+	assert_int_equal(hw_openai_build(&p, "up-model", p.api_key, &b->r, 77, &b->call, b->map), 0);
 	b->sent = json_loadb(b->call.body, b->call.body_len, 0, NULL);
 	assert_non_null(b->sent);
 	assert_string_equal(b->call.url, "http://127.0.0.1:9/v1/chat/completions");

@@ -5,6 +5,7 @@
  * attempt that fails before then is classified (§9.2), fed to its model's circuit breaker
  * and, when the class allows, followed by the next candidate: the engine callback marks the
  * retry and the HTTP worker sends it when it resumes the connection. */
+#include "auth/byok_cache.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "gateway/chat.h"
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #define UPSTREAM_MESSAGE_MAX 1024
+/* The longest provider key the management API accepts. */
+#define HW_API_KEY_MAX 2048
 /* Stream output held for a slow client before the provider is paused. */
 #define OUT_HIGH_WATER (256 * 1024)
 
@@ -351,28 +354,39 @@ static enum MHD_Result run_echo(struct chat *c)
 	return hw_chat_answer_stream_start(c);
 }
 
-/* The provider request in its own wire format. 0, or -EINVAL with msg (a 400). */
+/* The provider request in its own wire format, with the workspace's key (or the server's).
+ * 0, or -EINVAL with msg (a 400). */
 static int build_call(struct chat *c, char *msg, size_t msg_len)
 {
 	const struct hw_model *m = c->model;
-	switch (m->provider->kind) {
+	const struct hw_cfg_provider *p = m->provider;
+	char key[HW_API_KEY_MAX + 1] = "";
+	int rc = hw_byok_api_key(c->req->key.workspace_id, p, key, sizeof(key));
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	switch (p->kind) {
 	case HW_PROVIDER_OPENAI:
 	case HW_PROVIDER_OPENAI_COMPATIBLE:
 	case HW_PROVIDER_MISTRAL:
-		if (m->provider->kind == HW_PROVIDER_MISTRAL && !c->tool_id_map)
+		if (p->kind == HW_PROVIDER_MISTRAL && !c->tool_id_map)
 			c->tool_id_map = json_object();
-		return hw_openai_build(m->provider, m->upstream_model, &c->body, c->max_tokens, &c->call,
-				       c->tool_id_map);
+		rc = hw_openai_build(p, m->upstream_model, key, &c->body, c->max_tokens, &c->call,
+				     c->tool_id_map);
+		break;
 	case HW_PROVIDER_ANTHROPIC:
-		return hw_anthropic_build(m->provider, m->provider->api_key, m, c->body.root, c->max_tokens,
-					  c->end_user[0] ? c->end_user : NULL, c->body.stream, &c->call,
-					  msg, msg_len);
+		rc = hw_anthropic_build(p, key, m, c->body.root, c->max_tokens,
+					c->end_user[0] ? c->end_user : NULL, c->body.stream, &c->call,
+					msg, msg_len);
+		break;
 	case HW_PROVIDER_GOOGLE:
-		return hw_google_build(m->provider, m->provider->api_key, m, c->body.root, c->max_tokens,
-				       c->body.stream, &c->call, msg, msg_len);
+		rc = hw_google_build(p, key, m, c->body.root, c->max_tokens, c->body.stream, &c->call,
+				     msg, msg_len);
+		break;
 	default:
-		return -ENOTSUP;
+		rc = -ENOTSUP;
 	}
+	explicit_bzero(key, sizeof(key));
+	return rc;
 }
 
 static enum MHD_Result run_upstream(struct chat *c)

@@ -2,6 +2,7 @@
 /* POST /v1/chat/completions (SPEC §3, §5.2, §6): validation, routing to an ordered list of
  * candidates, then the attempts (chat_attempt.c) and the answer (chat_relay.c). The HTTP
  * worker re-enters through hw_ep_chat_resume whenever the provider side has news. */
+#include "auth/byok_cache.h"
 #include "common/clock.h"
 #include "gateway/chat.h"
 #include "gateway/endpoints.h"
@@ -44,6 +45,11 @@ static bool end_user_ok(const char *s)
 	return true;
 }
 
+static bool workspace_usable(void *arg, const struct hw_cfg_provider *p)
+{
+	return hw_byok_usable(arg, p);
+}
+
 /* SPEC §7: the tier and the candidates in attempt order, with the workspace's profile and
  * regions. */
 static enum MHD_Result route(struct chat *c, bool *ok)
@@ -56,6 +62,8 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 	struct hw_route_workspace ws = {
 		.profile = profile < 0 ? HW_PROFILE_BALANCED : (enum hw_profile)profile,
 		.allowed_regions_json = req->ws_regions,
+		.usable = workspace_usable,
+		.usable_arg = req->key.workspace_id,
 	};
 	struct hw_route_request rq = {
 		.request = c->body.root,

@@ -2,6 +2,7 @@
 /* The small read-only endpoints: /v1/models (SPEC §5.4), /health (§5.5), /metrics (§20.1). */
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "auth/byok_cache.h"
 #include "common/json_usd.h"
 #include "gateway/endpoints.h"
 #include "gateway/metrics.h"
@@ -26,17 +27,48 @@ static json_t *model_item(const struct hw_model *m)
 			 hw_json_usd(m->output_per_mtok));
 }
 
-/* Echo models are listed only where no real provider is usable, as routing does. */
-static bool listed(const struct hw_catalog *cat, const struct hw_model *m)
+/* What the workspace may see (SPEC §5.4): its usable providers, its allowed regions, and
+ * echo models only where no real provider is usable, as routing does. */
+struct listing {
+	const char *workspace_id;
+	json_t *regions; /* NULL: any */
+	bool real_usable;
+};
+
+static void listing_init(struct listing *l, struct hw_request *req, const struct hw_config *cfg)
 {
-	if (!m->enabled || !hw_provider_usable(m->provider))
-		return false;
-	if (m->provider->kind != HW_PROVIDER_ECHO)
+	l->workspace_id = req->key.workspace_id;
+	l->regions = req->ws_regions[0] ? json_loads(req->ws_regions, 0, NULL) : NULL;
+	if (!json_is_array(l->regions)) {
+		json_decref(l->regions);
+		l->regions = NULL;
+	}
+	l->real_usable = false;
+	for (size_t i = 0; i < cfg->n_providers && !l->real_usable; i++)
+		l->real_usable = cfg->providers[i].kind != HW_PROVIDER_ECHO &&
+				 hw_byok_usable(l->workspace_id, &cfg->providers[i]);
+}
+
+static bool region_allowed(const struct listing *l, const char *region)
+{
+	if (!l->regions)
 		return true;
-	const struct hw_model *pick = NULL;
-	for (int t = 0; t < HW_TIER__COUNT && !pick; t++)
-		pick = hw_catalog_pick(cat, (enum hw_tier)t);
-	return pick && pick->provider->kind == HW_PROVIDER_ECHO;
+	size_t i;
+	json_t *v;
+	json_array_foreach(l->regions, i, v)
+	{
+		if (json_is_string(v) && strcmp(json_string_value(v), region) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool listed(const struct listing *l, const struct hw_model *m)
+{
+	if (!m->enabled || !m->provider || !hw_byok_usable(l->workspace_id, m->provider) ||
+	    !region_allowed(l, m->region))
+		return false;
+	return m->provider->kind != HW_PROVIDER_ECHO || !l->real_usable;
 }
 
 enum MHD_Result hw_ep_models(struct hw_request *req)
@@ -45,24 +77,31 @@ enum MHD_Result hw_ep_models(struct hw_request *req)
 	if (!hw_authn_inference(req, &ret))
 		return ret;
 	const struct hw_catalog *cat = atomic_load(&req->srv->catalog);
+	struct listing l;
+	listing_init(&l, req, hw_server_cfg(req->srv));
 	const char *prefix = "/v1/models/";
 	if (strncmp(req->path, prefix, strlen(prefix)) == 0) {
 		const struct hw_model *m = hw_catalog_find(cat, req->path + strlen(prefix));
-		if (!m || !listed(cat, m))
+		bool ok = m && listed(&l, m);
+		json_decref(l.regions);
+		if (!ok)
 			return hw_respond_error(req, HW_ERR_NOT_FOUND, "No such model.", NULL);
 		return hw_respond_json(req, 200, model_item(m));
 	}
 	const char *tier_arg = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "tier");
 	int tier = -1;
-	if (tier_arg && (tier = hw_tier_parse(tier_arg)) < 0)
+	if (tier_arg && (tier = hw_tier_parse(tier_arg)) < 0) {
+		json_decref(l.regions);
 		return hw_respond_error(req, HW_ERR_INVALID_REQUEST, "Unknown tier.",
 					json_pack("{s:s}", "param", "tier"));
+	}
 	json_t *data = json_array();
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct hw_model *m = &cat->models[i];
-		if (listed(cat, m) && (tier < 0 || (int)m->tier == tier))
+		if (listed(&l, m) && (tier < 0 || (int)m->tier == tier))
 			json_array_append_new(data, model_item(m));
 	}
+	json_decref(l.regions);
 	return hw_respond_json(req, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
 }
 

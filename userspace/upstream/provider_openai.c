@@ -58,8 +58,8 @@ void hw_openai_map_tool_ids(json_t *choices, const json_t *map, const char *cont
 }
 
 int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
-		    struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call,
-		    json_t *id_map)
+		    const char *api_key, struct hw_chat_req *r, int64_t max_tokens,
+		    struct hw_upstream_call *call, json_t *id_map)
 {
 	json_t *body = r->root;
 	if (p->kind == HW_PROVIDER_MISTRAL)
@@ -95,12 +95,12 @@ int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
 	call->headers = curl_slist_append(call->headers, "Expect:");
 	call->headers = curl_slist_append(call->headers,
 					  r->stream ? "Accept: text/event-stream" : "Accept: application/json");
-	if (p->api_key && p->api_key[0]) {
-		size_t alen = strlen(p->api_key) + sizeof("Authorization: Bearer ");
+	if (api_key && api_key[0]) {
+		size_t alen = strlen(api_key) + sizeof("Authorization: Bearer ");
 		char *auth = malloc(alen);
 		if (!auth)
 			return -ENOMEM;
-		snprintf(auth, alen, "Authorization: Bearer %s", p->api_key);
+		snprintf(auth, alen, "Authorization: Bearer %s", api_key);
 		call->headers = curl_slist_append(call->headers, auth);
 		/* curl copied it; the key must not linger in our heap longer than needed. */
 		explicit_bzero(auth, alen);

@@ -9,13 +9,14 @@
 #include "gateway/chat_request.h"
 #include "upstream/engine.h"
 
-/* Fills call->url, headers and body. The body is made by editing r->root in place (model,
+/* Fills call->url, headers and body; `api_key` (the workspace's or the server's, NULL or ""
+ * for none) goes into the Authorization header. The body is made by editing r->root in place (model,
  * max tokens, stream options; for Mistral the tool choice and tool-call ids, recording each
  * rewritten id in `id_map`): the request is not read for those fields afterwards, and a
  * copy of the whole document per request is what this spares. Returns 0 or -ENOMEM. */
 int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
-		    struct hw_chat_req *r, int64_t max_tokens, struct hw_upstream_call *call,
-		    json_t *id_map);
+		    const char *api_key, struct hw_chat_req *r, int64_t max_tokens,
+		    struct hw_upstream_call *call, json_t *id_map);
 /* Puts back the original ids of tool calls Mistral answered with rewritten ones, in each
  * choice's `container` ("message" or "delta"). */
 void hw_openai_map_tool_ids(json_t *choices, const json_t *map, const char *container);
