@@ -28,6 +28,7 @@ MODULES = [
     "test_echo",
     "test_streaming",
     "test_fallback",
+    "test_messages",
     "test_admin_keys",
     "test_hiwayctl",
     "test_byok",

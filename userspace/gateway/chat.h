@@ -8,6 +8,7 @@
 #define HW_GATEWAY_CHAT_H
 
 #include "gateway/chat_request.h"
+#include "gateway/messages_translate.h"
 #include "gateway/request.h"
 #include "routing/catalog.h"
 #include "upstream/engine.h"
@@ -45,6 +46,15 @@ struct chat {
 	int failed_attempts;
 	bool probe; /* the current attempt is its model's half-open probe */
 	json_t *tool_id_map; /* Mistral: rewritten tool-call id -> the client's (SPEC §8.5) */
+
+	/* /v1/messages (SPEC §5.3): the client speaks Anthropic. */
+	bool messages;
+	json_t *native_req;   /* the client's body as received */
+	bool native;          /* this attempt goes to an anthropic model as received */
+	json_t *native_answer; /* its Anthropic message, answered with only model replaced */
+	struct hw_messages_stream menc; /* OpenAI chunks -> Anthropic events, other providers */
+	bool menc_live;
+	bool menc_broken; /* the chunks could not be rebuilt: the stream is malformed */
 
 	/* Shared with the engine thread under req->lock. */
 	struct hw_upstream_call call;
@@ -87,7 +97,7 @@ void hw_chat_estimate_usage(struct chat *c);
 int hw_chat_relay_sse(struct chat *c, const char *data, size_t len);
 /* Ends a started stream: [DONE] (with the meta chunk) or the interruption event. */
 void hw_chat_end_stream(struct chat *c, enum hw_call_result r);
-/* Starts the stream decoder the current attempt's provider needs. */
+/* Starts the per-attempt stream state: the provider's decoder, the client's encoder. */
 int hw_chat_decoder_init(struct chat *c);
 void hw_chat_decoder_free(struct chat *c);
 /* Parses a non-streaming provider answer into c->answer (translated to a chat.completion
@@ -96,6 +106,8 @@ bool hw_chat_parse_answer(struct chat *c);
 /* Sends c->answer (a chat.completion) to the client. */
 enum MHD_Result hw_chat_answer_completion(struct chat *c);
 enum MHD_Result hw_chat_answer_stream_start(struct chat *c);
+/* The usage object of a /v1/messages answer (Anthropic field names). */
+json_t *hw_chat_messages_usage(const struct chat *c);
 
 /* chat_attempt.c */
 /* Sends the next attempt (skipping open and cooling candidates), or answers the final

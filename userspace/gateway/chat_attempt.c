@@ -374,6 +374,13 @@ static int build_call(struct chat *c, char *msg, size_t msg_len)
 				     c->tool_id_map);
 		break;
 	case HW_PROVIDER_ANTHROPIC:
+		if (c->native) {
+			const char *beta = MHD_lookup_connection_value(c->req->conn, MHD_HEADER_KIND,
+								       "anthropic-beta");
+			rc = hw_anthropic_build_native(p, key, m, c->native_req, c->body.stream, beta,
+						       &c->call);
+			break;
+		}
 		rc = hw_anthropic_build(p, key, m, c->body.root, c->max_tokens,
 					c->end_user[0] ? c->end_user : NULL, c->body.stream, &c->call,
 					msg, msg_len);
@@ -395,8 +402,6 @@ static enum MHD_Result run_upstream(struct chat *c)
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
 	char msg[256] = "";
 	int rc = build_call(c, msg, sizeof(msg));
-	if (rc == 0 && c->body.stream)
-		rc = hw_chat_decoder_init(c);
 	if (rc < 0) {
 		hw_upstream_call_release(&c->call);
 		hw_breaker_report(c->model->breaker, HW_OUTCOME_NEUTRAL);
@@ -418,6 +423,8 @@ void hw_chat_attempt_reset(struct chat *c)
 	memset(&c->raw, 0, sizeof(c->raw));
 	json_decref(c->answer);
 	c->answer = NULL;
+	json_decref(c->native_answer);
+	c->native_answer = NULL;
 	memset(&c->call, 0, sizeof(c->call));
 	c->sse = c->saw_finish = c->final_ready = c->retry_pending = false;
 	c->result = HW_CALL_OK;
@@ -445,8 +452,13 @@ enum MHD_Result hw_chat_attempt_next(struct chat *c)
 		hw_chat_attempt_reset(c);
 		c->model = m;
 		c->probe = a == HW_ADMIT_PROBE;
+		c->native = c->messages && m->provider->kind == HW_PROVIDER_ANTHROPIC;
 		c->attempts++;
 		snprintf(c->req->routed_model, sizeof(c->req->routed_model), "%s", m->id);
+		if (c->body.stream && hw_chat_decoder_init(c) < 0) {
+			hw_breaker_report(m->breaker, HW_OUTCOME_NEUTRAL);
+			return hw_respond_error(c->req, HW_ERR_INTERNAL, "Internal error.", NULL);
+		}
 		if (m->provider->kind == HW_PROVIDER_ECHO)
 			return run_echo(c);
 		return run_upstream(c);

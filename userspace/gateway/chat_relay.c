@@ -108,9 +108,59 @@ static void emit_json(struct chat *c, json_t *obj)
 	}
 }
 
+json_t *hw_chat_messages_usage(const struct chat *c)
+{
+	int64_t input = c->prompt_tokens - c->cached_tokens;
+	return json_pack("{s:I,s:I,s:I,s:I}", "input_tokens", (json_int_t)(input > 0 ? input : 0),
+			 "output_tokens", (json_int_t)c->completion_tokens, "cache_read_input_tokens",
+			 (json_int_t)c->cached_tokens, "cache_creation_input_tokens", (json_int_t)0);
+}
+
+/* One chunk to the client: as is, or rebuilt into Anthropic events for /v1/messages (an
+ * anthropic upstream answering /v1/messages has its own events relayed instead). */
+static void emit_chunk(struct chat *c, json_t *chunk)
+{
+	if (!c->messages) {
+		emit_json(c, chunk);
+		return;
+	}
+	if (c->native || c->req->client_gone || !c->menc_live)
+		return;
+	if (hw_messages_stream_chunk(&c->menc, chunk, &c->req->out) == -EPROTO)
+		c->menc_broken = true;
+}
+
+/* The end of a clean /v1/messages stream: message_delta, the hiway event, message_stop. */
+static void emit_messages_end(struct chat *c)
+{
+	json_t *hiway = c->want_meta ? hw_chat_hiway_object(c) : NULL;
+	if (c->native) {
+		if (hiway) {
+			json_t *ev = json_pack("{s:s,s:o,s:O}", "type", "hiway", "usage",
+					       hw_chat_messages_usage(c), "_hiway", hiway);
+			char *text = hw_json_dumps(ev);
+			if (text)
+				emit(c, "hiway", text, strlen(text));
+			free(text);
+			json_decref(ev);
+		}
+		static const char stop[] = "{\"type\":\"message_stop\"}";
+		emit(c, "message_stop", stop, sizeof(stop) - 1);
+	} else if (c->menc_live && !c->req->client_gone) {
+		hw_messages_stream_finish(&c->menc, c->prompt_tokens, c->completion_tokens,
+					  c->cached_tokens, hiway, &c->req->out);
+	}
+	json_decref(hiway);
+}
+
 static void emit_meta_and_done(struct chat *c)
 {
 	hw_chat_estimate_usage(c);
+	if (c->messages) {
+		emit_messages_end(c);
+		c->terminal = true;
+		return;
+	}
 	if (c->want_meta) {
 		json_t *meta = json_pack("{s:s,s:s,s:I,s:s,s:[],s:{s:I,s:I,s:I,s:{s:I}},s:o}", "id",
 					 c->last_id, "object", "chat.completion.chunk", "created",
@@ -134,8 +184,17 @@ static void emit_interruption(struct chat *c, const char *reason)
 	c->interrupted = true;
 	json_t *extra = json_pack("{s:s}", "reason", reason);
 	json_t *body = hw_err_body(HW_ERR_STREAM_INTERRUPTED, "Upstream stream interrupted.",
-				   c->req->request_id, extra, false);
-	emit_json(c, body);
+				   c->req->request_id, extra, c->messages);
+	if (!c->messages) {
+		emit_json(c, body);
+	} else if (c->native || !c->menc_live) {
+		char *text = hw_json_dumps(body);
+		if (text)
+			emit(c, "error", text, strlen(text));
+		free(text);
+	} else if (!c->req->client_gone) {
+		hw_messages_stream_error(&c->menc, json_object_get(body, "error"), &c->req->out);
+	}
 	json_decref(body);
 }
 
@@ -172,7 +231,9 @@ static void relay_chunk(struct chat *c, json_t *chunk)
 		if (json_is_string(json_object_get(ch, "finish_reason")))
 			c->saw_finish = true;
 	}
-	if (usage_chunk) {
+	if (c->messages) {
+		emit_chunk(c, chunk); /* the encoder reads usage chunks too */
+	} else if (usage_chunk) {
 		if (c->want_usage_chunk)
 			emit_json(c, chunk);
 	} else {
@@ -182,6 +243,27 @@ static void relay_chunk(struct chat *c, json_t *chunk)
 		emit_json(c, chunk);
 	}
 	json_decref(chunk);
+}
+
+/* An anthropic upstream answering /v1/messages: its events go to the client as they came,
+ * with only the model replaced; message_stop is written at the end, after the hiway event. */
+static void emit_native_event(struct chat *c, const char *event, const char *data, size_t len)
+{
+	if (strcmp(event, "message_stop") == 0 || strcmp(event, "error") == 0)
+		return;
+	if (strcmp(event, "message_start") != 0) {
+		emit(c, event, data, len);
+		return;
+	}
+	json_t *ev = json_loadb(data, len, 0, NULL);
+	json_t *msg = json_object_get(ev, "message");
+	if (json_is_object(msg))
+		json_object_set_new(msg, "model", json_string(c->model->id));
+	char *text = ev ? hw_json_dumps(ev) : NULL;
+	if (text)
+		emit(c, event, text, strlen(text));
+	free(text);
+	json_decref(ev);
 }
 
 /* A bad event: before the first relayed one the attempt fails as a whole (an ordinary
@@ -209,7 +291,7 @@ static int on_openai_event(struct chat *c, const char *data, size_t len)
 		return bad_event(c, malformed ? "malformed" : "upstream_error");
 	}
 	relay_chunk(c, chunk);
-	return 0;
+	return c->menc_broken ? bad_event(c, "malformed") : 0;
 }
 
 /* An event of a provider with its own stream format, decoded into OpenAI chunks. */
@@ -231,8 +313,12 @@ static int on_decoded_event(struct chat *c, const char *event, const char *data,
 	json_array_foreach(chunks, i, chunk)
 		relay_chunk(c, json_incref(chunk));
 	json_decref(chunks);
+	if (c->menc_broken)
+		return bad_event(c, "malformed");
 	if (rc < 0)
 		return bad_event(c, rc == -1 ? reason : "malformed");
+	if (c->native && c->started)
+		emit_native_event(c, event, data, len);
 	if (rc > 0) {
 		if (!c->started)
 			return -1;
@@ -253,6 +339,10 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
 
 int hw_chat_decoder_init(struct chat *c)
 {
+	if (c->messages && !c->native) {
+		hw_messages_stream_init(&c->menc, c->model->id, json_object_get(c->native_req, "stop_sequences"));
+		c->menc_live = true;
+	}
 	c->decoder = c->model->provider->kind;
 	switch (c->decoder) {
 	case HW_PROVIDER_GOOGLE:
@@ -272,6 +362,11 @@ int hw_chat_decoder_init(struct chat *c)
 
 void hw_chat_decoder_free(struct chat *c)
 {
+	if (c->menc_live) {
+		hw_messages_stream_free(&c->menc);
+		c->menc_live = false;
+	}
+	c->menc_broken = false;
 	if (!c->decoder_live)
 		return;
 	if (c->decoder == HW_PROVIDER_GOOGLE)
@@ -318,6 +413,8 @@ bool hw_chat_parse_answer(struct chat *c)
 {
 	json_t *obj = json_loadb(c->raw.data ? c->raw.data : "", c->raw.len, 0, NULL);
 	enum hw_provider_kind kind = c->model->provider->kind;
+	if (obj && c->native)
+		c->native_answer = json_incref(obj);
 	if (obj && (kind == HW_PROVIDER_GOOGLE || kind == HW_PROVIDER_ANTHROPIC)) {
 		json_t *translated = kind == HW_PROVIDER_GOOGLE
 					     ? hw_gemini_response_to_openai(obj, c->model->id)
@@ -345,6 +442,18 @@ enum MHD_Result hw_chat_answer_completion(struct chat *c)
 	json_array_foreach(json_object_get(obj, "choices"), i, ch)
 		count_output(c, json_object_get(ch, "message"));
 	hw_chat_estimate_usage(c);
+	if (c->messages) {
+		/* Anthropic's own message with only model replaced, or one built from the answer. */
+		json_t *msg = c->native_answer ? c->native_answer
+					       : hw_openai_to_message(obj, c->model->id,
+								      json_object_get(c->native_req, "stop_sequences"));
+		c->native_answer = NULL;
+		json_decref(obj);
+		if (!msg)
+			return hw_respond_error(c->req, HW_ERR_INTERNAL, "Internal error.", NULL);
+		json_object_set_new(msg, "model", json_string(c->model->id));
+		obj = msg;
+	}
 	json_object_set_new(obj, "_hiway", hw_chat_hiway_object(c));
 	struct MHD_Response *resp = hw_json_response(obj);
 	if (!resp)

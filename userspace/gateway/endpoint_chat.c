@@ -31,6 +31,8 @@ static void chat_free(void *arg)
 	json_decref(c->answer);
 	json_decref(c->chain);
 	json_decref(c->tool_id_map);
+	json_decref(c->native_req);
+	json_decref(c->native_answer);
 	free(c);
 }
 
@@ -94,23 +96,24 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 	return MHD_YES;
 }
 
-enum MHD_Result hw_ep_chat(struct hw_request *req)
+static struct chat *chat_new(struct hw_request *req)
 {
-	enum MHD_Result ret;
-	if (!hw_authn_inference(req, &ret))
-		return ret;
 	struct chat *c = calloc(1, sizeof(*c));
 	if (!c)
-		return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
+		return NULL;
 	c->req = req;
 	c->catalog = atomic_load(&req->srv->catalog);
 	c->tier = "";
 	req->endpoint = c;
 	req->endpoint_free = chat_free;
-	char param[96], msg[256];
-	if (hw_chat_parse(req->body.data, req->body.len, &c->body, param, sizeof(param), msg, sizeof(msg)) < 0)
-		return hw_respond_error(req, HW_ERR_INVALID_REQUEST, msg,
-					json_pack("{s:o}", "param", param[0] ? json_string(param) : json_null()));
+	return c;
+}
+
+/* From a parsed internal request to the first attempt: the end user, the stream options,
+ * routing. */
+static enum MHD_Result chat_run(struct chat *c)
+{
+	struct hw_request *req = c->req;
 	const char *hu = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-HiWay-User");
 	if (hu && !end_user_ok(hu))
 		return hw_respond_error(req, HW_ERR_INVALID_REQUEST,
@@ -118,15 +121,68 @@ enum MHD_Result hw_ep_chat(struct hw_request *req)
 					json_pack("{s:s}", "param", "X-HiWay-User"));
 	snprintf(c->end_user, sizeof(c->end_user), "%s", hu ? hu : (c->body.end_user ? c->body.end_user : ""));
 	const char *meta = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-HiWay-Stream-Meta");
-	c->want_usage_chunk = c->body.include_usage;
-	c->want_meta = c->body.include_usage || (meta && strcmp(meta, "1") == 0);
+	bool meta_header = meta && strcmp(meta, "1") == 0;
+	/* /v1/messages has no usage chunk: its usage rides on message_delta (§6.3). */
+	c->want_usage_chunk = !c->messages && c->body.include_usage;
+	c->want_meta = c->want_usage_chunk || meta_header;
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
 	c->max_tokens = c->body.max_tokens ? c->body.max_tokens : cfg->upstream.default_max_tokens;
 	bool ok;
-	ret = route(c, &ok);
+	enum MHD_Result ret = route(c, &ok);
 	if (!ok)
 		return ret;
 	return hw_chat_attempt_next(c);
+}
+
+static enum MHD_Result invalid(struct hw_request *req, const char *param, const char *msg)
+{
+	return hw_respond_error(req, HW_ERR_INVALID_REQUEST, msg,
+				json_pack("{s:o}", "param", param[0] ? json_string(param) : json_null()));
+}
+
+enum MHD_Result hw_ep_chat(struct hw_request *req)
+{
+	enum MHD_Result ret;
+	if (!hw_authn_inference(req, &ret))
+		return ret;
+	struct chat *c = chat_new(req);
+	if (!c)
+		return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
+	char param[96], msg[256];
+	if (hw_chat_parse(req->body.data, req->body.len, &c->body, param, sizeof(param), msg, sizeof(msg)) < 0)
+		return invalid(req, param, msg);
+	return chat_run(c);
+}
+
+/* POST /v1/messages (SPEC §5.3): the Anthropic request is validated and converted into the
+ * internal form, so routing and everything after it treat both ingresses alike. */
+enum MHD_Result hw_ep_messages(struct hw_request *req)
+{
+	enum MHD_Result ret;
+	if (!hw_authn_inference(req, &ret))
+		return ret;
+	struct chat *c = chat_new(req);
+	if (!c)
+		return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
+	c->messages = true;
+	char param[96] = "", msg[256];
+	json_error_t jerr;
+	c->native_req = json_loadb(req->body.data ? req->body.data : "", req->body.len,
+				   JSON_REJECT_DUPLICATES, &jerr);
+	if (!c->native_req) {
+		snprintf(msg, sizeof(msg), "Request body is not valid JSON: %s", jerr.text);
+		return invalid(req, "", msg);
+	}
+	if (!json_is_object(c->native_req))
+		return invalid(req, "", "Request body must be a JSON object.");
+	json_t *internal = hw_messages_to_openai(c->native_req, param, sizeof(param), msg, sizeof(msg));
+	if (!internal && !param[0] && strncmp(msg, "Out of memory", 13) == 0)
+		return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
+	if (!internal)
+		return invalid(req, param, msg);
+	if (hw_chat_parse_root(internal, &c->body, param, sizeof(param), msg, sizeof(msg)) < 0)
+		return invalid(req, param, msg);
+	return chat_run(c);
 }
 
 enum MHD_Result hw_ep_chat_resume(struct hw_request *req)

@@ -8,6 +8,8 @@
 #include "gateway/request.h"
 
 enum MHD_Result hw_ep_chat(struct hw_request *req);
+enum MHD_Result hw_ep_messages(struct hw_request *req);
+/* Resumes either inference endpoint (chat completions or messages). */
 enum MHD_Result hw_ep_chat_resume(struct hw_request *req);
 /* The client went away (or the response finished); stop waiting on the client. */
 void hw_ep_chat_client_gone(struct hw_request *req);

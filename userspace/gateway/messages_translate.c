@@ -3,6 +3,8 @@
  * request validation and conversion, the response back, and the stream encoder. */
 #include "gateway/messages_translate.h"
 
+#include "common/json_usd.h"
+
 #include "common/ids.h"
 #include "upstream/sse.h"
 
@@ -803,12 +805,13 @@ out:
 
 /* ---- stream: OpenAI chunks → Anthropic events ---- */
 
-/* Writes one event; `data` is stolen and its `type` names the event. */
+/* Writes one event; `data` is stolen and its `type` names the event. USD amounts (the
+ * `_hiway` of the hiway event) are written as numbers. */
 static int emit(struct hw_buf *out, json_t *data)
 {
 	if (!data)
 		return -ENOMEM;
-	char *s = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s = hw_json_dumps(data);
 	int rc =
 	    s ? hw_sse_write(out, json_string_value(json_object_get(data, "type")), s, strlen(s))
 	      : -ENOMEM;

@@ -34,6 +34,7 @@ struct route_def {
 
 static const struct route_def routes[] = {
 	{"/v1/chat/completions", false, HW_ROUTE_CHAT, "POST"},
+	{"/v1/messages", false, HW_ROUTE_MESSAGES, "POST"},
 	{"/v1/models", false, HW_ROUTE_MODELS, "GET"},
 	{"/v1/models/", true, HW_ROUTE_MODELS, "GET"},
 	{"/health", false, HW_ROUTE_HEALTH, "GET, HEAD"},
@@ -306,6 +307,8 @@ static enum MHD_Result dispatch(struct hw_request *req)
 	switch (req->route) {
 	case HW_ROUTE_CHAT:
 		return hw_ep_chat(req);
+	case HW_ROUTE_MESSAGES:
+		return hw_ep_messages(req);
 	case HW_ROUTE_MODELS:
 		return hw_ep_models(req);
 	case HW_ROUTE_HEALTH:
@@ -393,7 +396,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		req->outcome.status = 499; /* nginx's convention: the client closed first */
 		req->outcome.code = "client_closed";
 	}
-	if (req->route == HW_ROUTE_CHAT)
+	if (req->route == HW_ROUTE_CHAT || req->route == HW_ROUTE_MESSAGES)
 		hw_ep_chat_client_gone(req);
 	hw_access_finish(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	hw_metrics_in_flight(req->route, -1);

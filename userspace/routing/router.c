@@ -233,7 +233,8 @@ static unsigned misfit(const struct route_ctx *c, const struct hw_model *m)
 	unsigned why = 0;
 	if (c->rq->has_tools && !m->supports_tools)
 		why |= MISFIT_TOOLS;
-	if (m->context_window < c->rq->est_tokens + c->rq->max_tokens)
+	/* 0: a catalog entry that does not say; the provider will be the judge. */
+	if (m->context_window > 0 && m->context_window < c->rq->est_tokens + c->rq->max_tokens)
 		why |= MISFIT_CONTEXT;
 	return why;
 }
