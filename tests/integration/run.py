@@ -38,6 +38,7 @@ MODULES = [
     "test_config",
     "test_lifecycle",
     "test_fakes",
+    "test_providers",
 ]
 
 

@@ -1,0 +1,884 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Providers end to end (SPEC §5.2, §6.2, §6.4, §7.5, §8, §9, §16.2-16.3): the real hiwayd in
+front of fake-upstream speaking Anthropic Messages, Gemini generateContent, Mistral and OpenAI.
+Each test checks what the client sees and what went upstream (GET /_fake/last), plus BYOK on
+the request path, the workspace routing settings and smart routing.
+
+Faults are chosen with a FAKE{...} marker in the last user message (it survives translation)
+and limited to one upstream model with `only_model`, so a tier's primary can fail and its
+fallback answer."""
+import hashlib
+import json
+import re
+
+from harness import (Gateway, base_config, check, eq, expect_error, pending, test, uniq)
+
+MASTER = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+META = {"X-HiWay-Stream-Meta": "1"}
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+RE_CHATCMPL = re.compile(r"^chatcmpl-[0-9A-Za-z]{26}$")
+
+
+def marker(**fault):
+    return "FAKE" + json.dumps(fault)
+
+
+def _model(mid, tier, inp, out, q, region="local", extra=""):
+    return ("    - {id: \"%s\", tier: %s, input_per_mtok: %s, output_per_mtok: %s, quality: %d, "
+            "context_window: 128000, max_output_tokens: 4096, region: %s%s}\n"
+            % (mid, tier, inp, out, q, region, extra))
+
+
+def _gateway(ctx, name, text):
+    if name not in ctx.shared or not ctx.shared[name].alive():
+        gw = Gateway(name, lambda port, tmp: base_config(port, tmp) + text)
+        ctx.gateways.append(gw)
+        ctx.shared[name] = gw.start()
+    return ctx.shared[name]
+
+
+def _prov(ctx):
+    """ant, gem and mis on the fake; light = ant/claude-t then fake/ant-backup, standard =
+    gem/gemini-t then fake/gem-backup."""
+    fp = ctx.fake.port
+    text = ("providers:\n"
+            "  ant: {kind: anthropic, base_url: \"http://127.0.0.1:%d\", api_key: \"sk-ant-test\"}\n"
+            "  gem: {kind: google, base_url: \"http://127.0.0.1:%d\", api_key: \"g-test\"}\n"
+            "  mis: {kind: mistral, base_url: \"http://127.0.0.1:%d/v1\", api_key: \"m-test\"}\n"
+            "  fake: {kind: openai_compatible, base_url: \"http://127.0.0.1:%d/v1\"}\n"
+            "catalog:\n  builtin: false\n  models:\n" % (fp, fp, fp, fp)
+            + _model("ant/claude-t", "light", 1, 1, 90)
+            + _model("fake/ant-backup", "light", 2, 2, 10)
+            + _model("gem/gemini-t", "standard", 1, 1, 90)
+            + _model("fake/gem-backup", "standard", 2, 2, 10)
+            + _model("mis/mistral-t", "heavy", 1, 1, 90)
+            + _model("fake/heavy-backup", "heavy", 2, 2, 10))
+    return _gateway(ctx, "prov", text)
+
+
+def _last(ctx):
+    return ctx.fake.last()
+
+
+def _chat_ok(gw, body, headers=None):
+    r = gw.chat(body, key=gw.key, headers=headers)
+    eq(r.status, 200, "status (%r)" % r)
+    return r
+
+
+def _stream(gw, body, headers=META):
+    s = gw.stream(body, key=gw.key, headers=headers)
+    if s.status != 200:
+        raise AssertionError("stream answered %r" % s.body_resp())
+    evs = [d for _, d in s.read_all()]
+    return s, evs
+
+
+def _chunks(evs):
+    return [json.loads(d) for d in evs if d != "[DONE]"]
+
+
+def _stream_text(chunks):
+    out = ""
+    for c in chunks:
+        for ch in c.get("choices") or []:
+            out += (ch.get("delta") or {}).get("content") or ""
+    return out
+
+
+def _finish(chunks):
+    fr = [ch.get("finish_reason") for c in chunks for ch in (c.get("choices") or [])
+          if ch.get("finish_reason")]
+    return fr
+
+
+def _check_clean_stream(s, evs, model):
+    """§6.2: chunks of one id and model, a finish_reason, one meta chunk, then [DONE]."""
+    eq(s.header("X-HiWay-Routed-Model"), model, "X-HiWay-Routed-Model")
+    eq((s.header("Content-Type") or "").split(";")[0], "text/event-stream", "Content-Type")
+    check(evs and evs[-1] == "[DONE]", "stream does not end with [DONE]: %r" % evs[-3:])
+    chunks = _chunks(evs)
+    for c in chunks:
+        check("error" not in c, "error event in a clean stream: %r" % c)
+        eq(c.get("object"), "chat.completion.chunk", "chunk object")
+        eq(c.get("model"), model, "chunk model")
+    eq(len({c.get("id") for c in chunks}), 1, "one id for the whole stream")
+    eq(len({c.get("created") for c in chunks}), 1, "one created for the whole stream")
+    meta = [c for c in chunks if "_hiway" in c]
+    eq(len(meta), 1, "meta chunks")
+    check(chunks[-1] is meta[0], "the meta chunk is not the last before [DONE]")
+    eq(meta[0].get("choices"), [], "meta chunk choices")
+    check(isinstance(meta[0].get("usage"), dict), "meta chunk without usage")
+    first = chunks[0]["choices"][0]["delta"]
+    eq(first.get("role"), "assistant", "first delta role")
+    return chunks, meta[0]
+
+
+def _check_completion(r, model, built=True):
+    """built: hiway builds the object (a translated answer), so the id is its own."""
+    b = r.json
+    eq(b.get("object"), "chat.completion", "object")
+    if built:
+        check(RE_CHATCMPL.match(b.get("id") or ""), "id %r" % b.get("id"))
+    check(isinstance(b.get("created"), int), "created %r" % b.get("created"))
+    eq(b.get("model"), model, "model")
+    eq(r.header("X-HiWay-Routed-Model"), model, "X-HiWay-Routed-Model")
+    ch = b["choices"][0]
+    eq(ch.get("index"), 0, "choice index")
+    eq(ch["message"].get("role"), "assistant", "role")
+    check("logprobs" in ch and ch["logprobs"] is None, "logprobs null")
+    h = b.get("_hiway")
+    check(isinstance(h, dict), "no _hiway")
+    eq(h.get("routed_model"), model, "_hiway.routed_model")
+    return b
+
+
+def _check_usage(u, prompt, completion, cached=0):
+    eq(u.get("prompt_tokens"), prompt, "usage.prompt_tokens")
+    eq(u.get("completion_tokens"), completion, "usage.completion_tokens")
+    eq(u.get("total_tokens"), prompt + completion, "usage.total_tokens")
+    eq((u.get("prompt_tokens_details") or {}).get("cached_tokens"), cached,
+       "usage.prompt_tokens_details.cached_tokens")
+
+
+# ======================================================================== Anthropic
+
+@test
+def anthropic_text(ctx):
+    gw = _prov(ctx)
+    text = uniq("tell me a story")
+    body = {"model": "ant/claude-t", "max_tokens": 77, "temperature": 1.5, "stop": ["END"],
+            "messages": [{"role": "system", "content": "You are terse."},
+                         {"role": "developer", "content": "Answer in English."},
+                         {"role": "user", "content": text}]}
+    r = _chat_ok(gw, body)
+    b = _check_completion(r, "ant/claude-t")
+    eq(r.header("X-HiWay-Routed-Tier"), "override", "X-HiWay-Routed-Tier")
+    ch = b["choices"][0]
+    eq(ch["message"].get("content"), "fake: " + text, "content")
+    eq(ch.get("finish_reason"), "stop", "finish_reason")
+    check(not ch["message"].get("tool_calls"), "unexpected tool_calls")
+    last = _last(ctx)
+    eq(last["path"], "/v1/messages", "upstream path")
+    eq(last["format"], "anthropic", "upstream format")
+    hd = last["headers"]
+    eq(hd.get("x-api-key"), "sk-ant-test", "x-api-key")
+    eq(hd.get("anthropic-version"), "2023-06-01", "anthropic-version")
+    check("authorization" not in hd, "authorization sent to anthropic: %r" % hd.get("authorization"))
+    ub = last["body"]
+    eq(ub.get("model"), "claude-t", "upstream model")
+    eq(ub.get("max_tokens"), 77, "max_tokens")
+    eq(ub.get("temperature"), 1, "temperature clamped to 0-1")
+    eq(ub.get("stop_sequences"), ["END"], "stop_sequences")
+    sysb = ub.get("system")
+    check(isinstance(sysb, list), "system is not a list of blocks: %r" % sysb)
+    eq([(x.get("type"), x.get("text")) for x in sysb],
+       [("text", "You are terse."), ("text", "Answer in English.")], "system blocks")
+    msgs = ub.get("messages")
+    eq(len(msgs), 1, "upstream messages")
+    eq(msgs[0]["role"], "user", "upstream role")
+    c = msgs[0]["content"]
+    got = c if isinstance(c, str) else "".join(x.get("text", "") for x in c)
+    eq(got, text, "upstream user text")
+    # Usage as the fake reported it: input 4 words (+ marker-free), output words of the answer
+    u = b.get("usage") or {}
+    check(u.get("prompt_tokens", 0) > 0 and u.get("completion_tokens", 0) > 0, "usage %r" % u)
+    _check_usage(u, u["prompt_tokens"], u["completion_tokens"], 0)
+    eq(u.get("cache_read_input_tokens"), 0, "cache_read_input_tokens")
+    eq(u.get("cache_creation_input_tokens"), 0, "cache_creation_input_tokens")
+
+
+@test
+def anthropic_default_max_tokens(ctx):
+    gw = _prov(ctx)
+    _chat_ok(gw, {"model": "ant/claude-t", "messages": [{"role": "user", "content": uniq("x")}]})
+    eq(_last(ctx)["body"].get("max_tokens"), 4096, "upstream max_tokens when the client sent none")
+
+
+@test
+def anthropic_cache_usage(ctx):
+    gw = _prov(ctx)
+    text = uniq("cached") + " " + marker(cache_read_tokens=1200, cache_creation_tokens=300)
+    b = _chat_ok(gw, {"model": "ant/claude-t", "messages": [{"role": "user", "content": text}]}).json
+    u = b["usage"]
+    eq(u.get("cache_read_input_tokens"), 1200, "cache_read_input_tokens")
+    eq(u.get("cache_creation_input_tokens"), 300, "cache_creation_input_tokens")
+    eq((u.get("prompt_tokens_details") or {}).get("cached_tokens"), 1200, "cached_tokens")
+    check(u["prompt_tokens"] >= 1500, "prompt_tokens counts cache reads and writes: %r" % u)
+    eq(u.get("total_tokens"), u["prompt_tokens"] + u["completion_tokens"], "total_tokens")
+    # streamed: the meta chunk's usage carries the same mapping
+    s, evs = _stream(gw, {"model": "ant/claude-t",
+                          "messages": [{"role": "user", "content": text + " s"}]})
+    _, meta = _check_clean_stream(s, evs, "ant/claude-t")
+    eq((meta["usage"].get("prompt_tokens_details") or {}).get("cached_tokens"), 1200,
+       "streamed cached_tokens")
+
+
+@test
+def anthropic_tools(ctx):
+    gw = _prov(ctx)
+    args = {"city": "Paris", "days": 3}
+    text = uniq("weather?") + " " + marker(tool_calls=[{"name": "get_weather", "arguments": args}])
+    body = {"model": "ant/claude-t", "messages": [{"role": "user", "content": text}],
+            "tools": TOOLS, "tool_choice": "required", "parallel_tool_calls": False}
+    b = _chat_ok(gw, body).json
+    ch = b["choices"][0]
+    eq(ch.get("finish_reason"), "tool_calls", "finish_reason")
+    check(ch["message"].get("content") in (None, ""), "content %r" % ch["message"].get("content"))
+    tcs = ch["message"].get("tool_calls") or []
+    eq(len(tcs), 1, "tool_calls")
+    tc = tcs[0]
+    eq(tc.get("type"), "function", "tool_call type")
+    check(isinstance(tc.get("id"), str) and tc["id"], "tool_call id")
+    eq(tc["function"]["name"], "get_weather", "function name")
+    check(isinstance(tc["function"]["arguments"], str), "arguments is not a JSON string")
+    eq(json.loads(tc["function"]["arguments"]), args, "arguments")
+    ub = _last(ctx)["body"]
+    eq(ub.get("tools"), [{"name": "get_weather", "description": "Weather of a city",
+                          "input_schema": TOOLS[0]["function"]["parameters"]}], "upstream tools")
+    eq(ub.get("tool_choice"), {"type": "any", "disable_parallel_tool_use": True},
+       "upstream tool_choice")
+    # follow-up: assistant tool_calls + two tool messages -> tool_use + one user of tool_results
+    follow = {"model": "ant/claude-t", "tools": TOOLS, "messages": [
+        {"role": "user", "content": uniq("weather in Paris and Rome?")},
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [
+            {"id": "toolu_A1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+            {"id": "toolu_B2", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+        {"role": "tool", "tool_call_id": "toolu_A1", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "toolu_B2", "content": "rainy"}]}
+    b = _chat_ok(gw, follow).json
+    ch = b["choices"][0]
+    eq(ch["message"].get("content"), "fake: tool result: sunny", "answer after tool results")
+    eq(ch.get("finish_reason"), "stop", "finish_reason after tool results")
+    msgs = _last(ctx)["body"]["messages"]
+    eq([m["role"] for m in msgs], ["user", "assistant", "user"], "upstream roles")
+    a = msgs[1]["content"]
+    eq(a[0], {"type": "text", "text": "Let me check."}, "assistant text block")
+    eq(a[1:], [{"type": "tool_use", "id": "toolu_A1", "name": "get_weather",
+                "input": {"city": "Paris"}},
+               {"type": "tool_use", "id": "toolu_B2", "name": "get_weather",
+                "input": {"city": "Rome"}}], "tool_use blocks")
+    res = msgs[2]["content"]
+    eq([(x.get("type"), x.get("tool_use_id")) for x in res],
+       [("tool_result", "toolu_A1"), ("tool_result", "toolu_B2")], "tool_result blocks")
+    rc = res[0].get("content")
+    eq(rc if isinstance(rc, str) else "".join(x.get("text", "") for x in rc), "sunny",
+       "tool_result content")
+
+
+@test
+def anthropic_stream_text(ctx):
+    gw = _prov(ctx)
+    text = uniq("one two three four five")
+    body = {"model": "ant/claude-t", "messages": [{"role": "user", "content": text}]}
+    s, evs = _stream(gw, body)
+    chunks, meta = _check_clean_stream(s, evs, "ant/claude-t")
+    eq(_stream_text(chunks), "fake: " + text, "reassembled content")
+    check(len([c for c in chunks if _stream_text([c])]) > 3, "content not streamed in pieces")
+    eq(_finish(chunks), ["stop"], "finish_reasons")
+    h = meta["_hiway"]
+    eq(h.get("routed_model"), "ant/claude-t", "meta routed_model")
+    eq(h.get("fallback_chain"), [], "meta fallback_chain")
+    u = meta["usage"]
+    check(u.get("prompt_tokens", 0) > 0 and u.get("completion_tokens", 0) > 0, "usage %r" % u)
+    last = _last(ctx)
+    eq(last["body"].get("stream"), True, "upstream stream flag")
+    eq(last["headers"].get("x-api-key"), "sk-ant-test", "x-api-key")
+    # same text as the non-streaming answer
+    b = _chat_ok(gw, body).json
+    eq(b["choices"][0]["message"]["content"], _stream_text(chunks), "stream vs JSON content")
+    # no meta chunk unless asked
+    s, evs = _stream(gw, dict(body, messages=[{"role": "user", "content": uniq("a b")}]),
+                     headers=None)
+    check(not [c for c in _chunks(evs) if "_hiway" in c], "meta chunk without being asked")
+    eq(evs[-1], "[DONE]", "last event")
+
+
+@test
+def anthropic_stream_tools(ctx):
+    gw = _prov(ctx)
+    calls = [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}},
+             {"name": "get_weather", "arguments": {"city": "Rome", "unit": "celsius"}}]
+    body = {"model": "ant/claude-t", "tools": TOOLS, "messages": [
+        {"role": "user", "content": uniq("weather?") + " " + marker(tool_calls=calls)}]}
+    s, evs = _stream(gw, body)
+    chunks, _ = _check_clean_stream(s, evs, "ant/claude-t")
+    eq(_finish(chunks), ["tool_calls"], "finish_reasons")
+    deltas = [tc for c in chunks for ch in (c.get("choices") or [])
+              for tc in ((ch.get("delta") or {}).get("tool_calls") or [])]
+    check(deltas, "no delta.tool_calls")
+    got = {}
+    for d in deltas:
+        i = d.get("index")
+        check(isinstance(i, int), "tool call delta without index: %r" % d)
+        if i not in got:
+            check(d.get("id") and (d.get("function") or {}).get("name"),
+                  "first delta of call %d lacks id/name: %r" % (i, d))
+            eq(d.get("type"), "function", "first delta type")
+            got[i] = {"id": d["id"], "name": d["function"]["name"], "args": "", "pieces": 0}
+        else:
+            check("id" not in d or d["id"] == got[i]["id"], "id changes in call %d" % i)
+        piece = (d.get("function") or {}).get("arguments") or ""
+        got[i]["args"] += piece
+        got[i]["pieces"] += 1 if piece else 0
+    eq(sorted(got), [0, 1], "tool call indexes")
+    for i, c in enumerate(calls):
+        eq(got[i]["name"], c["name"], "name of call %d" % i)
+        eq(json.loads(got[i]["args"]), c["arguments"], "arguments of call %d" % i)
+        check(got[i]["pieces"] > 1, "arguments of call %d not streamed in pieces" % i)
+    check(got[0]["id"] != got[1]["id"], "tool call ids are not distinct")
+
+
+@test
+def anthropic_fallback_503(ctx):
+    gw = _prov(ctx)
+    for stream in (False, True):
+        text = uniq("fallback") + " " + marker(status=503, only_model="claude-t")
+        body = {"model": "light", "messages": [{"role": "user", "content": text}]}
+        chain = [{"model": "ant/claude-t", "error": "503"}]
+        if not stream:
+            r = _chat_ok(gw, body)
+            b = _check_completion(r, "fake/ant-backup", built=False)
+            h = b["_hiway"]
+            eq(b["choices"][0]["message"]["content"], "fake: " + text, "fallback content")
+        else:
+            s, evs = _stream(gw, body)
+            chunks, meta = _check_clean_stream(s, evs, "fake/ant-backup")
+            h = meta["_hiway"]
+            eq(_stream_text(chunks), "fake: " + text, "fallback streamed content")
+        eq(h.get("fallback"), True, "_hiway.fallback")
+        eq(h.get("fallback_chain"), chain, "_hiway.fallback_chain")
+        check("fallback" in (h.get("reason") or ""), "reason %r" % h.get("reason"))
+        last = _last(ctx)
+        eq((last["path"], last["body"].get("model")), ("/v1/chat/completions", "ant-backup"),
+           "the fallback went upstream")
+
+
+def _check_error_event(evs, reason=None):
+    check(evs and evs[-1] != "[DONE]", "a broken stream ended with [DONE]")
+    err = json.loads(evs[-1]).get("error")
+    check(isinstance(err, dict), "last event is not an error: %r" % evs[-1])
+    eq(err.get("type"), "upstream_error", "error.type")
+    eq(err.get("code"), "stream_interrupted", "error.code")
+    eq(err.get("message"), "Upstream stream interrupted.", "error.message")
+    check(str(err.get("request_id", "")).startswith("req_"), "request_id %r" % err.get("request_id"))
+    if reason:
+        eq(err.get("reason"), reason, "error.reason")
+    eq(len([e for e in evs if "\"error\"" in e]), 1, "error events")
+    return err
+
+
+@test
+def anthropic_error_mid_stream(ctx):
+    gw = _prov(ctx)
+    body = {"model": "light", "messages": [{"role": "user", "content": uniq("a b c d e f g") + " "
+                                            + marker(error_after_chunks=5)}]}
+    s, evs = _stream(gw, body)
+    eq(s.header("X-HiWay-Routed-Model"), "ant/claude-t", "routed model (no fallback mid-stream)")
+    check(_stream_text(_chunks(evs[:-1])), "no content before the error")
+    _check_error_event(evs, "upstream_error")
+    check(not [e for e in evs if "_hiway" in e], "meta chunk in a broken stream")
+
+
+@test
+def anthropic_upstream_401(ctx):
+    gw = _prov(ctx)
+    for model in ("ant/claude-t", "light"):  # no fallback on an auth failure, even for a tier
+        body = {"model": model, "messages": [{"role": "user", "content": uniq("x") + " "
+                                              + marker(status=401, only_model="claude-t")}]}
+        expect_error(gw.chat(body, key=gw.key), 502, "upstream_auth_failed")
+        s = gw.stream(body, key=gw.key)
+        expect_error(s.body_resp(), 502, "upstream_auth_failed")
+
+
+def _long_system(n_words):
+    return " ".join("rule%d: be precise and careful with every detail" % i for i in range(n_words))
+
+
+@test
+def anthropic_prompt_cache_injection(ctx):
+    gw = _prov(ctx)
+    tools = [TOOLS[0], {"type": "function", "function": {
+        "name": "get_time", "parameters": {"type": "object", "properties": {}}}}]
+    long_sys = _long_system(150)  # ~7,000 bytes: well over 1024 tokens
+    body = {"model": "ant/claude-t", "tools": tools, "messages": [
+        {"role": "system", "content": "First system part."},
+        {"role": "system", "content": long_sys},
+        {"role": "user", "content": uniq("hello")}]}
+    _chat_ok(gw, body)
+    ub = _last(ctx)["body"]
+    eq(ub["tools"][-1].get("cache_control"), {"type": "ephemeral"}, "last tool cache_control")
+    check("cache_control" not in ub["tools"][0], "cache_control on the first tool")
+    eq(ub["system"][-1].get("cache_control"), {"type": "ephemeral"}, "last system block")
+    check("cache_control" not in ub["system"][0], "cache_control on the first system block")
+    check("cache_control" not in json.dumps(ub["messages"]), "cache_control on a message")
+    # short: no injection
+    _chat_ok(gw, {"model": "ant/claude-t", "tools": tools, "messages": [
+        {"role": "system", "content": "Short."}, {"role": "user", "content": uniq("hello")}]})
+    check("cache_control" not in json.dumps(_last(ctx)["body"]), "cache_control below the minimum")
+
+
+# ======================================================================== Google
+
+def _gem_path(stream):
+    return "/v1beta/models/gemini-t:" + ("streamGenerateContent" if stream else "generateContent")
+
+
+@test
+def google_text(ctx):
+    gw = _prov(ctx)
+    text = uniq("tell me about rivers")
+    body = {"model": "gem/gemini-t", "max_tokens": 55, "temperature": 0.5,
+            "messages": [{"role": "system", "content": "Be brief."},
+                         {"role": "user", "content": text}]}
+    r = _chat_ok(gw, body)
+    b = _check_completion(r, "gem/gemini-t")
+    ch = b["choices"][0]
+    eq(ch["message"].get("content"), "fake: " + text, "content")
+    eq(ch.get("finish_reason"), "stop", "finish_reason")
+    u = b.get("usage") or {}
+    check(u.get("prompt_tokens", 0) > 0 and u.get("completion_tokens", 0) > 0, "usage %r" % u)
+    _check_usage(u, u["prompt_tokens"], u["completion_tokens"], 0)
+    last = _last(ctx)
+    eq(last["path"], _gem_path(False), "upstream path")
+    eq(last["format"], "gemini", "upstream format")
+    eq(last["headers"].get("x-goog-api-key"), "g-test", "x-goog-api-key")
+    check("authorization" not in last["headers"], "authorization sent to google")
+    ub = last["body"]
+    si = ub.get("systemInstruction") or {}
+    eq("".join(p.get("text", "") for p in si.get("parts", [])), "Be brief.", "systemInstruction")
+    eq([c.get("role") for c in ub.get("contents", [])], ["user"], "contents roles")
+    eq(ub["contents"][0]["parts"], [{"text": text}], "contents parts")
+    gc = ub.get("generationConfig") or {}
+    eq(gc.get("maxOutputTokens"), 55, "maxOutputTokens")
+    eq(gc.get("temperature"), 0.5, "temperature")
+    eq(gc.get("candidateCount"), 1, "candidateCount")
+
+
+@test
+def google_cache_usage(ctx):
+    gw = _prov(ctx)
+    text = uniq("cached") + " " + marker(cache_read_tokens=40)
+    b = _chat_ok(gw, {"model": "gem/gemini-t",
+                      "messages": [{"role": "user", "content": text}]}).json
+    u = b["usage"]
+    eq((u.get("prompt_tokens_details") or {}).get("cached_tokens"), 40, "cached_tokens")
+    check(u["prompt_tokens"] >= 40, "prompt_tokens %r" % u)
+
+
+@test
+def google_tools(ctx):
+    gw = _prov(ctx)
+    calls = [{"name": "get_weather", "arguments": {"city": "Oslo"}},
+             {"name": "get_weather", "arguments": {"city": "Bergen"}}]
+    body = {"model": "gem/gemini-t", "tools": TOOLS, "tool_choice": "required", "messages": [
+        {"role": "user", "content": uniq("weather?") + " " + marker(tool_calls=calls)}]}
+    b = _chat_ok(gw, body).json
+    ch = b["choices"][0]
+    eq(ch.get("finish_reason"), "tool_calls", "finish_reason")
+    tcs = ch["message"].get("tool_calls") or []
+    eq([t.get("id") for t in tcs], ["call_0", "call_1"], "tool call ids")
+    eq([t["function"]["name"] for t in tcs], ["get_weather"] * 2, "names")
+    eq([json.loads(t["function"]["arguments"]) for t in tcs], [c["arguments"] for c in calls],
+       "arguments")
+    ub = _last(ctx)["body"]
+    fds = [fd for t in ub.get("tools", []) for fd in t.get("functionDeclarations", [])]
+    eq([fd.get("name") for fd in fds], ["get_weather"], "functionDeclarations")
+    eq(((ub.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode"), "ANY",
+       "functionCallingConfig.mode")
+    # follow-up with the call and its result
+    follow = {"model": "gem/gemini-t", "tools": TOOLS, "messages": [
+        {"role": "user", "content": uniq("weather in Oslo?")},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_0", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_0", "content": "cold"}]}
+    b = _chat_ok(gw, follow).json
+    eq(b["choices"][0]["message"]["content"], "fake: tool result: cold", "answer after result")
+    cs = _last(ctx)["body"]["contents"]
+    eq([c.get("role") for c in cs], ["user", "model", "user"], "contents roles")
+    eq(len(cs[1]["parts"]), 1, "model parts")
+    eq(cs[1]["parts"][0].get("functionCall"), {"name": "get_weather", "args": {"city": "Oslo"}},
+       "functionCall part")
+    fr = cs[2]["parts"][0].get("functionResponse") or {}
+    eq(fr.get("name"), "get_weather", "functionResponse name")
+    eq((fr.get("response") or {}).get("content"), "cold", "functionResponse content")
+
+
+@test
+def google_stream(ctx):
+    gw = _prov(ctx)
+    text = uniq("alpha beta gamma delta")
+    s, evs = _stream(gw, {"model": "gem/gemini-t",
+                          "messages": [{"role": "user", "content": text}]})
+    chunks, meta = _check_clean_stream(s, evs, "gem/gemini-t")
+    eq(_stream_text(chunks), "fake: " + text, "reassembled content")
+    eq(_finish(chunks), ["stop"], "finish_reasons")
+    u = meta["usage"]
+    check(u.get("prompt_tokens", 0) > 0 and u.get("completion_tokens", 0) > 0, "usage %r" % u)
+    last = _last(ctx)
+    eq(last["path"], _gem_path(True), "upstream stream path")
+    eq(last.get("query"), {"alt": "sse"}, "upstream query")
+    eq(last["headers"].get("x-goog-api-key"), "g-test", "x-goog-api-key")
+    # a streamed function call arrives whole as one delta
+    calls = [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+    s, evs = _stream(gw, {"model": "gem/gemini-t", "tools": TOOLS, "messages": [
+        {"role": "user", "content": uniq("w?") + " " + marker(tool_calls=calls)}]})
+    chunks, _ = _check_clean_stream(s, evs, "gem/gemini-t")
+    deltas = [tc for c in chunks for ch in (c.get("choices") or [])
+              for tc in ((ch.get("delta") or {}).get("tool_calls") or [])]
+    eq(len(deltas), 1, "tool call deltas")
+    d = deltas[0]
+    eq((d.get("index"), d.get("id"), d.get("type"), d["function"].get("name")),
+       (0, "call_0", "function", "get_weather"), "tool call delta")
+    eq(json.loads(d["function"]["arguments"]), {"city": "Oslo"}, "arguments")
+    eq(_finish(chunks), ["tool_calls"], "finish_reasons")
+
+
+@test
+def google_fallback(ctx):
+    gw = _prov(ctx)
+    for stream in (False, True):
+        text = uniq("fallback") + " " + marker(status=500, only_model="gemini-t")
+        body = {"model": "standard", "messages": [{"role": "user", "content": text}]}
+        if not stream:
+            b = _check_completion(_chat_ok(gw, body), "fake/gem-backup", built=False)
+            h = b["_hiway"]
+        else:
+            s, evs = _stream(gw, body)
+            _, meta = _check_clean_stream(s, evs, "fake/gem-backup")
+            h = meta["_hiway"]
+        eq(h.get("fallback_chain"), [{"model": "gem/gemini-t", "error": "500"}], "fallback_chain")
+        eq(h.get("fallback"), True, "fallback")
+    # a Gemini error event mid-stream is §6.4
+    s, evs = _stream(gw, {"model": "standard", "messages": [
+        {"role": "user", "content": uniq("a b c d e") + " " + marker(error_after_chunks=3)}]})
+    eq(s.header("X-HiWay-Routed-Model"), "gem/gemini-t", "routed model")
+    _check_error_event(evs)
+
+
+# ======================================================================== Mistral
+
+def _sha9(s):
+    return hashlib.sha256(s.encode()).hexdigest()[:9]
+
+
+@test
+def mistral_tool_choice_and_ids(ctx):
+    gw = _prov(ctx)
+    body = {"model": "mis/mistral-t", "tools": TOOLS, "tool_choice": "required",
+            "messages": [{"role": "user", "content": uniq("weather?")}]}
+    b = _chat_ok(gw, body).json
+    eq(b["model"], "mis/mistral-t", "model")
+    last = _last(ctx)
+    eq(last["path"], "/v1/chat/completions", "upstream path")
+    eq(last["headers"].get("authorization"), "Bearer m-test", "authorization")
+    eq(last["body"].get("tool_choice"), "any", "tool_choice sent as any")
+    eq(last["body"].get("model"), "mistral-t", "upstream model")
+    check(b["choices"][0]["message"].get("tool_calls"), "tool_calls in the answer")
+    orig_a, orig_b = "call_AbCdEfGhIjKlMnOp", "toolu_01XYZ"
+    follow = {"model": "mis/mistral-t", "tools": TOOLS, "messages": [
+        {"role": "user", "content": uniq("weather?")},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": orig_a, "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+            {"id": orig_b, "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+        {"role": "tool", "tool_call_id": orig_a, "content": "sunny"},
+        {"role": "tool", "tool_call_id": orig_b, "content": "rainy"}]}
+    b = _chat_ok(gw, follow).json
+    eq(b["choices"][0]["message"]["content"], "fake: tool result: rainy", "answer")
+    msgs = _last(ctx)["body"]["messages"]
+    ids = [tc["id"] for tc in msgs[1]["tool_calls"]]
+    eq(ids, [_sha9(orig_a), _sha9(orig_b)], "rewritten tool call ids")
+    for i in ids:
+        check(re.match(r"^[0-9a-f]{9}$", i), "id %r is not 9 hex characters" % i)
+    eq([m.get("tool_call_id") for m in msgs[2:]], ids, "tool messages follow the rewrite")
+
+
+@test
+def mistral_ids_mapped_back(ctx):
+    gw = _prov(ctx)
+    # An answer carrying calls with ids the upstream chose must come back as the upstream
+    # sent them (the map covers ids hiway rewrote); a 9-character id passes unchanged.
+    orig = "call_" + "Z" * 20
+    follow = {"model": "mis/mistral-t", "tools": TOOLS, "messages": [
+        {"role": "user", "content": uniq("weather?")},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": orig, "type": "function",
+             "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": orig, "content": "ok"},
+        {"role": "user", "content": uniq("again") + " " + marker(
+            tool_calls=[{"name": "get_weather", "arguments": {"city": "Nice"}}])}]}
+    b = _chat_ok(gw, follow).json
+    tcs = b["choices"][0]["message"].get("tool_calls") or []
+    eq(len(tcs), 1, "tool_calls")
+    check(isinstance(tcs[0].get("id"), str) and tcs[0]["id"], "tool call id")
+    eq(json.loads(tcs[0]["function"]["arguments"]), {"city": "Nice"}, "arguments")
+
+
+@test
+def mistral_stream(ctx):
+    gw = _prov(ctx)
+    # Mistral streams its usage on the finish chunk, with no stream_options asked
+    text = uniq("one two three") + " " + marker(usage_on_finish=True)
+    s, evs = _stream(gw, {"model": "mis/mistral-t", "stream_options": {"include_usage": True},
+                          "messages": [{"role": "user", "content": text}]})
+    chunks, meta = _check_clean_stream(s, evs, "mis/mistral-t")
+    eq(_stream_text(chunks), "fake: " + text, "content")
+    ub = _last(ctx)["body"]
+    check("stream_options" not in ub, "stream_options sent to mistral: %r" % ub.get("stream_options"))
+    eq(ub.get("stream"), True, "stream")
+    u = meta["usage"]
+    check(u.get("prompt_tokens", 0) > 0 and u.get("completion_tokens", 0) > 0, "usage %r" % u)
+    check(not meta["_hiway"].get("usage_estimated"), "usage estimated although mistral sent it")
+
+
+# ======================================================================== BYOK
+
+def _byok(ctx):
+    fp = ctx.fake.port
+    text = ("secrets: {master_key: \"%s\"}\n"
+            "providers:\n"
+            "  byo: {kind: openai, base_url: \"http://127.0.0.1:%d/v1\", api_key: \"server-key\","
+            " share_key: false}\n"
+            "  shr: {kind: openai, base_url: \"http://127.0.0.1:%d/v1\", api_key: \"shared-key\"}\n"
+            "catalog:\n  builtin: false\n  models:\n" % (MASTER, fp, fp)
+            + _model("byo/byo-model", "light", 1, 1, 90)
+            + _model("shr/shr-model", "light", 2, 2, 10))
+    return _gateway(ctx, "pbyok", text)
+
+
+def _new_ws(gw):
+    r = gw.api("POST", "/workspaces", {"name": uniq("pws"), "create_admin_key": True,
+                                        "initial_credit_usd": 10})
+    eq(r.status, 201, "creating a workspace (%r)" % r)
+    ws = r.json["id"]
+    r = gw.api("POST", "/workspaces/%s/keys" % ws, {"name": uniq("k")})
+    eq(r.status, 201, "creating a key (%r)" % r)
+    return ws, r.json["key"]
+
+
+def _model_ids(gw, key):
+    r = gw.get("/v1/models", key=key)
+    eq(r.status, 200, "GET /v1/models (%r)" % r)
+    return sorted(m["id"] for m in r.json["data"])
+
+
+@test
+def byok_request_path(ctx):
+    gw = _byok(ctx)
+    ws, key = _new_ws(gw)
+    pin = {"model": "byo/byo-model", "messages": [{"role": "user", "content": uniq("hi")}]}
+    expect_error(gw.chat(pin, key=key), 400, "byok_missing", provider="byo")
+    eq(_model_ids(gw, key), ["shr/shr-model"], "/v1/models without a workspace key")
+    eq(gw.get("/v1/models/byo/byo-model", key=key).status, 404, "GET the unusable model")
+    # the shared provider works with the server key
+    r = gw.chat({"model": "shr/shr-model", "messages": [{"role": "user", "content": uniq("x")}]},
+                key=key)
+    eq(r.status, 200, "shared provider (%r)" % r)
+    eq(_last(ctx)["headers"].get("authorization"), "Bearer shared-key", "server key upstream")
+    # tier routing skips the unusable provider
+    r = gw.chat({"model": "light", "messages": [{"role": "user", "content": uniq("x")}]}, key=key)
+    eq(r.status, 200, "tier (%r)" % r)
+    eq(r.json["model"], "shr/shr-model", "tier without the workspace key")
+    # the workspace's own key
+    r = gw.api("PUT", "/workspaces/%s/providers/byo" % ws, {"api_key": "ws-key-1"})
+    eq(r.status, 200, "PUT provider key (%r)" % r)
+    r = gw.chat(dict(pin, messages=[{"role": "user", "content": uniq("hi")}]), key=key)
+    eq(r.status, 200, "pinned with the workspace key (%r)" % r)
+    eq(r.json["model"], "byo/byo-model", "model")
+    last = _last(ctx)
+    eq(last["headers"].get("authorization"), "Bearer ws-key-1", "workspace key upstream")
+    eq(last["body"].get("model"), "byo-model", "upstream model")
+    eq(_model_ids(gw, key), ["byo/byo-model", "shr/shr-model"], "/v1/models with the key")
+    eq(gw.get("/v1/models/byo/byo-model", key=key).status, 200, "GET the usable model")
+    # streaming takes the workspace key too
+    st = gw.stream(dict(pin, messages=[{"role": "user", "content": uniq("s")}]), key=key)
+    eq(st.status, 200, "stream status")
+    evs = [d for _, d in st.read_all()]
+    eq(evs[-1], "[DONE]", "stream end")
+    eq(_last(ctx)["headers"].get("authorization"), "Bearer ws-key-1", "stream key upstream")
+    # the tier now prefers byo (better quality per dollar)
+    r = gw.chat({"model": "light", "messages": [{"role": "user", "content": uniq("x")}]}, key=key)
+    eq(r.json.get("model"), "byo/byo-model", "tier with the workspace key")
+    # another workspace is not affected
+    _, key2 = _new_ws(gw)
+    expect_error(gw.chat(dict(pin, messages=[{"role": "user", "content": uniq("o")}]), key=key2),
+                 400, "byok_missing", provider="byo")
+    # switched off by the workspace
+    r = gw.api("PUT", "/workspaces/%s/providers/byo" % ws, {"enabled": False})
+    eq(r.status, 200, "PUT enabled false (%r)" % r)
+    expect_error(gw.chat(dict(pin, messages=[{"role": "user", "content": uniq("d")}]), key=key),
+                 400, "byok_missing", provider="byo")
+    eq(_model_ids(gw, key), ["shr/shr-model"], "/v1/models after disabling")
+
+
+@test
+def byok_shared_provider_disabled(ctx):
+    gw = _byok(ctx)
+    ws, key = _new_ws(gw)
+    r = gw.api("PUT", "/workspaces/%s/providers/shr" % ws, {"enabled": False})
+    eq(r.status, 200, "PUT enabled false (%r)" % r)
+    expect_error(gw.chat({"model": "shr/shr-model",
+                          "messages": [{"role": "user", "content": uniq("x")}]}, key=key),
+                 400, "byok_missing", provider="shr")
+    # no usable model at all (the echo provider `local` stays usable but has no model here,
+    # the catalog being builtin: false): the tier has no usable model
+    expect_error(gw.chat({"model": "light", "messages": [{"role": "user", "content": uniq("x")}]},
+                         key=key), 400, "no_provider_key", tier="light")
+    eq(_model_ids(gw, key), [], "/v1/models with nothing usable")
+    # a workspace key for the shared provider replaces the server's
+    r = gw.api("PUT", "/workspaces/%s/providers/shr" % ws, {"api_key": "ws-shr", "enabled": True})
+    eq(r.status, 200, "PUT key (%r)" % r)
+    r = gw.chat({"model": "shr/shr-model", "messages": [{"role": "user", "content": uniq("x")}]},
+                key=key)
+    eq(r.status, 200, "status (%r)" % r)
+    eq(_last(ctx)["headers"].get("authorization"), "Bearer ws-shr", "workspace key upstream")
+
+
+# ======================================================================== routing settings
+
+def _routing(ctx):
+    fp = ctx.fake.port
+    text = ("providers:\n"
+            "  fake: {kind: openai_compatible, base_url: \"http://127.0.0.1:%d/v1\"}\n"
+            "catalog:\n  builtin: false\n  models:\n" % fp
+            + _model("fake/ul", "ultra-light", 0.1, 0.1, 40, "us")
+            + _model("fake/li", "light", 1, 1, 50, "us")
+            # balanced: std-value (80 per blended dollar); budget: std-cheap (lowest input)
+            + _model("fake/std-cheap", "standard", 0.1, 10, 10, "eu")
+            + _model("fake/std-value", "standard", 1, 1, 80, "us")
+            + _model("fake/hv", "heavy", 5, 5, 90, "us"))
+    return _gateway(ctx, "prouting", text)
+
+
+@test
+def workspace_routing_profile(ctx):
+    gw = _routing(ctx)
+    ws, key = _new_ws(gw)
+
+    def routed():
+        r = gw.chat({"model": "standard", "messages": [{"role": "user", "content": uniq("x")}]},
+                    key=key)
+        eq(r.status, 200, "status (%r)" % r)
+        eq(r.header("X-HiWay-Routed-Tier"), "standard", "tier")
+        return r.json["model"]
+    eq(routed(), "fake/std-value", "balanced pick")
+    r = gw.api("PATCH", "/workspaces/%s" % ws, {"routing_profile": "budget"})
+    eq(r.status, 200, "PATCH (%r)" % r)
+    eq(r.json.get("routing_profile"), "budget", "routing_profile")
+    eq(routed(), "fake/std-cheap", "budget pick")
+    eq(_last(ctx)["body"].get("model"), "std-cheap", "upstream model")
+    r = gw.api("PATCH", "/workspaces/%s" % ws, {"routing_profile": "quality"})
+    eq(r.status, 200, "PATCH quality (%r)" % r)
+    eq(routed(), "fake/std-value", "quality pick")
+
+
+@test
+def workspace_allowed_regions(ctx):
+    gw = _routing(ctx)
+    ws, key = _new_ws(gw)
+    r = gw.api("PATCH", "/workspaces/%s" % ws, {"allowed_regions": ["eu"]})
+    eq(r.status, 200, "PATCH (%r)" % r)
+    eq(r.json.get("allowed_regions"), ["eu"], "allowed_regions")
+    r = gw.chat({"model": "standard", "messages": [{"role": "user", "content": uniq("x")}]},
+                key=key)
+    eq(r.status, 200, "status (%r)" % r)
+    eq(r.json["model"], "fake/std-cheap", "the only eu model of the tier")
+    eq(_model_ids(gw, key), ["fake/std-cheap"], "/v1/models")
+    eq(gw.get("/v1/models/fake/std-value", key=key).status, 404, "GET a model outside the regions")
+    expect_error(gw.chat({"model": "fake/std-value",
+                          "messages": [{"role": "user", "content": uniq("x")}]}, key=key),
+                 400, "invalid_request", param="model")
+    # a tier with no allowed model
+    r = gw.chat({"model": "heavy", "messages": [{"role": "user", "content": uniq("x")}]}, key=key)
+    check(r.status == 400, "heavy with no allowed model: %r" % r)
+    # back to every region
+    r = gw.api("PATCH", "/workspaces/%s" % ws, {"allowed_regions": ["eu", "us"]})
+    eq(r.status, 200, "PATCH (%r)" % r)
+    eq(len(_model_ids(gw, key)), 5, "/v1/models with both regions")
+
+
+# ======================================================================== smart routing
+
+RE_MS = re.compile(r"^\d+\.\d{3}$")
+
+
+def _auto(gw, text, **kw):
+    body = {"model": "auto", "messages": [{"role": "user", "content": text}]}
+    body.update(kw)
+    r = gw.chat(body, key=gw.key)
+    eq(r.status, 200, "status (%r)" % r)
+    ms = r.header("X-HiWay-Routing-Ms") or ""
+    check(RE_MS.match(ms), "X-HiWay-Routing-Ms %r" % ms)
+    h = r.json["_hiway"]
+    sc = h.get("score")
+    check(isinstance(sc, (int, float)) and not isinstance(sc, bool) and 0 <= sc <= 1,
+          "score %r" % sc)
+    eq(round(sc, 4), sc, "score has at most 4 decimals")
+    check(isinstance(h.get("reason"), str) and h["reason"], "reason %r" % h.get("reason"))
+    eq(h.get("routed_tier"), r.header("X-HiWay-Routed-Tier"), "_hiway.routed_tier vs header")
+    return r, h
+
+
+@test
+def smart_routing(ctx):
+    gw = _routing(ctx)
+    r, h = _auto(gw, "hi")
+    eq(r.header("X-HiWay-Routed-Tier"), "ultra-light", "tier of hi")
+    eq(r.json["model"], "fake/ul", "model of hi")
+    eq(h["score"], 0, "score of hi")
+    check(h["reason"].startswith("trivial"), "reason %r" % h["reason"])
+    check("ultra_light" in h["reason"], "reason %r lacks ultra_light" % h["reason"])
+    r, h = _auto(gw, "What is the capital of France?")
+    eq(r.header("X-HiWay-Routed-Tier"), "ultra-light", "tier of a simple question")
+    check(abs(h["score"] - 0.10) <= 0.01, "score %r" % h["score"])
+    r, h = _auto(gw, "Explain how TCP congestion control works")
+    eq(r.header("X-HiWay-Routed-Tier"), "light", "tier of an explanation")
+    eq(r.json["model"], "fake/li", "model of an explanation")
+    code = ("Why does this segfault?\n```c\nint main(void) {\n  char *p = 0;\n  *p = 1;\n"
+            "  return 0;\n}\n```")
+    r, h = _auto(gw, code)
+    tier = r.header("X-HiWay-Routed-Tier")
+    check(tier in ("standard", "heavy"), "tier of a code question %r" % tier)
+    eq(r.json["model"], {"standard": "fake/std-value", "heavy": "fake/hv"}[tier], "model")
+    check("code=" in h["reason"], "reason %r lacks code" % h["reason"])
+    check(abs(h["score"] - 0.27) <= 0.01, "score %r" % h["score"])
+    check("margin_bump" in h["reason"], "reason %r lacks margin_bump" % h["reason"])
+    # tier pins and model pins
+    r = gw.chat({"model": "light", "messages": [{"role": "user", "content": uniq("x")}]},
+                key=gw.key)
+    eq(r.header("X-HiWay-Routed-Tier"), "light", "tier pin")
+    check("tier_pin" in r.json["_hiway"]["reason"], "reason %r" % r.json["_hiway"]["reason"])
+    r = gw.chat({"model": "fake/hv", "messages": [{"role": "user", "content": uniq("x")}]},
+                key=gw.key)
+    eq(r.header("X-HiWay-Routed-Tier"), "override", "model pin")
+    eq(r.json["_hiway"].get("score"), None, "score of a model pin")
+    check("model_pin" in r.json["_hiway"]["reason"], "reason %r" % r.json["_hiway"]["reason"])
+
+
+@test
+def smart_routing_tools_stream(ctx):
+    gw = _routing(ctx)
+    # tools keep a request out of ultra-light
+    r, h = _auto(gw, "hi", tools=TOOLS)
+    check(r.header("X-HiWay-Routed-Tier") != "ultra-light", "tools in ultra-light")
+    # a streamed auto request carries the headers and meta
+    s = gw.stream({"model": "auto", "messages": [{"role": "user", "content": "hello"}]},
+                  key=gw.key, headers=META)
+    eq(s.status, 200, "stream status")
+    eq(s.header("X-HiWay-Routed-Tier"), "ultra-light", "stream tier")
+    check(RE_MS.match(s.header("X-HiWay-Routing-Ms") or ""), "stream X-HiWay-Routing-Ms")
+    evs = [d for _, d in s.read_all()]
+    meta = [c for c in _chunks(evs) if "_hiway" in c]
+    eq(len(meta), 1, "meta chunk")
+    eq(meta[0]["_hiway"].get("routed_tier"), "ultra-light", "meta routed_tier")
+    eq(meta[0]["_hiway"].get("score"), 0, "meta score")
+
+
+_ = pending  # kept importable for tests marked pending on a gateway bug
