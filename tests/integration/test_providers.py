@@ -11,7 +11,8 @@ import hashlib
 import json
 import re
 
-from harness import (Gateway, base_config, check, eq, expect_error, pending, test, uniq)
+from harness import (Gateway, base_config, check, eq, expect_error, http, pending, test,
+                     uniq)
 
 MASTER = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 META = {"X-HiWay-Stream-Meta": "1"}
@@ -422,6 +423,131 @@ def anthropic_prompt_cache_injection(ctx):
     check("cache_control" not in json.dumps(_last(ctx)["body"]), "cache_control below the minimum")
 
 
+def _replay(ctx, last):
+    """Sends what the gateway sent upstream to the fake again, directly and not streamed, and
+    returns the fake's own answer (to compare the usage the gateway mapped)."""
+    hd = {k: v for k, v in last["headers"].items()
+          if k in ("x-api-key", "anthropic-version", "x-goog-api-key", "authorization")}
+    body = dict(last["body"])
+    body.pop("stream", None)
+    body.pop("stream_options", None)
+    path = last["path"].replace(":streamGenerateContent", ":generateContent")
+    r = http(ctx.fake.port, "POST", path, body=body, headers=hd)
+    eq(r.status, 200, "replay to the fake (%r)" % r)
+    return r.json
+
+
+@test
+def anthropic_usage_exact(ctx):
+    gw = _prov(ctx)
+    text = uniq("count my tokens please") + " " + marker(cache_read_tokens=70,
+                                                         cache_creation_tokens=30)
+    b = _chat_ok(gw, {"model": "ant/claude-t",
+                      "messages": [{"role": "user", "content": text}]}).json
+    fu = _replay(ctx, _last(ctx))["usage"]
+    want_prompt = (fu["input_tokens"] + fu["cache_read_input_tokens"]
+                   + fu["cache_creation_input_tokens"])
+    _check_usage(b["usage"], want_prompt, fu["output_tokens"], 70)
+    eq(b["usage"].get("cache_read_input_tokens"), 70, "cache_read_input_tokens")
+    eq(b["usage"].get("cache_creation_input_tokens"), 30, "cache_creation_input_tokens")
+
+
+@test
+def anthropic_request_mapping(ctx):
+    gw = _prov(ctx)
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    body = {"model": "ant/claude-t", "user": "end-user-7", "seed": 42, "top_p": 0.9,
+            "frequency_penalty": 0.5, "response_format": {"type": "json_object"},
+            "messages": [
+                {"role": "system", "content": "Sys."},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64," + png}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]},
+                {"role": "user", "content": uniq("and answer")}]}
+    r = _chat_ok(gw, body)
+    ub = _last(ctx)["body"]
+    eq((ub.get("metadata") or {}).get("user_id"), "end-user-7", "metadata.user_id")
+    eq(ub.get("top_p"), 0.9, "top_p")
+    for f in ("seed", "frequency_penalty", "response_format", "user", "n"):
+        check(f not in ub, "%s sent to anthropic" % f)
+    st = [x.get("text") for x in ub["system"]]
+    eq(st[0], "Sys.", "first system block")
+    check(any("Respond with a single valid JSON object only." in (t or "") for t in st),
+          "no JSON instruction in system: %r" % st)
+    msgs = ub["messages"]
+    eq([m["role"] for m in msgs], ["user"], "consecutive user messages merged")
+    blocks = msgs[0]["content"]
+    eq(blocks[0], {"type": "text", "text": "look"}, "text block")
+    eq(blocks[1], {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                               "data": png}}, "base64 image block")
+    eq(blocks[2], {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+       "url image block")
+    eq(blocks[-1].get("type"), "text", "last block")
+    # the fake answers with the text of the whole (merged) last user message
+    eq(r.json["choices"][0]["message"]["content"], "fake: look\n" + blocks[-1]["text"], "answer")
+    # an assistant tool call with invalid JSON arguments is a 400 before any upstream call
+    bad = {"model": "ant/claude-t", "messages": [
+        {"role": "user", "content": uniq("x")},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "r"}]}
+    n = ctx.fake.requests()
+    r = gw.chat(bad, key=gw.key)
+    eq(r.status, 400, "invalid tool arguments (%r)" % r)
+    eq(ctx.fake.requests(), n, "upstream requests after an invalid translation")
+
+
+@test
+def anthropic_length_finish(ctx):
+    gw = _prov(ctx)
+    b = _chat_ok(gw, {"model": "ant/claude-t", "messages": [
+        {"role": "user", "content": uniq("long") + " " + marker(finish="length")}]}).json
+    eq(b["choices"][0]["finish_reason"], "length", "max_tokens -> length")
+
+
+@pending(3, "POST /v1/messages answers 404 No such route: server.c routes[] has no entry for it")
+def messages_endpoint_providers(ctx):
+    """§5.3 / §8.3: /v1/messages to anthropic goes as received (model replaced); to Gemini and
+    Mistral it is translated and comes back as an Anthropic message."""
+    gw = _prov(ctx)
+    text = uniq("hello there")
+    body = {"model": "ant/claude-t", "max_tokens": 50, "system": "Sys.", "top_k": 5,
+            "unknown_field": {"kept": True},
+            "messages": [{"role": "user", "content": text}]}
+    r = gw.req("POST", "/v1/messages", body, key=gw.key)
+    eq(r.status, 200, "status (%r)" % r)
+    eq(r.json.get("type"), "message", "type")
+    eq(r.json.get("model"), "ant/claude-t", "model")
+    eq(r.json["content"], [{"type": "text", "text": "fake: " + text}], "content")
+    check(isinstance(r.json.get("_hiway"), dict), "_hiway")
+    ub = _last(ctx)["body"]
+    eq(ub, dict(body, model="claude-t"), "forwarded as received except model")
+    eq(_last(ctx)["headers"].get("x-api-key"), "sk-ant-test", "x-api-key")
+    for model, up in (("gem/gemini-t", "gemini"), ("mis/mistral-t", "openai")):
+        text = uniq("hello there")
+        r = gw.req("POST", "/v1/messages", {"model": model, "max_tokens": 50, "system": "Sys.",
+                                            "messages": [{"role": "user", "content": text}]},
+                   key=gw.key)
+        eq(r.status, 200, "%s status (%r)" % (model, r))
+        m = r.json
+        eq((m.get("type"), m.get("role"), m.get("model")), ("message", "assistant", model),
+           model + " message")
+        eq(m["content"], [{"type": "text", "text": "fake: " + text}], model + " content")
+        eq(m.get("stop_reason"), "end_turn", model + " stop_reason")
+        u = m.get("usage") or {}
+        for f in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                  "cache_read_input_tokens"):
+            check(isinstance(u.get(f), int), "%s usage.%s %r" % (model, f, u.get(f)))
+        last = _last(ctx)
+        eq(last["format"], up, model + " upstream format")
+        if up == "gemini":
+            eq(last["body"]["systemInstruction"]["parts"][0].get("text"), "Sys.", "systemInstruction")
+        else:
+            eq(last["body"]["messages"][0], {"role": "system", "content": "Sys."},
+               "leading system message")
+
+
 # ======================================================================== Google
 
 def _gem_path(stream):
@@ -559,6 +685,23 @@ def google_fallback(ctx):
         {"role": "user", "content": uniq("a b c d e") + " " + marker(error_after_chunks=3)}]})
     eq(s.header("X-HiWay-Routed-Model"), "gem/gemini-t", "routed model")
     _check_error_event(evs)
+
+
+@test
+def google_usage_and_mapping(ctx):
+    gw = _prov(ctx)
+    text = uniq("count these tokens") + " " + marker(cache_read_tokens=12)
+    b = _chat_ok(gw, {"model": "gem/gemini-t", "top_p": 0.8, "stop": "STOP",
+                      "response_format": {"type": "json_object"},
+                      "messages": [{"role": "user", "content": text}]}).json
+    last = _last(ctx)
+    gc = last["body"].get("generationConfig") or {}
+    eq(gc.get("topP"), 0.8, "topP")
+    eq(gc.get("stopSequences"), ["STOP"], "stopSequences")
+    eq(gc.get("responseMimeType"), "application/json", "responseMimeType")
+    um = _replay(ctx, last)["usageMetadata"]
+    _check_usage(b["usage"], um["promptTokenCount"],
+                 um["candidatesTokenCount"] + um.get("thoughtsTokenCount", 0), 12)
 
 
 # ======================================================================== Mistral
