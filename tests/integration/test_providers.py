@@ -227,7 +227,7 @@ def anthropic_tools(ctx):
     b = _chat_ok(gw, body).json
     ch = b["choices"][0]
     eq(ch.get("finish_reason"), "tool_calls", "finish_reason")
-    check(ch["message"].get("content") in (None, ""), "content %r" % ch["message"].get("content"))
+    eq(ch["message"].get("content"), None, "content with tool calls only")
     tcs = ch["message"].get("tool_calls") or []
     eq(len(tcs), 1, "tool_calls")
     tc = tcs[0]
@@ -237,6 +237,12 @@ def anthropic_tools(ctx):
     check(isinstance(tc["function"]["arguments"], str), "arguments is not a JSON string")
     eq(json.loads(tc["function"]["arguments"]), args, "arguments")
     ub = _last(ctx)["body"]
+    # text and a call together
+    b2 = _chat_ok(gw, dict(body, messages=[{"role": "user", "content": uniq("w?") + " " + marker(
+        content="Checking.", tool_calls=[{"name": "get_weather", "arguments": {}}])}])).json
+    eq(b2["choices"][0]["message"].get("content"), "Checking.", "text beside a call")
+    eq(json.loads(b2["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]), {},
+       "empty arguments")
     eq(ub.get("tools"), [{"name": "get_weather", "description": "Weather of a city",
                           "input_schema": TOOLS[0]["function"]["parameters"]}], "upstream tools")
     eq(ub.get("tool_choice"), {"type": "any", "disable_parallel_tool_use": True},
@@ -292,6 +298,17 @@ def anthropic_stream_text(ctx):
     # same text as the non-streaming answer
     b = _chat_ok(gw, body).json
     eq(b["choices"][0]["message"]["content"], _stream_text(chunks), "stream vs JSON content")
+    # include_usage: the usage chunk (choices []) then the meta chunk
+    s, evs = _stream(gw, {"model": "ant/claude-t", "stream_options": {"include_usage": True},
+                          "messages": [{"role": "user", "content": uniq("u v")}]}, headers=None)
+    chunks = _chunks(evs)
+    eq(evs[-1], "[DONE]", "last event")
+    check("_hiway" in chunks[-1], "no meta chunk with include_usage")
+    uc = [c for c in chunks[:-1] if c.get("choices") == [] and c.get("usage")]
+    eq(len(uc), 1, "usage chunks with include_usage")
+    check(chunks[-2] is uc[0], "the usage chunk does not precede the meta chunk")
+    eq(uc[0]["usage"].get("prompt_tokens"), chunks[-1]["usage"].get("prompt_tokens"),
+       "usage chunk vs meta usage")
     # no meta chunk unless asked
     s, evs = _stream(gw, dict(body, messages=[{"role": "user", "content": uniq("a b")}]),
                      headers=None)
@@ -299,18 +316,31 @@ def anthropic_stream_text(ctx):
     eq(evs[-1], "[DONE]", "last event")
 
 
+def _stream_tool_deltas(chunks):
+    return [tc for c in chunks for ch in (c.get("choices") or [])
+            for tc in ((ch.get("delta") or {}).get("tool_calls") or [])]
+
+
 @test
 def anthropic_stream_tools(ctx):
     gw = _prov(ctx)
     calls = [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}},
              {"name": "get_weather", "arguments": {"city": "Rome", "unit": "celsius"}}]
+    for content in (None, "Let me check."):
+        _anthropic_stream_tools(ctx, gw, calls, content)
+
+
+def _anthropic_stream_tools(ctx, gw, calls, content):
+    fault = {"tool_calls": calls}
+    if content:  # a text block first: tool call indexes still count tool_use blocks from 0
+        fault["content"] = content
     body = {"model": "ant/claude-t", "tools": TOOLS, "messages": [
-        {"role": "user", "content": uniq("weather?") + " " + marker(tool_calls=calls)}]}
+        {"role": "user", "content": uniq("weather?") + " " + marker(**fault)}]}
     s, evs = _stream(gw, body)
     chunks, _ = _check_clean_stream(s, evs, "ant/claude-t")
     eq(_finish(chunks), ["tool_calls"], "finish_reasons")
-    deltas = [tc for c in chunks for ch in (c.get("choices") or [])
-              for tc in ((ch.get("delta") or {}).get("tool_calls") or [])]
+    eq(_stream_text(chunks), content or "", "streamed text before the calls")
+    deltas = _stream_tool_deltas(chunks)
     check(deltas, "no delta.tool_calls")
     got = {}
     for d in deltas:
@@ -337,10 +367,10 @@ def anthropic_stream_tools(ctx):
 @test
 def anthropic_fallback_503(ctx):
     gw = _prov(ctx)
-    for stream in (False, True):
-        text = uniq("fallback") + " " + marker(status=503, only_model="claude-t")
+    for stream, status in ((False, 503), (True, 503), (False, 529), (True, 500)):
+        text = uniq("fallback") + " " + marker(status=status, only_model="claude-t")
         body = {"model": "light", "messages": [{"role": "user", "content": text}]}
-        chain = [{"model": "ant/claude-t", "error": "503"}]
+        chain = [{"model": "ant/claude-t", "error": str(status)}]
         if not stream:
             r = _chat_ok(gw, body)
             b = _check_completion(r, "fake/ant-backup", built=False)
@@ -357,6 +387,10 @@ def anthropic_fallback_503(ctx):
         last = _last(ctx)
         eq((last["path"], last["body"].get("model")), ("/v1/chat/completions", "ant-backup"),
            "the fallback went upstream")
+        if stream:  # openai_compatible: stream_usage (default true) asks for the usage
+            eq(last["body"].get("stream_options"), {"include_usage": True}, "stream_options")
+        else:
+            eq(last["body"].get("max_tokens"), 4096, "openai_compatible sends max_tokens")
 
 
 def _check_error_event(evs, reason=None):
@@ -383,6 +417,13 @@ def anthropic_error_mid_stream(ctx):
     check(_stream_text(_chunks(evs[:-1])), "no content before the error")
     _check_error_event(evs, "upstream_error")
     check(not [e for e in evs if "_hiway" in e], "meta chunk in a broken stream")
+    for fault, reason in (({"cut_after_chunks": 5}, "upstream_eof"),
+                          ({"malformed": True, "malformed_after_chunks": 5}, "malformed")):
+        body = {"model": "light", "messages": [
+            {"role": "user", "content": uniq("a b c d e f g") + " " + marker(**fault)}]}
+        s, evs = _stream(gw, body)
+        eq(s.header("X-HiWay-Routed-Model"), "ant/claude-t", "routed model (%s)" % reason)
+        _check_error_event(evs, reason)
 
 
 @test
@@ -391,7 +432,9 @@ def anthropic_upstream_401(ctx):
     for model in ("ant/claude-t", "light"):  # no fallback on an auth failure, even for a tier
         body = {"model": model, "messages": [{"role": "user", "content": uniq("x") + " "
                                               + marker(status=401, only_model="claude-t")}]}
+        n = ctx.fake.requests()
         expect_error(gw.chat(body, key=gw.key), 502, "upstream_auth_failed")
+        eq(ctx.fake.requests() - n, 1, "upstream requests (no fallback after 401)")
         s = gw.stream(body, key=gw.key)
         expect_error(s.body_resp(), 502, "upstream_auth_failed")
 
@@ -684,7 +727,11 @@ def google_fallback(ctx):
     s, evs = _stream(gw, {"model": "standard", "messages": [
         {"role": "user", "content": uniq("a b c d e") + " " + marker(error_after_chunks=3)}]})
     eq(s.header("X-HiWay-Routed-Model"), "gem/gemini-t", "routed model")
-    _check_error_event(evs)
+    _check_error_event(evs, "upstream_error")
+    # a Gemini stream cut before its final candidate is upstream_eof
+    s, evs = _stream(gw, {"model": "gem/gemini-t", "messages": [
+        {"role": "user", "content": uniq("a b c d e") + " " + marker(cut_after_chunks=2)}]})
+    _check_error_event(evs, "upstream_eof")
 
 
 @test
@@ -838,6 +885,8 @@ def byok_request_path(ctx):
     last = _last(ctx)
     eq(last["headers"].get("authorization"), "Bearer ws-key-1", "workspace key upstream")
     eq(last["body"].get("model"), "byo-model", "upstream model")
+    eq(last["body"].get("max_completion_tokens"), 4096, "openai sends max_completion_tokens")
+    check("max_tokens" not in last["body"], "max_tokens sent to openai")
     eq(_model_ids(gw, key), ["byo/byo-model", "shr/shr-model"], "/v1/models with the key")
     eq(gw.get("/v1/models/byo/byo-model", key=key).status, 200, "GET the usable model")
     # streaming takes the workspace key too
@@ -845,7 +894,9 @@ def byok_request_path(ctx):
     eq(st.status, 200, "stream status")
     evs = [d for _, d in st.read_all()]
     eq(evs[-1], "[DONE]", "stream end")
-    eq(_last(ctx)["headers"].get("authorization"), "Bearer ws-key-1", "stream key upstream")
+    last = _last(ctx)
+    eq(last["headers"].get("authorization"), "Bearer ws-key-1", "stream key upstream")
+    eq(last["body"].get("stream_options"), {"include_usage": True}, "openai stream_options")
     # the tier now prefers byo (better quality per dollar)
     r = gw.chat({"model": "light", "messages": [{"role": "user", "content": uniq("x")}]}, key=key)
     eq(r.json.get("model"), "byo/byo-model", "tier with the workspace key")
