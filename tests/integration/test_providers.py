@@ -879,9 +879,13 @@ def _byok(ctx):
             "  byo: {kind: openai, base_url: \"http://127.0.0.1:%d/v1\", api_key: \"server-key\","
             " share_key: false}\n"
             "  shr: {kind: openai, base_url: \"http://127.0.0.1:%d/v1\", api_key: \"shared-key\"}\n"
-            "catalog:\n  builtin: false\n  models:\n" % (MASTER, fp, fp)
+            "  antb: {kind: anthropic, base_url: \"http://127.0.0.1:%d\", share_key: false}\n"
+            "  gemb: {kind: google, base_url: \"http://127.0.0.1:%d\", share_key: false}\n"
+            "catalog:\n  builtin: false\n  models:\n" % (MASTER, fp, fp, fp, fp)
             + _model("byo/byo-model", "light", 1, 1, 90)
-            + _model("shr/shr-model", "light", 2, 2, 10))
+            + _model("shr/shr-model", "light", 2, 2, 10)
+            + _model("antb/claude-b", "heavy", 1, 1, 10)
+            + _model("gemb/gemini-b", "heavy", 1, 1, 10))
     return _gateway(ctx, "pbyok", text)
 
 
@@ -946,12 +950,89 @@ def byok_request_path(ctx):
     _, key2 = _new_ws(gw)
     expect_error(gw.chat(dict(pin, messages=[{"role": "user", "content": uniq("o")}]), key=key2),
                  400, "byok_missing", provider="byo")
+    # a new key takes effect at once
+    r = gw.api("PUT", "/workspaces/%s/providers/byo" % ws, {"api_key": "ws-key-2"})
+    eq(r.status, 200, "PUT a second key (%r)" % r)
+    _chat_ok_key(gw, key, dict(pin, messages=[{"role": "user", "content": uniq("k2")}]))
+    eq(_last(ctx)["headers"].get("authorization"), "Bearer ws-key-2", "the new key upstream")
     # switched off by the workspace
     r = gw.api("PUT", "/workspaces/%s/providers/byo" % ws, {"enabled": False})
     eq(r.status, 200, "PUT enabled false (%r)" % r)
     expect_error(gw.chat(dict(pin, messages=[{"role": "user", "content": uniq("d")}]), key=key),
                  400, "byok_missing", provider="byo")
     eq(_model_ids(gw, key), ["shr/shr-model"], "/v1/models after disabling")
+    # on again, then the key deleted: the unshared server key is not used
+    eq(gw.api("PUT", "/workspaces/%s/providers/byo" % ws, {"enabled": True}).status, 200, "on")
+    _chat_ok_key(gw, key, dict(pin, messages=[{"role": "user", "content": uniq("on")}]))
+    eq(gw.api("DELETE", "/workspaces/%s/providers/byo" % ws).status, 204, "DELETE")
+    expect_error(gw.chat(dict(pin, messages=[{"role": "user", "content": uniq("del")}]), key=key),
+                 400, "byok_missing", provider="byo")
+
+
+def _chat_ok_key(gw, key, body):
+    r = gw.chat(body, key=key)
+    eq(r.status, 200, "status (%r)" % r)
+    return r
+
+
+@test
+def byok_fallback_uses_each_providers_key(ctx):
+    """A fallback to another provider sends that provider's key, never the first one's."""
+    gw = _byok(ctx)
+    ws, key = _new_ws(gw)
+    eq(gw.api("PUT", "/workspaces/%s/providers/byo" % ws, {"api_key": "ws-key-fb"}).status, 200,
+       "PUT")
+    for stream in (False, True):
+        text = uniq("fb") + " " + marker(status=503, only_model="byo-model")
+        body = {"model": "light", "messages": [{"role": "user", "content": text}]}
+        if not stream:
+            r = _chat_ok_key(gw, key, body)
+            eq(r.json["model"], "shr/shr-model", "answered by the fallback")
+            eq(r.json["_hiway"]["fallback_chain"], [{"model": "byo/byo-model", "error": "503"}],
+               "fallback_chain")
+        else:
+            st = gw.stream(body, key=key)
+            eq(st.status, 200, "stream status")
+            eq(st.header("X-HiWay-Routed-Model"), "shr/shr-model", "stream answered by")
+            st.read_all()
+        eq(_last(ctx)["headers"].get("authorization"), "Bearer shared-key",
+           "the fallback provider's own key")
+
+
+@test
+def byok_anthropic_and_google_keys(ctx):
+    gw = _byok(ctx)
+    ws, key = _new_ws(gw)
+    for model, prov in (("antb/claude-b", "antb"), ("gemb/gemini-b", "gemb")):
+        expect_error(gw.chat({"model": model, "messages": [{"role": "user", "content": uniq("x")}]},
+                             key=key), 400, "byok_missing", provider=prov)
+    eq(gw.api("PUT", "/workspaces/%s/providers/antb" % ws, {"api_key": "ws-ant"}).status, 200, "PUT")
+    eq(gw.api("PUT", "/workspaces/%s/providers/gemb" % ws, {"api_key": "ws-gem"}).status, 200, "PUT")
+    for stream in (False, True):
+        body = {"model": "antb/claude-b", "messages": [{"role": "user", "content": uniq("x")}]}
+        if stream:
+            st = gw.stream(body, key=key)
+            eq(st.status, 200, "stream status")
+            st.read_all()
+        else:
+            _chat_ok_key(gw, key, body)
+        hd = _last(ctx)["headers"]
+        eq(hd.get("x-api-key"), "ws-ant", "anthropic x-api-key from the workspace")
+        check("authorization" not in hd, "authorization sent to anthropic")
+        body = {"model": "gemb/gemini-b", "messages": [{"role": "user", "content": uniq("x")}]}
+        if stream:
+            st = gw.stream(body, key=key)
+            eq(st.status, 200, "stream status")
+            st.read_all()
+        else:
+            _chat_ok_key(gw, key, body)
+        last = _last(ctx)
+        eq(last["headers"].get("x-goog-api-key"), "ws-gem", "google key from the workspace")
+        check("ws-gem" not in json.dumps(last.get("query")), "key in the URL query")
+    # the heavy tier now has usable models
+    r = _chat_ok_key(gw, key, {"model": "heavy",
+                               "messages": [{"role": "user", "content": uniq("x")}]})
+    check(r.json["model"] in ("antb/claude-b", "gemb/gemini-b"), "heavy model %r" % r.json["model"])
 
 
 @test
