@@ -49,13 +49,20 @@ def _prov(ctx):
             "  gem: {kind: google, base_url: \"http://127.0.0.1:%d\", api_key: \"g-test\"}\n"
             "  mis: {kind: mistral, base_url: \"http://127.0.0.1:%d/v1\", api_key: \"m-test\"}\n"
             "  fake: {kind: openai_compatible, base_url: \"http://127.0.0.1:%d/v1\"}\n"
-            "catalog:\n  builtin: false\n  models:\n" % (fp, fp, fp, fp)
+            "  antnc: {kind: anthropic, base_url: \"http://127.0.0.1:%d\", api_key: \"sk-nc\","
+            " prompt_cache: false}\n"
+            "catalog:\n  builtin: false\n  models:\n" % (fp, fp, fp, fp, fp)
             + _model("ant/claude-t", "light", 1, 1, 90)
             + _model("fake/ant-backup", "light", 2, 2, 10)
             + _model("gem/gemini-t", "standard", 1, 1, 90)
             + _model("fake/gem-backup", "standard", 2, 2, 10)
             + _model("mis/mistral-t", "heavy", 1, 1, 90)
-            + _model("fake/heavy-backup", "heavy", 2, 2, 10))
+            + _model("fake/heavy-backup", "heavy", 2, 2, 10)
+            # only ever pinned: its 429 cool-downs stay away from the other tests
+            + _model("ant/claude-rl", "heavy", 50, 50, 1)
+            + _model("gem/gemini-err", "heavy", 50, 50, 1)
+            + _model("ant/claude-haiku-4-5", "heavy", 50, 50, 1)
+            + _model("antnc/claude-nc", "heavy", 50, 50, 1))
     return _gateway(ctx, "prov", text)
 
 
@@ -439,6 +446,27 @@ def anthropic_upstream_401(ctx):
         expect_error(s.body_resp(), 502, "upstream_auth_failed")
 
 
+@test
+def upstream_error_statuses(ctx):
+    """§9.2 through the translating providers: 400/404/422 -> 400 upstream_rejected, 401/403 ->
+    502 upstream_auth_failed, a pinned 429 -> 429 upstream_rate_limited with Retry-After."""
+    gw = _prov(ctx)
+    for model, up in (("ant/claude-rl", "claude-rl"), ("gem/gemini-err", "gemini-err")):
+        for status, code, http_status in ((400, "upstream_rejected", 400),
+                                          (404, "upstream_rejected", 400),
+                                          (422, "upstream_rejected", 400),
+                                          (403, "upstream_auth_failed", 502),
+                                          (401, "upstream_auth_failed", 502)):
+            body = {"model": model, "messages": [
+                {"role": "user", "content": uniq("x") + " " + marker(status=status)}]}
+            expect_error(gw.chat(body, key=gw.key), http_status, code)
+    body = {"model": "ant/claude-rl", "messages": [
+        {"role": "user", "content": uniq("x") + " " + marker(status=429, retry_after="1")}]}
+    r = gw.chat(body, key=gw.key)
+    expect_error(r, 429, "upstream_rate_limited")
+    eq(r.header("Retry-After"), "1", "Retry-After of the provider")
+
+
 def _long_system(n_words):
     return " ".join("rule%d: be precise and careful with every detail" % i for i in range(n_words))
 
@@ -464,6 +492,24 @@ def anthropic_prompt_cache_injection(ctx):
     _chat_ok(gw, {"model": "ant/claude-t", "tools": tools, "messages": [
         {"role": "system", "content": "Short."}, {"role": "user", "content": uniq("hello")}]})
     check("cache_control" not in json.dumps(_last(ctx)["body"]), "cache_control below the minimum")
+    # a system prompt alone over the minimum (no tools): the last system block only
+    _chat_ok(gw, {"model": "ant/claude-t", "messages": [
+        {"role": "system", "content": long_sys}, {"role": "user", "content": uniq("hello")}]})
+    ub = _last(ctx)["body"]
+    eq(ub["system"][-1].get("cache_control"), {"type": "ephemeral"}, "system-only cache_control")
+    check("cache_control" not in json.dumps(ub["messages"]), "cache_control on a message")
+    # claude-haiku-4-5's minimum is 4096 tokens: the same ~1,800 tokens are not enough
+    _chat_ok(gw, dict(body, model="ant/claude-haiku-4-5",
+                      messages=body["messages"][:2] + [{"role": "user", "content": uniq("h")}]))
+    last = _last(ctx)
+    eq(last["body"].get("model"), "claude-haiku-4-5", "upstream model")
+    check("cache_control" not in json.dumps(last["body"]), "cache_control under haiku's minimum")
+    # prompt_cache: false
+    _chat_ok(gw, dict(body, model="antnc/claude-nc",
+                      messages=body["messages"][:2] + [{"role": "user", "content": uniq("n")}]))
+    last = _last(ctx)
+    eq(last["headers"].get("x-api-key"), "sk-nc", "x-api-key")
+    check("cache_control" not in json.dumps(last["body"]), "cache_control with prompt_cache false")
 
 
 def _replay(ctx, last):
