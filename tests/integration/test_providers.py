@@ -11,8 +11,8 @@ import hashlib
 import json
 import re
 
-from harness import (Gateway, base_config, check, eq, expect_error, http, pending, test,
-                     uniq)
+from harness import (Gateway, base_config, check, eq, expect_error, http, pending, run_threads,
+                     test, uniq)
 
 MASTER = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 META = {"X-HiWay-Stream-Meta": "1"}
@@ -400,6 +400,38 @@ def anthropic_fallback_503(ctx):
             eq(last["body"].get("max_tokens"), 4096, "openai_compatible sends max_tokens")
 
 
+@test
+def fallback_across_formats(ctx):
+    """heavy: mis/mistral-t, then fake/heavy-backup, then (price, id) ant/claude-haiku-4-5: two
+    OpenAI-format failures, then an Anthropic answer translated back; three attempts at most."""
+    gw = _prov(ctx)
+    chain = [{"model": "mis/mistral-t", "error": "503"},
+             {"model": "fake/heavy-backup", "error": "503"}]
+    for stream in (False, True):
+        text = uniq("across") + " " + marker(status=503, only_model=["mistral-t", "heavy-backup"])
+        body = {"model": "heavy", "messages": [{"role": "user", "content": text}]}
+        if not stream:
+            r = _chat_ok(gw, body)
+            b = _check_completion(r, "ant/claude-haiku-4-5")
+            eq(b["choices"][0]["message"]["content"], "fake: " + text, "content")
+            h = b["_hiway"]
+        else:
+            s, evs = _stream(gw, body)
+            chunks, meta = _check_clean_stream(s, evs, "ant/claude-haiku-4-5")
+            eq(_stream_text(chunks), "fake: " + text, "streamed content")
+            h = meta["_hiway"]
+        eq(h.get("fallback_chain"), chain, "fallback_chain")
+        last = _last(ctx)
+        eq((last["path"], last["headers"].get("x-api-key")), ("/v1/messages", "sk-ant-test"),
+           "the anthropic attempt")
+    text = uniq("all fail") + " " + marker(
+        status=503, only_model=["mistral-t", "heavy-backup", "claude-haiku-4-5"])
+    n = ctx.fake.requests()
+    expect_error(gw.chat({"model": "heavy", "messages": [{"role": "user", "content": text}]},
+                         key=gw.key), 502, "upstream_unavailable")
+    eq(ctx.fake.requests() - n, 3, "attempts (upstream.max_attempts)")
+
+
 def _check_error_event(evs, reason=None):
     check(evs and evs[-1] != "[DONE]", "a broken stream ended with [DONE]")
     err = json.loads(evs[-1]).get("error")
@@ -625,6 +657,22 @@ def anthropic_request_mapping(ctx):
 
 
 @test
+def anthropic_tool_choice_forms(ctx):
+    gw = _prov(ctx)
+    for choice, want in (("auto", {"type": "auto"}), ("none", {"type": "none"}),
+                         ({"type": "function", "function": {"name": "get_weather"}},
+                          {"type": "tool", "name": "get_weather"})):
+        b = _chat_ok(gw, {"model": "ant/claude-t", "tools": TOOLS, "tool_choice": choice,
+                          "messages": [{"role": "user", "content": uniq("x")}]}).json
+        eq(_last(ctx)["body"].get("tool_choice"), want, "tool_choice %r" % (choice,))
+        if choice == "none":  # the fake answers text when told not to call
+            eq(b["choices"][0]["finish_reason"], "stop", "finish with tool_choice none")
+        else:
+            eq(b["choices"][0]["finish_reason"], "tool_calls", "finish with tool_choice %r"
+               % (choice,))
+
+
+@test
 def anthropic_length_finish(ctx):
     gw = _prov(ctx)
     b = _chat_ok(gw, {"model": "ant/claude-t", "messages": [
@@ -759,6 +807,30 @@ def google_tools(ctx):
     fr = cs[2]["parts"][0].get("functionResponse") or {}
     eq(fr.get("name"), "get_weather", "functionResponse name")
     eq((fr.get("response") or {}).get("content"), "cold", "functionResponse content")
+
+
+@test
+def google_request_mapping(ctx):
+    gw = _prov(ctx)
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    body = {"model": "gem/gemini-t", "messages": [
+        {"role": "user", "content": [
+            {"type": "text", "text": "look"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + png}}]},
+        {"role": "assistant", "content": "A pixel."},
+        {"role": "user", "content": uniq("more") + " " + marker(finish="length")}]}
+    b = _chat_ok(gw, body).json
+    eq(b["choices"][0]["finish_reason"], "length", "MAX_TOKENS -> length")
+    cs = _last(ctx)["body"]["contents"]
+    eq([c["role"] for c in cs], ["user", "model", "user"], "roles")
+    eq(cs[0]["parts"], [{"text": "look"}, {"inlineData": {"mimeType": "image/png", "data": png}}],
+       "image part")
+    eq(cs[1]["parts"], [{"text": "A pixel."}], "model text")
+    for choice, mode in (("auto", "AUTO"), ("none", "NONE"), ("required", "ANY")):
+        _chat_ok(gw, {"model": "gem/gemini-t", "tools": TOOLS, "tool_choice": choice,
+                      "messages": [{"role": "user", "content": uniq("x")}]})
+        fcc = (_last(ctx)["body"].get("toolConfig") or {}).get("functionCallingConfig") or {}
+        eq(fcc.get("mode"), mode, "tool_choice %s" % choice)
 
 
 @test
@@ -1237,6 +1309,40 @@ def smart_routing_context_up_reason(ctx):
     r, h = _auto(gw, "hi", max_tokens=7000)
     eq((r.header("X-HiWay-Routed-Tier"), r.json["model"]), ("light", "fake/li"), "tier, model")
     check("context_tier_up" in h["reason"], "reason %r lacks context_tier_up" % h["reason"])
+
+
+@test
+def models_listing_tiers_regions(ctx):
+    gw = _routing(ctx)
+    ws, key = _new_ws(gw)
+    for t in ("ultra-light", "ultra_light"):
+        r = gw.get("/v1/models?tier=" + t, key=key)
+        eq(r.status, 200, "?tier=%s (%r)" % (t, r))
+        eq([(m["id"], m["hiway_tier"]) for m in r.json["data"]], [("fake/ul", "ultra_light")],
+           "?tier=" + t)
+    eq(gw.api("PATCH", "/workspaces/%s" % ws, {"allowed_regions": ["eu"]}).status, 200, "PATCH")
+    r = gw.get("/v1/models?tier=standard", key=key)
+    eq([m["id"] for m in r.json["data"]], ["fake/std-cheap"], "?tier=standard in eu")
+    m = r.json["data"][0]
+    eq((m["hiway_provider"], m["hiway_quality"], m["hiway_pricing"]),
+       ("fake", 10, {"input_per_mtok": 0.1, "output_per_mtok": 10}), "model item")
+
+
+@test
+def parallel_translated_streams(ctx):
+    """Several translated streams at once (Anthropic and Gemini), each whole and in order."""
+    gw = _prov(ctx)
+
+    def one(i):
+        model = ("ant/claude-t", "gem/gemini-t")[i % 2]
+        text = uniq("w%d " % i + " ".join("word%d" % j for j in range(30)))
+        s, evs = _stream(gw, {"model": model, "messages": [{"role": "user", "content": text}]})
+        chunks, _ = _check_clean_stream(s, evs, model)
+        eq(_stream_text(chunks), "fake: " + text, "content of stream %d" % i)
+        return True
+    res = run_threads(8, one)
+    for i, x in enumerate(res):
+        check(x is True, "stream %d: %r" % (i, x))
 
 
 @test
