@@ -106,6 +106,9 @@ def _check_clean_stream(s, evs, model):
     """§6.2: chunks of one id and model, a finish_reason, one meta chunk, then [DONE]."""
     eq(s.header("X-HiWay-Routed-Model"), model, "X-HiWay-Routed-Model")
     eq((s.header("Content-Type") or "").split(";")[0], "text/event-stream", "Content-Type")
+    eq(s.header("Cache-Control"), "no-cache", "Cache-Control")
+    eq(s.header("X-Accel-Buffering"), "no", "X-Accel-Buffering")
+    eq(s.header("X-HiWay-Cost-USD"), None, "X-HiWay-Cost-USD on a stream")
     check(evs and evs[-1] == "[DONE]", "stream does not end with [DONE]: %r" % evs[-3:])
     chunks = _chunks(evs)
     for c in chunks:
@@ -140,6 +143,8 @@ def _check_completion(r, model, built=True):
     h = b.get("_hiway")
     check(isinstance(h, dict), "no _hiway")
     eq(h.get("routed_model"), model, "_hiway.routed_model")
+    eq(h.get("request_id"), r.header("X-Request-Id"), "_hiway.request_id")
+    eq(h.get("routed_tier"), r.header("X-HiWay-Routed-Tier"), "_hiway.routed_tier")
     return b
 
 
