@@ -928,6 +928,42 @@ def google_request_mapping(ctx):
 
 
 @test
+def google_two_calls_and_results(ctx):
+    gw = _prov(ctx)
+    tools = TOOLS + [{"type": "function", "function": {
+        "name": "get_time", "parameters": {"type": "object", "properties": {}}}}]
+    calls = [{"name": "get_weather", "arguments": {"city": "Oslo"}},
+             {"name": "get_time", "arguments": {"tz": "CET"}}]
+    s, evs = _stream(gw, {"model": "gem/gemini-t", "tools": tools, "messages": [
+        {"role": "user", "content": uniq("w?") + " " + marker(tool_calls=calls)}]})
+    chunks, _ = _check_clean_stream(s, evs, "gem/gemini-t")
+    deltas = _stream_tool_deltas(chunks)
+    eq([(d.get("index"), d.get("id"), d["function"].get("name")) for d in deltas],
+       [(0, "call_0", "get_weather"), (1, "call_1", "get_time")], "streamed calls")
+    eq([json.loads(d["function"]["arguments"]) for d in deltas], [c["arguments"] for c in calls],
+       "streamed arguments")
+    # both results go back in one user content, each named after its call
+    b = _chat_ok(gw, {"model": "gem/gemini-t", "tools": tools, "messages": [
+        {"role": "user", "content": uniq("w?")},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_0", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}},
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_time", "arguments": "{\"tz\":\"CET\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_0", "content": "cold"},
+        {"role": "tool", "tool_call_id": "call_1", "content": "noon"}]}).json
+    check(b["choices"][0]["message"]["content"].startswith("fake: tool result: "), "answer %r"
+          % b["choices"][0]["message"]["content"])
+    cs = _last(ctx)["body"]["contents"]
+    eq([c["role"] for c in cs], ["user", "model", "user"], "roles")
+    eq([p.get("functionCall", {}).get("name") for p in cs[1]["parts"]], ["get_weather", "get_time"],
+       "functionCall parts")
+    frs = [p.get("functionResponse") or {} for p in cs[2]["parts"]]
+    eq([(f.get("name"), (f.get("response") or {}).get("content")) for f in frs],
+       [("get_weather", "cold"), ("get_time", "noon")], "functionResponse parts")
+
+
+@test
 def google_stream(ctx):
     gw = _prov(ctx)
     text = uniq("alpha beta gamma delta")
