@@ -437,6 +437,34 @@ def fallback_across_formats(ctx):
     eq(ctx.fake.requests() - n, 3, "attempts (upstream.max_attempts)")
 
 
+@test
+def cooldown_after_translated_429(ctx):
+    """§9.2/§9.4: a 429 with Retry-After from Anthropic or Gemini falls back and cools the
+    model down: later requests skip it without calling it."""
+    fp = ctx.fake.port
+    gw = _gateway(ctx, "pcool", (
+        "providers:\n"
+        "  ant: {kind: anthropic, base_url: \"http://127.0.0.1:%d\", api_key: \"sk-ant-test\"}\n"
+        "  gem: {kind: google, base_url: \"http://127.0.0.1:%d\", api_key: \"g-test\"}\n"
+        "  fake: {kind: openai_compatible, base_url: \"http://127.0.0.1:%d/v1\"}\n"
+        "catalog:\n  builtin: false\n  models:\n" % (fp, fp, fp)
+        + _model("ant/claude-c", "light", 1, 1, 90)
+        + _model("gem/gemini-c", "light", 1.5, 1.5, 10)
+        + _model("fake/c-backup", "light", 2, 2, 10)))
+
+    def ask(fault=None):
+        text = uniq("cool") + (" " + marker(**fault) if fault else "")
+        n = ctx.fake.requests()
+        r = _chat_ok(gw, {"model": "light", "messages": [{"role": "user", "content": text}]})
+        return r.json["model"], r.json["_hiway"]["fallback_chain"], ctx.fake.requests() - n
+    eq(ask({"status": 429, "retry_after": "30", "only_model": "claude-c"}),
+       ("gem/gemini-c", [{"model": "ant/claude-c", "error": "429"}], 2), "anthropic 429")
+    eq(ask(), ("gem/gemini-c", [], 1), "anthropic model cooling down")
+    eq(ask({"status": 429, "retry_after": "30", "only_model": "gemini-c"}),
+       ("fake/c-backup", [{"model": "gem/gemini-c", "error": "429"}], 2), "gemini 429")
+    eq(ask(), ("fake/c-backup", [], 1), "both cooling down")
+
+
 def _check_error_event(evs, reason=None):
     check(evs and evs[-1] != "[DONE]", "a broken stream ended with [DONE]")
     err = json.loads(evs[-1]).get("error")
