@@ -795,6 +795,33 @@ def anthropic_without_usage(ctx):
 
 
 @test
+def max_tokens_and_json_schema(ctx):
+    """max_completion_tokens wins over max_tokens (§5.2); json_schema reaches Anthropic as a
+    system instruction with the schema and Gemini as responseMimeType + responseSchema."""
+    gw = _prov(ctx)
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}},
+              "required": ["answer"]}
+    rf = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+    for model in ("ant/claude-t", "gem/gemini-t"):
+        _chat_ok(gw, {"model": model, "max_completion_tokens": 100, "max_tokens": 200,
+                      "response_format": rf,
+                      "messages": [{"role": "user", "content": uniq("json please")}]})
+        ub = _last(ctx)["body"]
+        if model.startswith("ant/"):
+            eq(ub.get("max_tokens"), 100, "anthropic max_tokens")
+            sys_text = " ".join(x.get("text", "") for x in ub.get("system") or [])
+            check("Respond with a single valid JSON object only." in sys_text,
+                  "no JSON instruction: %r" % sys_text)
+            check("answer" in sys_text and "required" in sys_text,
+                  "the schema is not in the system text: %r" % sys_text)
+        else:
+            gc = ub.get("generationConfig") or {}
+            eq(gc.get("maxOutputTokens"), 100, "gemini maxOutputTokens")
+            eq(gc.get("responseMimeType"), "application/json", "responseMimeType")
+            eq(gc.get("responseSchema"), schema, "responseSchema")
+
+
+@test
 def anthropic_length_finish(ctx):
     gw = _prov(ctx)
     b = _chat_ok(gw, {"model": "ant/claude-t", "messages": [
