@@ -1179,6 +1179,18 @@ def mistral_stream(ctx):
     u = meta["usage"]
     check(u.get("prompt_tokens", 0) > 0 and u.get("completion_tokens", 0) > 0, "usage %r" % u)
     check(not meta["_hiway"].get("usage_estimated"), "usage estimated although mistral sent it")
+    # streamed tool calls keep their ids and names
+    calls = [{"name": "get_weather", "arguments": {"city": "Lyon"}}]
+    s, evs = _stream(gw, {"model": "mis/mistral-t", "tools": TOOLS, "messages": [
+        {"role": "user", "content": uniq("w?") + " " + marker(tool_calls=calls,
+                                                               usage_on_finish=True)}]})
+    chunks, _ = _check_clean_stream(s, evs, "mis/mistral-t")
+    deltas = _stream_tool_deltas(chunks)
+    check(deltas and deltas[0].get("id") and deltas[0]["function"].get("name") == "get_weather",
+          "first tool call delta %r" % (deltas[:1],))
+    eq(json.loads("".join(d["function"].get("arguments") or "" for d in deltas)),
+       {"city": "Lyon"}, "streamed arguments")
+    eq(_finish(chunks), ["tool_calls"], "finish_reasons")
 
 
 # ======================================================================== BYOK
@@ -1469,6 +1481,14 @@ def smart_routing(ctx):
     eq(h["score"], 0, "score of hi")
     check(h["reason"].startswith("trivial"), "reason %r" % h["reason"])
     check("ultra_light" in h["reason"], "reason %r lacks ultra_light" % h["reason"])
+    # the ultra-light gates: a reasoning cue in the system prompt, or a second turn
+    r, h = _auto(gw, "hi", messages=[{"role": "system", "content": "Think step by step."},
+                                     {"role": "user", "content": "hi"}])
+    eq(r.header("X-HiWay-Routed-Tier"), "light", "tier of hi with a reasoning cue")
+    r, h = _auto(gw, "hi", messages=[{"role": "user", "content": "hi"},
+                                     {"role": "assistant", "content": "Hello!"},
+                                     {"role": "user", "content": "hi"}])
+    eq(r.header("X-HiWay-Routed-Tier"), "light", "tier of a second hi")
     r, h = _auto(gw, "What is the capital of France?")
     eq(r.header("X-HiWay-Routed-Tier"), "ultra-light", "tier of a simple question")
     check(abs(h["score"] - 0.10) <= 0.01, "score %r" % h["score"])
