@@ -49,6 +49,7 @@ struct fault {
 	size_t oversized; /* 0 when off */
 	bool malformed;
 	bool no_usage;
+	bool usage_on_finish; /* OpenAI format: usage on the finish chunk, as Mistral streams */
 	bool empty_body;
 	enum close_mode close;
 	const char *content;
@@ -89,6 +90,7 @@ struct answer {
 	bool length; /* stopped at max tokens */
 	bool usage;  /* usage is reported (the no_usage fault is off) */
 	bool include_usage;
+	bool usage_on_finish;
 	json_int_t prompt_tokens; /* not counting cached tokens */
 	json_int_t completion_tokens;
 	json_int_t cache_read;

@@ -17,6 +17,9 @@
  *   malformed (+ malformed_after_chunks N)     truncated JSON body / one broken event (default 0)
  *   error_after_chunks N (+ error_status S)    end the stream with the format's error event
  *   no_usage, content "text", content_type "t", empty_body, finish "length"
+ *   usage_on_finish                  OpenAI-format streams carry the usage on the finish chunk
+ *                                    and send no usage chunk, whatever stream_options asks,
+ *                                    as Mistral does
  *   tool_calls [{"name":..,"arguments":{..}}]  answer these calls
  *   cache_read_tokens N, cache_creation_tokens N   prompt-cache usage to report
  *   oversized N                      the answer's text is N bytes of 'x' (body > N bytes)
@@ -122,6 +125,7 @@ int fault_parse(const struct prompt *p, struct fault *f, const char **msg)
 	f->oversized = fault_count(o, "oversized", 0);
 	f->malformed = json_is_true(json_object_get(o, "malformed"));
 	f->no_usage = json_is_true(json_object_get(o, "no_usage"));
+	f->usage_on_finish = json_is_true(json_object_get(o, "usage_on_finish"));
 	f->empty_body = json_is_true(json_object_get(o, "empty_body"));
 	json_t *ck = json_object_get(o, "close_keepalive");
 	if (json_is_string(ck) && strcmp(json_string_value(ck), "idle") == 0)
@@ -189,6 +193,7 @@ int answer_build(const struct format *fmt, const struct prompt *p, const struct 
 		 (uint64_t)atomic_fetch_add(&g_next_id, 1) + 1);
 	a->include_usage = p->include_usage;
 	a->usage = !f->no_usage;
+	a->usage_on_finish = f->usage_on_finish;
 	a->length = f->finish && strcmp(f->finish, "length") == 0;
 	a->cache_read = f->cache_read;
 	a->cache_creation = f->cache_creation;

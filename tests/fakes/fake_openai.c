@@ -149,7 +149,9 @@ static int push_chunk(struct stream *s, const struct answer *a, json_t *delta, c
 				"delta", delta, "logprobs", "finish_reason", finish);
 	if (!obj)
 		return -1;
-	if (a->include_usage && a->usage)
+	if (a->usage && a->usage_on_finish && finish)
+		json_object_set_new(obj, "usage", usage_json(a));
+	else if (a->include_usage && a->usage && !a->usage_on_finish)
 		json_object_set_new(obj, "usage", json_null());
 	return stream_push(s, sse_data(obj));
 }
@@ -181,7 +183,7 @@ static int openai_events(struct stream *s, const struct answer *a)
 	}
 	if (push_chunk(s, a, json_object(), finish_reason(a)) < 0)
 		return -1;
-	if (a->include_usage && a->usage) {
+	if (a->include_usage && a->usage && !a->usage_on_finish) {
 		json_t *obj = json_pack("{s:s,s:s,s:I,s:s,s:s,s:[],s:o}", "id", a->id, "object",
 					"chat.completion.chunk", "created", a->created, "model",
 					a->model, "system_fingerprint", "fp_fake", "choices",

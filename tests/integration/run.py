@@ -39,6 +39,7 @@ MODULES = [
     "test_config",
     "test_lifecycle",
     "test_fakes",
+    "test_providers",
 ]
 
 
