@@ -80,6 +80,7 @@ struct chat {
 	char last_id[96];
 	json_int_t last_created;
 	int64_t prompt_tokens, completion_tokens, cached_tokens;
+	int64_t cache_write_tokens; /* part of prompt_tokens written to a prompt cache */
 	bool have_usage;
 	int64_t output_bytes;
 	int64_t t_done_ns, ttft_ns;

@@ -27,7 +27,7 @@
 /* The longest provider key the management API accepts. */
 #define HW_API_KEY_MAX 2048
 /* Stream output held for a slow client before the provider is paused. */
-#define OUT_HIGH_WATER (256 * 1024)
+#define OUT_HIGH_WATER ((size_t)256 * 1024)
 
 /* ---- the fallback chain -------------------------------------------------------------- */
 
@@ -429,6 +429,7 @@ void hw_chat_attempt_reset(struct chat *c)
 	c->sse = c->saw_finish = c->final_ready = c->retry_pending = false;
 	c->result = HW_CALL_OK;
 	c->prompt_tokens = c->completion_tokens = c->cached_tokens = c->output_bytes = 0;
+	c->cache_write_tokens = 0;
 	c->have_usage = false;
 }
 

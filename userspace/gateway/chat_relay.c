@@ -18,9 +18,10 @@ int64_t hw_chat_upstream_cost(const struct chat *c, const struct hw_model *m)
 {
 	if (!m)
 		return 0;
-	int64_t uncached = c->prompt_tokens - c->cached_tokens;
+	int64_t uncached = c->prompt_tokens - c->cached_tokens - c->cache_write_tokens;
 	return hw_cost_micro(uncached > 0 ? uncached : 0, m->input_per_mtok) +
 	       hw_cost_micro(c->cached_tokens, m->cache_read_per_mtok) +
+	       hw_cost_micro(c->cache_write_tokens, m->cache_write_per_mtok) +
 	       hw_cost_micro(c->completion_tokens, m->output_per_mtok);
 }
 
@@ -72,6 +73,8 @@ static void note_usage(struct chat *c, json_t *usage)
 	c->completion_tokens = json_integer_value(json_object_get(usage, "completion_tokens"));
 	c->cached_tokens = json_integer_value(
 		json_object_get(json_object_get(usage, "prompt_tokens_details"), "cached_tokens"));
+	/* Anthropic's cache writes, carried beside the OpenAI fields by its translation. */
+	c->cache_write_tokens = json_integer_value(json_object_get(usage, "cache_creation_input_tokens"));
 }
 
 /* Without usage from the upstream: prompt = est_tokens, completion from the output bytes
@@ -110,10 +113,11 @@ static void emit_json(struct chat *c, json_t *obj)
 
 json_t *hw_chat_messages_usage(const struct chat *c)
 {
-	int64_t input = c->prompt_tokens - c->cached_tokens;
+	int64_t input = c->prompt_tokens - c->cached_tokens - c->cache_write_tokens;
 	return json_pack("{s:I,s:I,s:I,s:I}", "input_tokens", (json_int_t)(input > 0 ? input : 0),
 			 "output_tokens", (json_int_t)c->completion_tokens, "cache_read_input_tokens",
-			 (json_int_t)c->cached_tokens, "cache_creation_input_tokens", (json_int_t)0);
+			 (json_int_t)c->cached_tokens, "cache_creation_input_tokens",
+			 (json_int_t)c->cache_write_tokens);
 }
 
 /* One chunk to the client: as is, or rebuilt into Anthropic events for /v1/messages (an
@@ -441,7 +445,16 @@ enum MHD_Result hw_chat_answer_completion(struct chat *c)
 	json_t *ch;
 	json_array_foreach(json_object_get(obj, "choices"), i, ch)
 		count_output(c, json_object_get(ch, "message"));
-	hw_chat_estimate_usage(c);
+	if (!c->have_usage) {
+		/* The answer says what was charged: the estimate (SPEC §8.5, _hiway.usage_estimated). */
+		hw_chat_estimate_usage(c);
+		json_object_set_new(obj, "usage",
+				    json_pack("{s:I,s:I,s:I,s:{s:i}}", "prompt_tokens",
+					      (json_int_t)c->prompt_tokens, "completion_tokens",
+					      (json_int_t)c->completion_tokens, "total_tokens",
+					      (json_int_t)(c->prompt_tokens + c->completion_tokens),
+					      "prompt_tokens_details", "cached_tokens", 0));
+	}
 	if (c->messages) {
 		/* Anthropic's own message with only model replaced, or one built from the answer. */
 		json_t *msg = c->native_answer ? c->native_answer

@@ -85,7 +85,7 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 	c->score = res.score;
 	snprintf(c->reason, sizeof(c->reason), "%s", res.reason);
 	c->n_cand = res.n_cand < HW_CHAT_MAX_CANDIDATES ? res.n_cand : HW_CHAT_MAX_CANDIDATES;
-	memcpy(c->cand, res.cand, c->n_cand * sizeof(c->cand[0]));
+	memcpy(c->cand, res.cand, c->n_cand * sizeof(c->cand[0])); // NOLINT(bugprone-sizeof-expression): an array of pointers
 	c->may_fall_back = res.may_fall_back;
 	const char *mode = res.modifiers & HW_MOD_MODEL_PIN  ? "model_pin"
 			   : res.modifiers & HW_MOD_TIER_PIN ? "tier_pin"

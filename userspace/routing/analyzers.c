@@ -850,7 +850,7 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 
 	if (ns.n) {
 		/* The system prompt's own size, in §1.3 tokens, measures how much it asks. */
-		double sys_tokens = (double)((m.sys_bytes + 3) / 4);
+		double sys_tokens = (double)((m.sys_bytes + 3) / 4); // NOLINT(bugprone-integer-division): ceil in whole tokens
 		out->reasoning_cue = ss.lists & (1u << HW_KW_SYSTEM_REASONING);
 		out->value[HW_AN_SYSTEM_PROMPT] =
 		    clamp1(0.5 * clamp1(sys_tokens / 4000.0) +

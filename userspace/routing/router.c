@@ -317,7 +317,7 @@ static void fill_candidates(const struct hw_router *r, const struct route_ctx *c
 			continue;
 		size_t last = out->n_cand < HW_ROUTE_MAX_CANDIDATES ? out->n_cand
 								    : HW_ROUTE_MAX_CANDIDATES - 1;
-		memmove(&out->cand[p + 1], &out->cand[p], (last - p) * sizeof(out->cand[0]));
+		memmove(&out->cand[p + 1], &out->cand[p], (last - p) * sizeof(out->cand[0])); // NOLINT(bugprone-sizeof-expression): pointers
 		out->cand[p] = m;
 		if (out->n_cand < HW_ROUTE_MAX_CANDIDATES)
 			out->n_cand++;
@@ -440,9 +440,14 @@ int hw_route(const struct hw_router *r, const struct hw_route_workspace *ws,
 	if (t == HW_TIER_ULTRA_LIGHT && res.ask == HW_ASK_AUTO) {
 		tier_models(r, &c, t, &fitting, &why);
 		if (!fitting) {
-			/* Ultra-light is a saving on a light request, not a requirement of it. */
+			/* Ultra-light is a saving on a light request, not a requirement of it; when
+			 * its models were there but too small or tool-less, the reason says so. */
 			t = HW_TIER_LIGHT;
 			out->modifiers &= ~(unsigned)HW_MOD_ULTRA_LIGHT;
+			if (why & MISFIT_TOOLS)
+				out->modifiers |= HW_MOD_TOOLS_TIER_UP;
+			if (why & MISFIT_CONTEXT)
+				out->modifiers |= HW_MOD_CONTEXT_TIER_UP;
 		}
 	}
 	why = 0;

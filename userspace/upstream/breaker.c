@@ -13,14 +13,14 @@
 #define TABLE_SLOTS 2048 /* a power of two; catalogs hold tens of models */
 
 struct hw_breaker {
-	atomic_bool used; /* published after id is written */
-	char id[128];
 	pthread_mutex_t lock;
-	enum hw_breaker_state state;
 	int64_t failures;
 	int64_t opened_ms;
-	bool probe_in_flight;
 	int64_t cool_until_ms;
+	enum hw_breaker_state state;
+	atomic_bool used; /* published after id is written */
+	bool probe_in_flight;
+	char id[128];
 };
 
 static struct hw_breaker table[TABLE_SLOTS];
@@ -63,7 +63,7 @@ struct hw_breaker *hw_breaker_for(const char *model_id)
 			}
 			if (pass == 0)
 				break;
-			strcpy(b->id, model_id);
+			memcpy(b->id, model_id, strlen(model_id) + 1); /* length checked on entry */
 			pthread_mutex_init(&b->lock, NULL);
 			b->state = HW_BREAKER_CLOSED;
 			atomic_store_explicit(&b->used, true, memory_order_release);

@@ -557,14 +557,17 @@ json_t *hw_anthropic_response_to_openai(const json_t *m, const char *model_id)
 	char id[40];
 	completion_id(id);
 	json_t *out = json_pack(
-	    "{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s,s:n}],s:o}", "id", id, "object", "chat.completion",
+	    "{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s,s:n}]}", "id", id, "object", "chat.completion",
 	    "created", (json_int_t)hw_clock_wall_s(), "model", model_id, "choices", "index", 0,
 	    "message", message, "finish_reason",
 	    hw_anthropic_finish_reason(json_string_value(json_object_get(m, "stop_reason"))),
-	    "logprobs", "usage",
-	    usage_object(int_field(u, "input_tokens"), int_field(u, "output_tokens"),
-			 int_field(u, "cache_read_input_tokens"),
-			 int_field(u, "cache_creation_input_tokens")));
+	    "logprobs");
+	/* Without usage the gateway estimates it (SPEC §8.5) rather than charging nothing. */
+	if (out && json_is_object(u))
+		json_object_set_new(out, "usage",
+				    usage_object(int_field(u, "input_tokens"), int_field(u, "output_tokens"),
+						 int_field(u, "cache_read_input_tokens"),
+						 int_field(u, "cache_creation_input_tokens")));
 	json_decref(calls);
 	hw_buf_free(&text);
 	hw_buf_free(&reasoning);
@@ -775,8 +778,9 @@ int hw_anthropic_stream_event(struct hw_anthropic_stream *s, const char *event, 
 			emit(s, out, json_object(), hw_anthropic_finish_reason(stop));
 	} else if (strcmp(type, "message_stop") == 0) {
 		s->finished = true;
-		json_array_append_new(
-		    out, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object",
+		if (s->have_usage)
+			json_array_append_new(
+			    out, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object",
 				   "chat.completion.chunk", "created", s->created, "model",
 				   s->model_id ? s->model_id : "", "choices", "usage",
 				   usage_object(s->input_tokens, s->output_tokens,
