@@ -20,7 +20,7 @@ static int fail(struct perr *e, const char *param, const char *fmt, const char *
 	return -EINVAL;
 }
 
-static bool tool_name_ok(const char *s)
+bool hw_chat_tool_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 	if (n < 1 || n > 64)
@@ -149,7 +149,7 @@ static int scan_tools(json_t *tools, struct hw_chat_req *r, struct perr *e)
 		snprintf(p, sizeof(p), "tools[%zu].function.name", i);
 		json_t *fn = json_object_get(t, "function");
 		const char *name = json_string_value(json_object_get(fn, "name"));
-		if (!name || !tool_name_ok(name))
+		if (!name || !hw_chat_tool_name_ok(name))
 			return fail(e, p, "%s must match ^[A-Za-z0-9_-]{1,64}$.", p);
 		json_t *params = json_object_get(fn, "parameters");
 		if (params && !json_is_object(params)) {

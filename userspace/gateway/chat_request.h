@@ -35,5 +35,7 @@ int hw_chat_parse(const char *body, size_t len, struct hw_chat_req *out, char *p
 int hw_chat_parse_root(json_t *root, struct hw_chat_req *r, char *param, size_t param_len,
 		       char *msg, size_t msg_len);
 void hw_chat_req_free(struct hw_chat_req *r);
+/* A function tool name: ^[A-Za-z0-9_-]{1,64}$ (SPEC §5.2). */
+bool hw_chat_tool_name_ok(const char *s);
 
 #endif

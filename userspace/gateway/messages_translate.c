@@ -4,6 +4,7 @@
 #include "gateway/messages_translate.h"
 
 #include "common/json_usd.h"
+#include "gateway/chat_request.h"
 
 #include "common/ids.h"
 #include "upstream/sse.h"
@@ -40,20 +41,6 @@ __attribute__((format(printf, 3, 4))) static void path_fmt(char *dst, size_t len
 	va_start(ap, fmt);
 	vsnprintf(dst, len, fmt, ap);
 	va_end(ap);
-}
-
-static bool tool_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 1 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			return false;
-	}
-	return true;
 }
 
 static json_t *copy_string(const json_t *s)
@@ -434,7 +421,7 @@ static int convert_tools(const json_t *tools, json_t *out, struct perr *e)
 			break;
 		}
 		const char *name = json_string_value(json_object_get(t, "name"));
-		if (!name || !tool_name_ok(name)) {
+		if (!name || !hw_chat_tool_name_ok(name)) {
 			path_fmt(p, sizeof(p), "tools[%zu].name", i);
 			rc = fail(e, p, "%s must match ^[A-Za-z0-9_-]{1,64}$.", p);
 			break;
@@ -484,7 +471,7 @@ static int convert_tool_choice(const json_t *tc, json_t *out, struct perr *e)
 		choice = json_string("none");
 	} else if (type && strcmp(type, "tool") == 0) {
 		const char *name = json_string_value(json_object_get(tc, "name"));
-		if (!name || !tool_name_ok(name))
+		if (!name || !hw_chat_tool_name_ok(name))
 			return fail(e, "tool_choice.name", "tool_choice.name must name a tool.");
 		choice = json_pack("{s:s,s:{s:s}}", "type", "function", "function", "name", name);
 	} else {

@@ -232,46 +232,6 @@ int hw_catalog_resolve(const struct hw_catalog *cat, const char *field,
 	return 0;
 }
 
-static bool only_echo_usable(const struct hw_config *cfg)
-{
-	for (size_t i = 0; i < cfg->n_providers; i++)
-		if (cfg->providers[i].kind != HW_PROVIDER_ECHO && hw_provider_usable(&cfg->providers[i]))
-			return false;
-	return true;
-}
-
-/* balanced: highest quality per blended price; a free model wins; ties: lower input
- * price, then id (SPEC §7.5). Compared as cross products to stay in integers. */
-static bool better_balanced(const struct hw_model *a, const struct hw_model *b)
-{
-	int64_t pa = (3 * a->input_per_mtok + a->output_per_mtok);
-	int64_t pb = (3 * b->input_per_mtok + b->output_per_mtok);
-	if ((pa == 0) != (pb == 0))
-		return pa == 0;
-	__int128 lhs = (__int128)a->quality * pb, rhs = (__int128)b->quality * pa;
-	if (lhs != rhs)
-		return lhs > rhs;
-	if (a->input_per_mtok != b->input_per_mtok)
-		return a->input_per_mtok < b->input_per_mtok;
-	return strcmp(a->id, b->id) < 0;
-}
-
-const struct hw_model *hw_catalog_pick(const struct hw_catalog *cat, enum hw_tier tier)
-{
-	bool echo_ok = only_echo_usable(cat->cfg);
-	const struct hw_model *best = NULL;
-	for (size_t i = 0; i < cat->n; i++) {
-		const struct hw_model *m = &cat->models[i];
-		if (!m->enabled || m->tier != tier || !hw_provider_usable(m->provider))
-			continue;
-		if (m->provider->kind == HW_PROVIDER_ECHO && !echo_ok)
-			continue;
-		if (!best || better_balanced(m, best))
-			best = m;
-	}
-	return best;
-}
-
 int64_t hw_cost_micro(int64_t tokens, int64_t per_mtok)
 {
 	if (tokens <= 0 || per_mtok <= 0)

@@ -57,10 +57,6 @@ struct hw_model_resolution {
 int hw_catalog_resolve(const struct hw_catalog *cat, const char *field,
 		       struct hw_model_resolution *out, char *msg, size_t msg_len);
 
-/* The primary model of a tier under the `balanced` profile among usable providers; echo
- * models only when no other provider is usable (SPEC §8.6). NULL when none. */
-const struct hw_model *hw_catalog_pick(const struct hw_catalog *cat, enum hw_tier tier);
-
 /* Cost of n tokens at p µ$/1M, rounded up (SPEC §1.3). */
 int64_t hw_cost_micro(int64_t tokens, int64_t per_mtok);
 
