@@ -372,3 +372,19 @@ def breaker_counts_consecutive_failures_only(ctx):
     for _ in range(3):
         _ask(gw, False, {"status": 400, "only_model": "br-a"}, ask="fake/br-a")
     eq(_state(gw, "br-a"), 0, "closed after 4xx")
+
+
+# ---------------------------------------------------------------- keep-alive closed by the upstream
+
+@test
+def fault_upstream_closes_keepalive(ctx):
+    """The provider closes its connection after each answer (`Connection: close`, or an idle
+    keep-alive connection shut right after answering): the next requests must still be
+    answered first-hand, whether the pooled connection was dropped or found dead."""
+    gw = _fb(ctx)
+    for mode in (True, "idle"):
+        f = {"close_keepalive": mode, "only_model": "fb-a"}
+        for stream in (False, True):
+            for _ in range(4):
+                kw = {"headers": META} if stream else {}
+                _answered_by(gw, stream, f, "fake/fb-a", [], **kw)

@@ -130,14 +130,21 @@ struct hw_analyzers {
 	struct kw_slot *slots;
 	uint32_t slot_mask;
 	uint32_t n_punct; /* kws[0 .. n_punct) start with a non-word byte; checked everywhere */
+	/* Bit l of first_len[c]: some keyword's first word starts with byte c and is l bytes
+	 * long (l < 64): most words of a text are rejected on this, before any hashing. */
+	uint64_t first_len[256];
 	double weight[HW_AN__COUNT];
 };
 
 /* Bytes a keyword may not touch (§7.3): letters, digits and any byte of a non-ASCII
  * character. */
+static const bool word_byte[256] = {
+    ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true, [0x80 ... 0xFF] = true,
+};
+
 static inline bool is_word(unsigned char c)
 {
-	return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return word_byte[c];
 }
 
 static inline uint32_t hash_bytes(const char *s, size_t n)
@@ -373,6 +380,7 @@ static int index_keywords(struct hw_analyzers *a)
 		while (j < n && kw_cmp_tok(k, &a->kws[j]) == 0)
 			j++;
 		uint32_t h = hash_bytes(k->s, k->tok_len);
+		a->first_len[(unsigned char)k->s[0]] |= k->tok_len < 64 ? 1ull << k->tok_len : 1ull << 63;
 		uint32_t s = h & a->slot_mask;
 		while (a->slots[s].tok)
 			s = (s + 1) & a->slot_mask;
@@ -441,11 +449,51 @@ static inline void record(struct scan *s, const struct kw *k, size_t pos)
 		s->count[__builtin_ctz(m)]++;
 }
 
-static void scan_text(const struct hw_analyzers *a, const char *t, size_t n, struct scan *s)
+/* The code analyzer's word and line cues (§7.3), read during the user text's keyword scan
+ * so that text is walked once: a line ending in `;` or `{`, `def x(`, `function x(`,
+ * `class X` then `:`/`{`/`(`, `import x` at the start of a line, `select … from` on one
+ * line. */
+struct syntax {
+	bool found;
+	bool select_seen; /* on the current line */
+	size_t line;      /* where the current line starts */
+};
+
+static bool named_then(const char *p, size_t n, const char *ends);
+static inline bool is_ident(unsigned char c);
+
+#define WORD_IS(w, n, lit) ((n) == sizeof(lit) - 1 && memcmp((w), (lit), sizeof(lit) - 1) == 0)
+
+static void syntax_word(struct syntax *y, const char *t, size_t n, size_t i, size_t w)
+{
+	const char *p = t + i + w;
+	size_t rem = n - i - w;
+	if (WORD_IS(t + i, w, "def") || WORD_IS(t + i, w, "function"))
+		y->found |= named_then(p, rem, "(");
+	else if (WORD_IS(t + i, w, "class"))
+		y->found |= named_then(p, rem, ":{(");
+	else if (WORD_IS(t + i, w, "import"))
+		y->found |= i == y->line && rem >= 2 && p[0] == ' ' && is_ident((unsigned char)p[1]);
+	else if (WORD_IS(t + i, w, "select"))
+		y->select_seen = true;
+	else if (WORD_IS(t + i, w, "from"))
+		y->found |= y->select_seen;
+}
+
+static void scan_text(const struct hw_analyzers *a, const char *t, size_t n, struct scan *s,
+		      struct syntax *y)
 {
 	size_t i = 0;
+	if (y && n && (t[n - 1] == ';' || t[n - 1] == '{'))
+		y->found = true;
 	while (i < n) {
 		if (!is_word((unsigned char)t[i])) {
+			if (y && t[i] == '\n') {
+				if (i > y->line && (t[i - 1] == ';' || t[i - 1] == '{'))
+					y->found = true;
+				y->line = i + 1;
+				y->select_seen = false;
+			}
 			/* Whole word runs are skipped below, so the byte before is never a word
 			 * byte unless i ends one: that case is excluded here. */
 			if (a->n_punct && (i == 0 || !is_word((unsigned char)t[i - 1])))
@@ -455,11 +503,17 @@ static void scan_text(const struct hw_analyzers *a, const char *t, size_t n, str
 			i++;
 			continue;
 		}
-		uint32_t h = 2166136261u;
-		size_t j = i;
-		for (; j < n && is_word((unsigned char)t[j]); j++)
-			h = (h ^ (unsigned char)t[j]) * 16777619u;
-		const struct kw_slot *sl = slot_find(a, t + i, (uint32_t)(j - i), h);
+		size_t j = i + 1;
+		while (j < n && is_word((unsigned char)t[j]))
+			j++;
+		size_t len = j - i;
+		if (y && !y->found && len >= 3 && len <= 8)
+			syntax_word(y, t, n, i, len);
+		if (!(a->first_len[(unsigned char)t[i]] & (len < 64 ? 1ull << len : 1ull << 63))) {
+			i = j;
+			continue;
+		}
+		const struct kw_slot *sl = slot_find(a, t + i, (uint32_t)len, hash_bytes(t + i, len));
 		if (sl)
 			for (uint32_t k = sl->first; k < sl->first + sl->count; k++)
 				if (kw_at(&a->kws[k], t + i, n - i))
@@ -506,11 +560,6 @@ static bool named_then(const char *p, size_t n, const char *ends)
 	return i < n && p[i] && strchr(ends, p[i]);
 }
 
-static bool word_is(const char *w, size_t n, const char *lit)
-{
-	return strlen(lit) == n && memcmp(w, lit, n) == 0;
-}
-
 /* memmem for short literals: memchr on the first byte is much faster in practice. */
 static bool contains(const char *t, size_t n, const char *lit, size_t ln)
 {
@@ -523,45 +572,13 @@ static bool contains(const char *t, size_t n, const char *lit, size_t ln)
 	return false;
 }
 
-/* The code analyzer's syntax cues (§7.3) on normalized text: line structure survives as '\n'
- * and indentation is gone. `import x` counts only at the start of a line, so the English verb
- * does not. */
-static bool has_syntax(const char *t, size_t n)
+/* The code analyzer's syntax cues (§7.3) on normalized text: the literal ones here, the
+ * word and line ones from the keyword scan (struct syntax). Line structure survives
+ * normalization as '\n'; indentation is gone. */
+static bool has_syntax(const char *t, size_t n, const struct syntax *y)
 {
-	if (contains(t, n, "#include", 8) || contains(t, n, "=>", 2) || contains(t, n, "</", 2))
-		return true;
-	bool select_seen = false;
-	size_t line = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || t[i] == '\n') {
-			if (i > line && (t[i - 1] == ';' || t[i - 1] == '{'))
-				return true;
-			line = i + 1;
-			select_seen = false;
-			continue;
-		}
-		if (!is_word((unsigned char)t[i]) || (i > 0 && is_word((unsigned char)t[i - 1])))
-			continue;
-		size_t w = word_run(t + i, n - i);
-		const char *p = t + i + w;
-		size_t rem = n - i - w;
-		if (word_is(t + i, w, "def") || word_is(t + i, w, "function")) {
-			if (named_then(p, rem, "("))
-				return true;
-		} else if (word_is(t + i, w, "class")) {
-			if (named_then(p, rem, ":{("))
-				return true;
-		} else if (word_is(t + i, w, "import")) {
-			if (i == line && rem >= 2 && p[0] == ' ' && is_ident((unsigned char)p[1]))
-				return true;
-		} else if (word_is(t + i, w, "select")) {
-			select_seen = true;
-		} else if (word_is(t + i, w, "from") && select_seen) {
-			return true;
-		}
-		i += w - 1;
-	}
-	return false;
+	return y->found || contains(t, n, "#include", 8) || contains(t, n, "=>", 2) ||
+	       contains(t, n, "</", 2);
 }
 
 static bool trailing_punct(char c)
@@ -588,37 +605,49 @@ static bool trailing_punct(char c)
 
 static bool code_ext(const char *e, size_t n)
 {
-	static const char *const exts[] = {"c",	  "h",	  "cc",	  "cpp",  "py",	 "js", "ts",
-					   "go",  "rs",	  "java", "rb",	  "php", "cs", "sh",
-					   "sql", "yaml", "yml",  "toml", "json"};
-	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
-		if (word_is(e, n, exts[i]))
+	/* Grouped by length, so most tokens are decided without a comparison. */
+	static const char *const exts[5][10] = {
+	    {NULL},
+	    {"c", "h"},
+	    {"cc", "py", "js", "ts", "go", "rs", "rb", "cs", "sh"},
+	    {"cpp", "php", "sql", "yml"},
+	    {"java", "yaml", "toml", "json"},
+	};
+	if (n == 0 || n > 4)
+		return false;
+	for (size_t i = 0; i < 10 && exts[n][i]; i++)
+		if (memcmp(e, exts[n][i], n) == 0 && exts[n][i][n] == '\0')
 			return true;
 	return false;
 }
 
 /* A whitespace-separated token ending (trailing punctuation aside) in a source-file
- * extension after at least one letter or digit: `main.c`, `src/app.py`, `<stdio.h>`. */
+ * extension after at least one letter or digit: `main.c`, `src/app.py`, `<stdio.h>`. Only
+ * dots can start an extension, so the text is walked from dot to dot (memchr), not byte by
+ * byte. */
 static bool has_path(const char *t, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		while (i < n && (t[i] == ' ' || t[i] == '\n'))
-			i++;
-		size_t j = i;
-		const char *dot = NULL;
-		for (; j < n && t[j] != ' ' && t[j] != '\n'; j++)
-			if (t[j] == '.')
-				dot = t + j;
-		size_t e = j;
-		while (e > i && trailing_punct(t[e - 1]))
+	const char *end = t + n, *dot = t;
+	while ((dot = memchr(dot, '.', (size_t)(end - dot)))) {
+		const char *e = dot + 1;
+		while (e < end && *e != ' ' && *e != '\n' && *e != '.')
+			e++;
+		const char *next = e;
+		if (e < end && *e == '.') {
+			/* Another dot in the token: an extension only if the rest is punctuation. */
+			const char *r = e;
+			while (r < end && *r != ' ' && *r != '\n' && trailing_punct(*r))
+				r++;
+			if (r < end && *r != ' ' && *r != '\n') {
+				dot = next;
+				continue;
+			}
+		}
+		while (e > dot + 1 && trailing_punct(e[-1]))
 			e--;
-		if (dot && dot >= t + e) /* the last dot was trailing punctuation */
-			dot = e > i ? memrchr(t + i, '.', e - i) : NULL;
-		if (dot && dot > t + i && is_word((unsigned char)dot[-1]) &&
-		    code_ext(dot + 1, (size_t)(t + e - dot - 1)))
+		if (dot > t && is_word((unsigned char)dot[-1]) && code_ext(dot + 1, (size_t)(e - dot - 1)))
 			return true;
-		i = j;
+		dot = next;
 	}
 	return false;
 }
@@ -829,11 +858,14 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 			}
 		}
 	}
-	scan_text(a, u, un, &su);
-	scan_text(a, ns.out, ns.n, &ss);
+	struct syntax syn = {0};
+	scan_text(a, u, un, &su, &syn);
+	scan_text(a, ns.out, ns.n, &ss, NULL);
 	out->user_lists = su.lists;
 	out->system_lists = ss.lists;
-	out->user_chars = utf8_chars(u, un);
+	/* Only the gates read it (<= 40, <= 600 characters): past 2,400 bytes a lower bound,
+	 * a quarter of the bytes, says as much as the count. */
+	out->user_chars = un <= 2400 ? utf8_chars(u, un) : un / 4;
 
 	out->value[HW_AN_INTENT] = intent_score(a, u, un, &su, out);
 
@@ -860,7 +892,7 @@ void hw_analyze(const struct hw_analyzers *a, const json_t *req, int64_t est_tok
 	}
 
 	bool fence = contains(u, un, "```", 3);
-	out->value[HW_AN_CODE] = clamp1((fence ? 0.50 : 0.0) + (has_syntax(u, un) ? 0.20 : 0.0) +
+	out->value[HW_AN_CODE] = clamp1((fence ? 0.50 : 0.0) + (has_syntax(u, un, &syn) ? 0.20 : 0.0) +
 					(has_path(u, un) ? 0.15 : 0.0) +
 					((su.lists & (1u << HW_KW_CODE_TALK)) ? 0.15 : 0.0));
 
