@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +171,18 @@ static const unsigned char byte_class[256] = {
     [' '] = WS,	 ['A' ... 'Z'] = UP, [0xC2] = LEAD, [0xC3] = LEAD, [0xE2] = LEAD,
 };
 
+/* Plain bytes (class N or UP) to their lowercase form; 0 for every other byte (and NUL,
+ * which then takes the general path). */
+static unsigned char plain_lower[256];
+static pthread_once_t plain_lower_once = PTHREAD_ONCE_INIT;
+
+static void plain_lower_init(void)
+{
+	for (int c = 1; c < 256; c++)
+		if (byte_class[c] == N || byte_class[c] == UP)
+			plain_lower[c] = (unsigned char)(byte_class[c] == UP ? c + 32 : c);
+}
+
 static void norm_feed(struct norm *s, const char *src, size_t len)
 {
 	/* Locals, not s->...: stores through a char pointer would force reloads of s. */
@@ -187,6 +200,16 @@ static void norm_feed(struct norm *s, const char *src, size_t len)
 		out[n++] = (char)(ch);                                                             \
 	} while (0)
 	for (size_t i = 0; i < len; i++) {
+		/* The common case, a run of plain bytes with no space pending, in a tight loop. */
+		if (!pending) {
+			unsigned char m;
+			while (i < len && (m = plain_lower[p[i]]) != 0) {
+				out[n++] = (char)m;
+				i++;
+			}
+			if (i == len)
+				break;
+		}
 		unsigned char c = p[i];
 		switch (byte_class[c]) {
 		case N:
@@ -392,6 +415,7 @@ static int index_keywords(struct hw_analyzers *a)
 
 int hw_analyzers_build(const struct hw_config *cfg, struct hw_analyzers **out)
 {
+	pthread_once(&plain_lower_once, plain_lower_init);
 	struct hw_analyzers *a = calloc(1, sizeof(*a));
 	struct build_ctx b = {a, 0, 0, 0};
 	int ret = -ENOMEM;
