@@ -82,6 +82,7 @@ def messages_echo_json(ctx):
     eq(b["_hiway"].get("routed_tier"), "ultra-light", "_hiway.routed_tier")
     check(r.header("X-HiWay-Cost-USD"), "X-HiWay-Cost-USD")
     check(RE_REQ_ID.match(r.header("X-Request-Id") or ""), "X-Request-Id")
+    eq(r.header("request-id"), r.header("X-Request-Id"), "request-id (Anthropic's name)")
 
 
 @test

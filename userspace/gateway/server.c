@@ -108,6 +108,9 @@ enum MHD_Result hw_respond(struct hw_request *req, int status, struct MHD_Respon
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	/* Anthropic's own header name, which its SDKs expose as the request id. */
+	if (req->route == HW_ROUTE_MESSAGES)
+		MHD_add_response_header(resp, "request-id", req->request_id);
 	req->outcome.status = status;
 	req->outcome.code = code;
 	req->phase = HW_PHASE_RESPONDED;
