@@ -4,7 +4,8 @@
 //   node anthropic_client.mjs http://127.0.0.1:PORT KEY SCENARIO [OPTIONS_JSON]
 //   node anthropic_client.mjs --jobs '[{"base": ..., "key": ..., "scenario": ..., "opts": {}}]'
 //
-// OPTIONS_JSON: {"model": "...", "text": "...", "followup_text": "...", "tool_result": "..."}.
+// OPTIONS_JSON: {"model": "...", "text": "...", "followup_text": "...", "tool_result": "...",
+//                "headers": {extra request headers}}.
 // Scenarios (one JSON line out per job, see common.mjs):
 //   create       messages.create, not streamed
 //   stream       messages.stream(): 'text' events, the raw event types, finalMessage()
@@ -145,7 +146,7 @@ const scenarios = {
 			.create({ model, max_tokens: 64, messages: [{ role: 'user', content: text }] })
 			.withResponse();
 		return { status: response.status, headers: headerMap(response.headers), request_id,
-			 data: summary(data) };
+			 sdk_request_id: data._request_id ?? null, data: summary(data) };
 	},
 
 	async bad_request(client, opts, partial) {
@@ -159,5 +160,6 @@ const scenarios = {
 	},
 };
 
-await main((baseURL, apiKey) => new Anthropic({ baseURL, apiKey, maxRetries: 0, timeout: 20000 }),
-	   scenarios, classes);
+const makeClient = (baseURL, apiKey, defaultHeaders) =>
+	new Anthropic({ baseURL, apiKey, defaultHeaders, maxRetries: 0, timeout: 20000 });
+await main(makeClient, scenarios, classes);

@@ -60,7 +60,8 @@ export function headerMap(headers) {
 }
 
 /* Runs the jobs concurrently: scenarios[name](client, opts, partial) with
- * client = makeClient(base, key); prints one line per job. */
+ * client = makeClient(base, key, opts.headers) (extra headers on every request); prints one
+ * line per job. */
 export async function main(makeClient, scenarios, classes) {
 	const jobs = parseJobs();
 	process.on('unhandledRejection', (e) => {
@@ -75,7 +76,7 @@ export async function main(makeClient, scenarios, classes) {
 		}
 		const partial = {};
 		try {
-			const res = await fn(makeClient(job.base, job.key), job.opts, partial);
+			const res = await fn(makeClient(job.base, job.key, job.opts.headers), job.opts, partial);
 			return { ...head, ok: true, ...res };
 		} catch (e) {
 			return { ...head, ok: false, error: errorInfo(e, classes), partial };

@@ -4,7 +4,8 @@
 //   node openai_client.mjs http://127.0.0.1:PORT/v1 KEY SCENARIO [OPTIONS_JSON]
 //   node openai_client.mjs --jobs '[{"base": ..., "key": ..., "scenario": ..., "opts": {}}]'
 //
-// OPTIONS_JSON: {"model": "...", "text": "...", "followup_text": "...", "tool_result": "..."}.
+// OPTIONS_JSON: {"model": "...", "text": "...", "followup_text": "...", "tool_result": "...",
+//                "headers": {extra request headers}}.
 // Scenarios (one JSON line out per job, see common.mjs):
 //   create         chat.completions.create, not streamed
 //   stream         stream: true + stream_options.include_usage, async iteration of the chunks
@@ -13,6 +14,7 @@
 //   tools          a tool call, then a follow-up with the tool result
 //   raw            create().withResponse(): the HTTP status and headers beside the data
 //   bad_request    n: 2, which hiway refuses with 400
+//   models         models.list(): the ids of GET /v1/models
 // A bad key is given as KEY by the caller; any scenario then reports the SDK's exception.
 import OpenAI from 'openai';
 
@@ -179,6 +181,13 @@ const scenarios = {
 			 data: summary(data) };
 	},
 
+	async models(client) {
+		const ids = [];
+		for await (const m of client.models.list()) ids.push({ id: m.id, object: m.object,
+								      owned_by: m.owned_by });
+		return { models: ids };
+	},
+
 	async bad_request(client, opts, partial) {
 		const { model = 'auto', text = 'hello' } = opts;
 		const c = await client.chat.completions.create({
@@ -190,5 +199,6 @@ const scenarios = {
 	},
 };
 
-await main((baseURL, apiKey) => new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 20000 }),
-	   scenarios, classes);
+const makeClient = (baseURL, apiKey, defaultHeaders) =>
+	new OpenAI({ baseURL, apiKey, defaultHeaders, maxRetries: 0, timeout: 20000 });
+await main(makeClient, scenarios, classes);
