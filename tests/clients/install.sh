@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the SDKs pinned in tests/clients/package-lock.json into tests/clients/node_modules
 # (npm ci) when they are missing or older than the lock file. Exit status 0 when the SDKs are
-# ready; 3 when node or npm is missing (scripts/deps.sh --test installs them); npm's status
-# when the install failed (no network, registry down).
+# ready; 3 when node or npm is missing (scripts/deps.sh --test installs them) or node is older
+# than 20; npm's status when the install failed (no network, registry down).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,6 +15,13 @@ for tool in node npm; do
 		exit 3
 	fi
 done
+
+# The SDKs support Node.js 20 and later (Debian 12's nodejs is 18: use NodeSource's or Debian 13's).
+major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$major" -lt 20 ]; then
+	echo "hiway: node $(node --version) is too old: the client SDKs need Node.js 20 or later" >&2
+	exit 3
+fi
 
 stamp=node_modules/.hiway-lock
 up_to_date() { [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; }

@@ -49,10 +49,11 @@ def _ensure_sdks(ctx):
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=330)
             if p.returncode != 0:
+                lines = [ln.strip() for ln in p.stdout.decode("utf-8", "replace").splitlines()
+                         if ln.strip() and not ln.lstrip().startswith("npm error     at ")]
                 err = ("installing the client SDKs failed (tests/clients/install.sh exit %d; "
                        "npm ci needs the npm registry): %s"
-                       % (p.returncode, " ".join(p.stdout.decode("utf-8", "replace")
-                                                 .split())[-600:]))
+                       % (p.returncode, " | ".join(lines[:8])[:700]))
         except subprocess.TimeoutExpired:
             err = "installing the client SDKs timed out (tests/clients/install.sh, npm ci)"
     if err:
@@ -197,17 +198,22 @@ def per_backend(script, scenarios, backends=None, known=None):
 
         def results(ctx):
             if slot not in ctx.shared:
-                ctx.shared[slot] = None  # a failed batch is not retried by every backend
-                jobs, owner = [], []
-                for b in backends:
-                    gw = b.gw(ctx)
-                    for scenario, opts in scenarios(b):
-                        jobs.append((gw, scenario, opts, None))
-                        owner.append(b.name)
-                res = _jobs(ctx, script, jobs)
+                try:
+                    _ensure_sdks(ctx)
+                    jobs, owner = [], []
+                    for b in backends:
+                        gw = b.gw(ctx)
+                        for scenario, opts in scenarios(b):
+                            jobs.append((gw, scenario, opts, None))
+                            owner.append(b.name)
+                    res = _jobs(ctx, script, jobs)
+                except Exception as e:  # noqa: BLE001 (not retried by every backend)
+                    ctx.shared[slot] = "%s: %s" % (type(e).__name__, e)
+                    raise
                 ctx.shared[slot] = {b.name: [(j[2], r) for j, r, o in zip(jobs, res, owner)
                                              if o == b.name] for b in backends}
-            check(ctx.shared[slot] is not None, "the %s batch failed earlier" % name)
+            check(isinstance(ctx.shared[slot], dict),
+                  "the %s batch failed: %s" % (name, ctx.shared[slot]))
             return ctx.shared[slot]
 
         for b in backends:
