@@ -5,10 +5,11 @@
 //   node anthropic_client.mjs --jobs '[{"base": ..., "key": ..., "scenario": ..., "opts": {}}]'
 //
 // OPTIONS_JSON: {"model": "...", "text": "...", "followup_text": "...", "tool_result": "...",
-//                "headers": {extra request headers}}.
+//                "tools": bool, "headers": {extra request headers}}.
 // Scenarios (one JSON line out per job, see common.mjs):
 //   create       messages.create, not streamed
 //   stream       messages.stream(): 'text' events, the raw event types, finalMessage()
+//                (tools offered when OPTIONS_JSON has "tools": true)
 //   stream_raw   messages.create({stream: true}) iterated event by event
 //   tools        a tool_use block, then a follow-up with the tool_result
 //   raw          create().withResponse(): the HTTP status and headers beside the data
@@ -73,6 +74,7 @@ const scenarios = {
 			model,
 			max_tokens: 64,
 			messages: [{ role: 'user', content: text }],
+			...(opts.tools ? { tools: TOOLS } : {}),
 		});
 		partial.text = '';
 		partial.events = [];

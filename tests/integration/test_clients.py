@@ -475,6 +475,21 @@ def anthropic_tools(b, results):
     eq(second["stop_reason"], "end_turn", "stop_reason after the tool_result")
 
 
+@per_backend(ANTHROPIC, lambda b: [("stream", {"model": b.model, "tools": True,
+                                               "text": b.tool_prompt(uniq("weather?"))})])
+def anthropic_stream_tools(b, results):
+    """A streamed tool_use block: input_json_delta pieces assembled by finalMessage()."""
+    _, r = one(results)
+    ok(r)
+    f = r["final"]
+    eq(f["stop_reason"], "tool_use", "finalMessage().stop_reason")
+    uses = [c for c in f["content"] if c["type"] == "tool_use"]
+    eq([(u["name"], u["input"]) for u in uses], [("get_weather", b.tool_args())],
+       "tool_use blocks of finalMessage()")
+    check(uses[0].get("id"), "tool_use id")
+    check("content_block_start" in r["events"], "no content_block_start")
+
+
 @per_backend(ANTHROPIC, lambda b: [(s, {"model": b.model, "text": _cut_text()})
                                    for s in ("stream", "stream_raw")], FAKE_BACKENDS)
 def anthropic_broken_stream(b, results):
