@@ -5,7 +5,7 @@
 //   node anthropic_client.mjs --jobs '[{"base": ..., "key": ..., "scenario": ..., "opts": {}}]'
 //
 // OPTIONS_JSON: {"model": "...", "text": "...", "followup_text": "...", "tool_result": "...",
-//                "tools": bool, "headers": {extra request headers}}.
+//                "tools": bool, "headers": {extra request headers}, "auth_token": bool}.
 // Scenarios (one JSON line out per job, see common.mjs):
 //   create       messages.create, not streamed
 //   stream       messages.stream(): 'text' events, the raw event types, finalMessage()
@@ -162,6 +162,14 @@ const scenarios = {
 	},
 };
 
-const makeClient = (baseURL, apiKey, defaultHeaders) =>
-	new Anthropic({ baseURL, apiKey, defaultHeaders, maxRetries: 0, timeout: 20000 });
+// "auth_token": true sends the key as Authorization: Bearer (ANTHROPIC_AUTH_TOKEN) instead
+// of x-api-key
+const makeClient = (baseURL, key, opts) =>
+	new Anthropic({
+		baseURL,
+		...(opts.auth_token ? { authToken: key, apiKey: null } : { apiKey: key }),
+		defaultHeaders: opts.headers,
+		maxRetries: 0,
+		timeout: 20000,
+	});
 await main(makeClient, scenarios, classes);

@@ -60,8 +60,7 @@ export function headerMap(headers) {
 }
 
 /* Runs the jobs concurrently: scenarios[name](client, opts, partial) with
- * client = makeClient(base, key, opts.headers) (extra headers on every request); prints one
- * line per job. */
+ * client = makeClient(base, key, opts); prints one line per job. */
 export async function main(makeClient, scenarios, classes) {
 	const jobs = parseJobs();
 	process.on('unhandledRejection', (e) => {
@@ -76,7 +75,7 @@ export async function main(makeClient, scenarios, classes) {
 		}
 		const partial = {};
 		try {
-			const res = await fn(makeClient(job.base, job.key, job.opts.headers), job.opts, partial);
+			const res = await fn(makeClient(job.base, job.key, job.opts), job.opts, partial);
 			return { ...head, ok: true, ...res };
 		} catch (e) {
 			return { ...head, ok: false, error: errorInfo(e, classes), partial };

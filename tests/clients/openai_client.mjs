@@ -199,6 +199,6 @@ const scenarios = {
 	},
 };
 
-const makeClient = (baseURL, apiKey, defaultHeaders) =>
-	new OpenAI({ baseURL, apiKey, defaultHeaders, maxRetries: 0, timeout: 20000 });
+const makeClient = (baseURL, apiKey, opts) =>
+	new OpenAI({ baseURL, apiKey, defaultHeaders: opts.headers, maxRetries: 0, timeout: 20000 });
 await main(makeClient, scenarios, classes);

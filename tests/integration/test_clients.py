@@ -517,6 +517,18 @@ def anthropic_stream_meta_header(b, results):
 
 
 @test
+def anthropic_auth_token(ctx):
+    """authToken (Authorization: Bearer, as ANTHROPIC_AUTH_TOKEN) instead of apiKey."""
+    fake = _gw_fake(ctx)
+    good, bad = _jobs(ctx, ANTHROPIC, [
+        (fake, "create", {"model": "ant/claude-t", "text": uniq("token"), "auth_token": True},
+         None),
+        (fake, "create", {"model": "ant/claude-t", "text": uniq(), "auth_token": True}, BAD_KEY)])
+    eq(ok(good)["model"], "ant/claude-t", "model")
+    raised(bad, "AuthenticationError", 401)
+
+
+@test
 def anthropic_raw_response_headers(ctx):
     r = ok(anthropic(ctx, _gw_fake(ctx), "raw", model="ant/claude-t", text=uniq("raw")))
     eq(r["status"], 200, "status")
