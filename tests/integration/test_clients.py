@@ -2,12 +2,14 @@
 """Real clients (issue 3): the official `openai` and `@anthropic-ai/sdk` npm packages, pinned
 in tests/clients/package-lock.json, against hiwayd (SPEC §5.2, §5.3, §6).
 
-Each test runs tests/clients/openai_client.mjs or anthropic_client.mjs (one scenario per
-node process, one JSON line out) against the echo gateway and a gateway whose providers
-are the fake upstream speaking Anthropic Messages, Gemini and OpenAI-compatible chat, then
-checks what the SDK parsed: non-streamed answers, streams, tools with a follow-up, errors
-raised as the SDK's own classes, raw responses with hiway's headers, and broken streams
-(FAKE{"cut_after_chunks":3}) that must raise instead of ending cleanly.
+The tests run tests/clients/openai_client.mjs or anthropic_client.mjs (scenarios as jobs,
+one JSON line out per job) against the echo gateway and a gateway whose providers are the
+fake upstream speaking Anthropic Messages, Gemini and OpenAI-compatible chat, then check what
+the SDK parsed: non-streamed answers, streams, tools with a follow-up, errors raised as the
+SDK's own classes, raw responses with hiway's headers, and broken streams
+(FAKE{"cut_after_chunks":3}) that must raise instead of ending cleanly. A scenario runs on
+every backend in one node process (a process costs about half a second) and is reported as
+one test per backend, NAME[backend].
 
 The SDKs are installed by tests/clients/install.sh (npm ci) when node_modules is missing;
 without node, npm or the network every test here fails and says so."""
@@ -51,9 +53,9 @@ def _ensure_sdks(ctx):
             if p.returncode != 0:
                 lines = [ln.strip() for ln in p.stdout.decode("utf-8", "replace").splitlines()
                          if ln.strip() and not ln.lstrip().startswith("npm error     at ")]
-                err = ("installing the client SDKs failed (tests/clients/install.sh exit %d; "
-                       "npm ci needs the npm registry): %s"
-                       % (p.returncode, " | ".join(lines[:8])[:700]))
+                why = "" if p.returncode == 3 else "; npm ci needs the npm registry"
+                err = ("installing the client SDKs failed (tests/clients/install.sh exit %d%s): %s"
+                       % (p.returncode, why, " | ".join(lines[:8])[:700]))
         except subprocess.TimeoutExpired:
             err = "installing the client SDKs timed out (tests/clients/install.sh, npm ci)"
     if err:
