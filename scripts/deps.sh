@@ -14,13 +14,25 @@ missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm run the official OpenAI and Anthropic SDKs (tests/clients). They are looked
+# for on PATH, not with dpkg: they often come from elsewhere (NodeSource's nodejs package
+# carries npm and conflicts with Debian's npm package, nvm, a tarball), and Debian's are
+# installed only when the commands are absent.
+if [ "${1:-}" = "--test" ] && ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
 
-echo "hiway: installing ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+updated=""
+install() {
+	echo "hiway: installing $*" >&2
+	[ -n "$updated" ] || $SUDO apt-get update -qq
+	updated=1
+	$SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # Debian's nginx package starts a system nginx on port 80 when it can; the tests and
 # benchmarks run their own instances and never touch it.
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ ${#missing[@]} -eq 0 ] || install "${missing[@]}"
+# Debian packages npm apart from nodejs; checked once nodejs is there.
+if [ "${1:-}" = "--test" ] && ! command -v npm >/dev/null 2>&1; then install npm; fi

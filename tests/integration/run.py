@@ -40,6 +40,7 @@ MODULES = [
     "test_lifecycle",
     "test_fakes",
     "test_providers",
+    "test_clients",
 ]
 
 
