@@ -542,9 +542,7 @@ def anthropic_raw_response_headers(ctx):
     eq((r["data"]["hiway"] or {}).get("request_id"), h.get("x-request-id"), "_hiway.request_id")
 
 
-@pending(3, "/v1/messages answers carry X-Request-Id but no `request-id` header, so the "
-            "Anthropic SDK's withResponse().request_id, message._request_id and "
-            "APIError.requestID are null (SPEC §5.1 names only X-Request-Id)")
+@test
 def anthropic_request_id(ctx):
     fake = _gw_fake(ctx)
     ok_r, err_r = _jobs(ctx, ANTHROPIC, [(fake, "raw", {"model": "ant/claude-t", "text": uniq()},
