@@ -7,6 +7,7 @@
 #include "gateway/chat_request.h"
 #include "routing/router.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +119,39 @@ static char *sized_prompt(size_t size)
 	return body;
 }
 
-/* p99 of the 10 KB prompt, for the target line. */
-static int64_t p99_10kb = -1;
+/* p99 of the 10 KB prompt and of the busy loop of the same median, for the target line. */
+static int64_t p99_10kb = -1, p99_10kb_floor = -1;
+
+/* The machine's own tail: a busy loop calibrated to last `ns`, timed like a routing call.
+ * On a virtual machine, interrupts cost tens of microseconds each and land in about 1 % of
+ * 10 us windows, so no code that runs that long can show a lower p99 than this. */
+static int64_t floor_p99(int64_t ns, int n)
+{
+	static int64_t t[MAX_CALLS];
+	volatile uint64_t sink = 0;
+	uint64_t iters = 1000;
+	for (int tries = 0; tries < 20; tries++) { /* calibrate on medians of short batches */
+		int64_t best = INT64_MAX;
+		for (int k = 0; k < 50; k++) {
+			int64_t t0 = now_ns();
+			for (uint64_t i = 0; i < iters; i++)
+				sink += i * 7;
+			int64_t d = now_ns() - t0;
+			best = d < best ? d : best;
+		}
+		iters = best > 0 ? iters * (uint64_t)ns / (uint64_t)best : iters * 2;
+		if (iters == 0)
+			iters = 1;
+	}
+	for (int k = 0; k < n; k++) {
+		int64_t t0 = now_ns();
+		for (uint64_t i = 0; i < iters; i++)
+			sink += i * 7;
+		t[k] = now_ns() - t0;
+	}
+	qsort(t, (size_t)n, sizeof(t[0]), cmp_i64);
+	return t[(n * 99) / 100];
+}
 
 static void bench(const struct hw_router *r, const char *label, const char *body)
 {
@@ -152,13 +184,16 @@ static void bench(const struct hw_router *r, const char *label, const char *body
 		sink += res.score;
 	}
 	qsort(t, (size_t)n, sizeof(t[0]), cmp_i64);
-	int64_t p99 = t[(n * 99) / 100];
+	int64_t p99 = t[(n * 99) / 100], p50 = t[n / 2];
+	int64_t floor = floor_p99(p50, n);
 	printf("%-26s %7zu bytes  est_tokens %6lld  tier %-11s calls %5d  p50 %7.2f us  p99 %7.2f us"
-	       "  max %8.2f us  reason \"%s\"\n",
-	       label, strlen(body), (long long)chat.est_tokens, res.tier, n, t[n / 2] / 1e3,
-	       p99 / 1e3, t[n - 1] / 1e3, res.reason);
-	if (strstr(label, "10 KB"))
+	       "  max %8.2f us  busy-loop p99 %7.2f us  reason \"%s\"\n",
+	       label, strlen(body), (long long)chat.est_tokens, res.tier, n, p50 / 1e3, p99 / 1e3,
+	       t[n - 1] / 1e3, floor / 1e3, res.reason);
+	if (strstr(label, "10 KB")) {
 		p99_10kb = p99;
+		p99_10kb_floor = floor;
+	}
 	(void)sink;
 	hw_chat_req_free(&chat);
 }
@@ -193,8 +228,11 @@ int main(void)
 	char *conv = conversation();
 	bench(r, "16 KB conversation, tools", conv);
 	free(conv);
-	printf("target: p99 <= %.0f us at 10 KB: %.2f us, %s\n", TARGET_10KB_P99_NS / 1e3,
-	       p99_10kb / 1e3, p99_10kb >= 0 && p99_10kb <= TARGET_10KB_P99_NS ? "met" : "NOT met");
+	printf("target: p99 <= %.0f us at 10 KB: %.2f us, %s (a busy loop of the same median: p99 "
+	       "%.2f us on this machine)\n",
+	       TARGET_10KB_P99_NS / 1e3, p99_10kb / 1e3,
+	       p99_10kb >= 0 && p99_10kb <= TARGET_10KB_P99_NS ? "met" : "NOT met",
+	       p99_10kb_floor / 1e3);
 	hw_router_free(r);
 	hw_catalog_free(cat);
 	hw_config_free(cfg);
