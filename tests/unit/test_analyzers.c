@@ -538,6 +538,117 @@ static void test_large_text(void **state)
 	free(big);
 }
 
+/* ---- the vector paths against byte-at-a-time references, on random texts ---- */
+
+/* SPEC §7.3's normalization written the plain way: lowercase ASCII and Latin-1 capitals,
+ * whitespace runs (no-break and thin no-break spaces included) to one space, or one line
+ * break when the run holds one, none at the start; typographic apostrophes to '. */
+static size_t reference_normalize(const char *src, size_t len, char *out)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t n = 0;
+	int pending = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = p[i];
+		int ws = 0;
+		if (c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r') {
+			ws = 1;
+		} else if (c == '\n') {
+			ws = 2;
+		} else if (c == 0xC2 && i + 1 < len && p[i + 1] == 0xA0) {
+			ws = 1;
+			i++;
+		} else if (c == 0xE2 && i + 2 < len && p[i + 1] == 0x80 && p[i + 2] == 0xAF) {
+			ws = 1;
+			i += 2;
+		}
+		if (ws) {
+			if (ws > pending)
+				pending = ws;
+			continue;
+		}
+		if (pending && n)
+			out[n++] = pending == 2 ? '\n' : ' ';
+		pending = 0;
+		if (c >= 'A' && c <= 'Z') {
+			out[n++] = (char)(c + 32);
+		} else if (c == 0xC3 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9E &&
+			   p[i + 1] != 0x97) {
+			out[n++] = (char)0xC3;
+			out[n++] = (char)(p[++i] + 0x20);
+		} else if (c == 0xE2 && i + 2 < len && p[i + 1] == 0x80 &&
+			   (p[i + 2] == 0x98 || p[i + 2] == 0x99)) {
+			out[n++] = '\'';
+			i += 2;
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	return n;
+}
+
+/* A random text over pieces that exercise every normalization case and the analyzers'
+ * keywords, in runs long enough for the 16- and 64-byte blocks. */
+static size_t random_text(char *buf, size_t cap, unsigned *seed)
+{
+	static const char *const pieces[] = {
+	    "a", "Z", "Hello", "world", "must", "Should", "JSON", "then", "explain", "def foo(",
+	    "class Bar:", "select x from y", "import os", "main.c", "e.g.", "x;", "{", " ", "  ",
+	    "\n", " \n ", "\t", "\r\n", "\xc2\xa0", "\xe2\x80\xaf", "\xe2\x80\x99", "\xc3\x89t\xc3\xa9",
+	    "d'accord", "1. ", "- ", "```", "0123456789", "tax2", "abcdefghijklmnopqrstuvwxyz"};
+	size_t n = 0;
+	size_t want = (size_t)(rand_r(seed) % (unsigned)(cap - 64));
+	while (n < want) {
+		const char *piece = pieces[rand_r(seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+		size_t l = strlen(piece);
+		memcpy(buf + n, piece, l);
+		n += l;
+	}
+	return n;
+}
+
+static void test_normalize_matches_reference(void **state)
+{
+	(void)state;
+	unsigned seed = 12345;
+	static char text[2048], got[2048], want[2048];
+	for (int round = 0; round < 3000; round++) {
+		size_t len = random_text(text, sizeof(text) - 64, &seed);
+		size_t gn = hw_analyzers_normalize(text, len, got);
+		size_t wn = reference_normalize(text, len, want);
+		if (gn != wn || memcmp(got, want, gn) != 0)
+			fail_msg("round %d: normalization differs for %zu bytes", round, len);
+	}
+}
+
+/* A keyword that starts with punctuation sends the scan byte by byte; it never occurs in
+ * the random texts, so both scans must find exactly the same. */
+static void test_scan_paths_agree(void **state)
+{
+	(void)state;
+	struct env *vec = env_new("");
+	struct env *bytes = env_new(
+	    "routing: {keywords: {domain_science: [\"#qq#\", theorem, integral, equation, quantum, "
+	    "statistics, regression, \"th\\u00e9or\\u00e8me\", \"int\\u00e9grale\", "
+	    "\"\\u00e9quation\", quantique, statistique]}}\n");
+	unsigned seed = 777;
+	static char text[4096];
+	for (int round = 0; round < 1500; round++) {
+		size_t len = random_text(text, sizeof(text) - 64, &seed);
+		text[len] = '\0';
+		struct hw_analysis a, b;
+		analyze_user(vec, text, &a);
+		analyze_user(bytes, text, &b);
+		for (int k = 0; k < HW_AN__COUNT; k++)
+			if (a.value[k] != b.value[k])
+				fail_msg("round %d: analyzer %d: %f vs %f", round, k, a.value[k], b.value[k]);
+		assert_int_equal(a.user_lists, b.user_lists);
+		assert_int_equal(a.score_e4, b.score_e4);
+	}
+	env_free(vec);
+	env_free(bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +662,8 @@ int main(void)
 	    cmocka_unit_test(test_ultra_light_gates),
 	    cmocka_unit_test(test_config_overrides),
 	    cmocka_unit_test(test_large_text),
+	    cmocka_unit_test(test_normalize_matches_reference),
+	    cmocka_unit_test(test_scan_paths_agree),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

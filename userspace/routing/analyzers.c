@@ -6,6 +6,7 @@
  * word are compared in place, multi-word keywords included. */
 #include "routing/analyzers.h"
 
+#include <emmintrin.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -124,6 +125,15 @@ struct kw_slot {
 	uint32_t tok_len, hash, first, count;
 };
 
+#define WORD_SIG_BITS 8192
+
+static inline uint32_t word_sig_bit(const char *w, size_t len)
+{
+	uint32_t x = (uint32_t)(unsigned char)w[0] * 0x9E3779B1u ^
+		     (uint32_t)(unsigned char)w[len - 1] * 0x85EBCA77u ^ (uint32_t)len * 0xC2B2AE3Du;
+	return (x >> 13) & (WORD_SIG_BITS - 1);
+}
+
 struct hw_analyzers {
 	char *pool;
 	struct kw *kws;
@@ -131,9 +141,9 @@ struct hw_analyzers {
 	struct kw_slot *slots;
 	uint32_t slot_mask;
 	uint32_t n_punct; /* kws[0 .. n_punct) start with a non-word byte; checked everywhere */
-	/* Bit l of first_len[c]: some keyword's first word starts with byte c and is l bytes
-	 * long (l < 64): most words of a text are rejected on this, before any hashing. */
-	uint64_t first_len[256];
+	/* A one-probe Bloom filter over (first byte, last byte, length) of every keyword's first
+	 * word: most words of a text are rejected on it, before any hashing. */
+	uint64_t word_sig[WORD_SIG_BITS / 64];
 	double weight[HW_AN__COUNT];
 };
 
@@ -183,6 +193,48 @@ static void plain_lower_init(void)
 			plain_lower[c] = (unsigned char)(byte_class[c] == UP ? c + 32 : c);
 }
 
+/* Sixteen bytes at a time while they need nothing but lowercasing: printable ASCII with
+ * lone spaces and line breaks (most of any prompt). Stops before a block with a non-ASCII
+ * byte, a tab or other control byte, two whitespace bytes in a row, or leading whitespace;
+ * a block ending in whitespace leaves that byte to the general path, which knows what
+ * follows it. Returns the bytes consumed; out may receive up to 16 bytes past what it
+ * reports, inside the buffer the input bounds. SSE2 is part of x86-64. */
+static size_t norm_blocks(const unsigned char *p, size_t len, char *out, size_t *n_io)
+{
+#if defined(__SSE2__)
+	size_t i = 0, n = *n_io;
+	const __m128i below = _mm_set1_epi8(0x21), space = _mm_set1_epi8(' '),
+		      nl = _mm_set1_epi8('\n'), a_1 = _mm_set1_epi8('A' - 1),
+		      z1 = _mm_set1_epi8('Z' + 1), case_bit = _mm_set1_epi8(0x20);
+	while (i + 16 <= len) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		if (_mm_movemask_epi8(v))
+			break; /* a byte >= 0x80 */
+		unsigned ws = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, below));
+		if (ws) {
+			unsigned plain_ws = (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, nl)));
+			if (plain_ws != ws || (ws & (ws >> 1)) || (n == 0 && (ws & 1)))
+				break;
+		}
+		__m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, a_1), _mm_cmplt_epi8(v, z1));
+		v = _mm_add_epi8(v, _mm_and_si128(upper, case_bit));
+		_mm_storeu_si128((__m128i *)(out + n), v);
+		size_t used = (ws & 0x8000) ? 15 : 16;
+		n += used;
+		i += used;
+	}
+	*n_io = n;
+	return i;
+#else
+	(void)p;
+	(void)len;
+	(void)out;
+	(void)n_io;
+	return 0;
+#endif
+}
+
 static void norm_feed(struct norm *s, const char *src, size_t len)
 {
 	/* Locals, not s->...: stores through a char pointer would force reloads of s. */
@@ -202,6 +254,7 @@ static void norm_feed(struct norm *s, const char *src, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		/* The common case, a run of plain bytes with no space pending, in a tight loop. */
 		if (!pending) {
+			i += norm_blocks(p + i, len - i, out, &n);
 			unsigned char m;
 			while (i < len && (m = plain_lower[p[i]]) != 0) {
 				out[n++] = (char)m;
@@ -403,7 +456,8 @@ static int index_keywords(struct hw_analyzers *a)
 		while (j < n && kw_cmp_tok(k, &a->kws[j]) == 0)
 			j++;
 		uint32_t h = hash_bytes(k->s, k->tok_len);
-		a->first_len[(unsigned char)k->s[0]] |= k->tok_len < 64 ? 1ull << k->tok_len : 1ull << 63;
+		uint32_t bit = word_sig_bit(k->s, k->tok_len);
+		a->word_sig[bit / 64] |= 1ull << (bit % 64);
 		uint32_t s = h & a->slot_mask;
 		while (a->slots[s].tok)
 			s = (s + 1) & a->slot_mask;
@@ -504,23 +558,44 @@ static void syntax_word(struct syntax *y, const char *t, size_t n, size_t i, siz
 		y->found |= y->select_seen;
 }
 
-static void scan_text(const struct hw_analyzers *a, const char *t, size_t n, struct scan *s,
-		      struct syntax *y)
+/* One word t[i, j): the code analyzer's cues, then the keywords whose first word it is. */
+static inline void scan_word(const struct hw_analyzers *a, const char *t, size_t n, size_t i,
+			     size_t j, struct scan *s, struct syntax *y)
+{
+	size_t len = j - i;
+	if (y && !y->found && len >= 3 && len <= 8)
+		syntax_word(y, t, n, i, len);
+	uint32_t bit = word_sig_bit(t + i, len);
+	if (!(a->word_sig[bit / 64] & (1ull << (bit % 64))))
+		return;
+	const struct kw_slot *sl = slot_find(a, t + i, (uint32_t)len, hash_bytes(t + i, len));
+	if (sl)
+		for (uint32_t k = sl->first; k < sl->first + sl->count; k++)
+			if (kw_at(&a->kws[k], t + i, n - i))
+				record(s, &a->kws[k], i);
+}
+
+static inline void scan_newline(const char *t, size_t i, struct syntax *y)
+{
+	if (i > y->line && (t[i - 1] == ';' || t[i - 1] == '{'))
+		y->found = true;
+	y->line = i + 1;
+	y->select_seen = false;
+}
+
+/* Byte by byte: for keyword lists with entries that start with punctuation, which may
+ * begin at any non-word byte. */
+static void scan_bytes(const struct hw_analyzers *a, const char *t, size_t n, struct scan *s,
+		       struct syntax *y)
 {
 	size_t i = 0;
-	if (y && n && (t[n - 1] == ';' || t[n - 1] == '{'))
-		y->found = true;
 	while (i < n) {
 		if (!is_word((unsigned char)t[i])) {
-			if (y && t[i] == '\n') {
-				if (i > y->line && (t[i - 1] == ';' || t[i - 1] == '{'))
-					y->found = true;
-				y->line = i + 1;
-				y->select_seen = false;
-			}
+			if (y && t[i] == '\n')
+				scan_newline(t, i, y);
 			/* Whole word runs are skipped below, so the byte before is never a word
 			 * byte unless i ends one: that case is excluded here. */
-			if (a->n_punct && (i == 0 || !is_word((unsigned char)t[i - 1])))
+			if (i == 0 || !is_word((unsigned char)t[i - 1]))
 				for (uint32_t k = 0; k < a->n_punct; k++)
 					if (kw_at(&a->kws[k], t + i, n - i))
 						record(s, &a->kws[k], i);
@@ -530,20 +605,82 @@ static void scan_text(const struct hw_analyzers *a, const char *t, size_t n, str
 		size_t j = i + 1;
 		while (j < n && is_word((unsigned char)t[j]))
 			j++;
-		size_t len = j - i;
-		if (y && !y->found && len >= 3 && len <= 8)
-			syntax_word(y, t, n, i, len);
-		if (!(a->first_len[(unsigned char)t[i]] & (len < 64 ? 1ull << len : 1ull << 63))) {
-			i = j;
-			continue;
-		}
-		const struct kw_slot *sl = slot_find(a, t + i, (uint32_t)len, hash_bytes(t + i, len));
-		if (sl)
-			for (uint32_t k = sl->first; k < sl->first + sl->count; k++)
-				if (kw_at(&a->kws[k], t + i, n - i))
-					record(s, &a->kws[k], i);
+		scan_word(a, t, n, i, j, s, y);
 		i = j;
 	}
+}
+
+#if defined(__SSE2__)
+/* Bit k: byte k of the 16 is a word byte ([0-9A-Za-z] or >= 0x80). */
+static inline unsigned word_bits16(__m128i v)
+{
+	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+				      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+	__m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* 'A'..'Z' -> 'a'..'z' */
+	__m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+				       _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+	__m128i high = _mm_cmplt_epi8(v, _mm_setzero_si128()); /* >= 0x80 as signed < 0 */
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(digit, letter), high));
+}
+#endif
+
+/* Keyword matches (and the code cues of the user text) in one normalized text. Word starts
+ * and line breaks are found 64 bytes at a time from SIMD byte masks, so the per-byte work
+ * is a few vector instructions and each word costs one filter test, most words rejected
+ * before any hashing. */
+static void scan_text(const struct hw_analyzers *a, const char *t, size_t n, struct scan *s,
+		      struct syntax *y)
+{
+	if (y && n && (t[n - 1] == ';' || t[n - 1] == '{'))
+		y->found = true;
+#if defined(__SSE2__)
+	if (a->n_punct) {
+		scan_bytes(a, t, n, s, y);
+		return;
+	}
+	uint64_t prev_word = 0;
+	for (size_t base = 0; base < n; base += 64) {
+		char pad[64];
+		const char *blk = t + base;
+		size_t left = n - base;
+		if (left < 64) {
+			memset(pad, 0, sizeof(pad));
+			memcpy(pad, blk, left);
+			blk = pad;
+		}
+		uint64_t wm = 0, nlm = 0;
+		for (int k = 0; k < 4; k++) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(blk + 16 * k));
+			wm |= (uint64_t)word_bits16(v) << (16 * k);
+			nlm |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')))
+			       << (16 * k);
+		}
+		uint64_t starts = wm & ~((wm << 1) | prev_word);
+		uint64_t events = starts | (y ? nlm : 0);
+		while (events) {
+			unsigned off = (unsigned)__builtin_ctzll(events);
+			events &= events - 1;
+			size_t q = base + off;
+			if ((nlm >> off) & 1) {
+				scan_newline(t, q, y);
+				continue;
+			}
+			uint64_t rest = ~wm & (~0ull << off);
+			size_t e;
+			if (rest) {
+				e = base + (unsigned)__builtin_ctzll(rest);
+			} else {
+				e = base + 64; /* the word runs into the next block */
+				while (e < n && is_word((unsigned char)t[e]))
+					e++;
+			}
+			scan_word(a, t, n, q, e < n ? e : n, s, y);
+		}
+		prev_word = wm >> 63;
+	}
+#else
+	scan_bytes(a, t, n, s, y);
+#endif
 }
 
 /* Lists holding a keyword equal to the whole text. */
