@@ -22,7 +22,8 @@
  * 2-CPU machine the client must take as little CPU away from the targets as it can.
  *
  *   sse_client --url http://127.0.0.1:PORT/PATH --body-file F --events E --pacing-ms P
- *              [--connections C] [--requests N] [--duration S] [--key K] [--raw FILE]
+ *              [--connections C] [--requests N] [--duration S] [--stagger-ms G] [--key K]
+ *              [--raw FILE]
  *   sse_client --summarize FILE...     pooled percentiles of --raw files (several runs)
  *
  * It prints one line: "SSE requests=.. errors=.. ttft_p50_us=.. ttft_p99_us=.. ttft_max_us=..
@@ -176,6 +177,7 @@ struct conn {
 	uint64_t ev[MAX_EVENTS];
 	size_t nev;
 	bool bad; /* a framing error: the response is an error and the connection is dropped */
+	uint64_t not_before; /* the first request's staggered start */
 };
 
 static struct {
@@ -471,7 +473,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: sse_client --url http://127.0.0.1:PORT/PATH --body-file F "
 			"--events E --pacing-ms P [--connections C] [--requests N] "
-			"[--duration S] [--key K] [--raw FILE]\n"
+			"[--duration S] [--stagger-ms G] [--key K] [--raw FILE]\n"
 			"       sse_client --summarize FILE...\n");
 	exit(2);
 }
@@ -480,13 +482,14 @@ int main(int argc, char **argv)
 {
 	const char *url = NULL, *body_file = NULL, *key = NULL, *raw = NULL;
 	long conns = 1, requests = 1000000, duration_s = 10, events = 0;
-	double pacing_ms = 0;
+	double pacing_ms = 0, stagger_ms = 0;
 	static const struct option opts[] = {
 		{"url", required_argument, NULL, 'u'},	   {"body-file", required_argument, NULL, 'b'},
 		{"events", required_argument, NULL, 'e'},   {"pacing-ms", required_argument, NULL, 'p'},
 		{"connections", required_argument, NULL, 'c'},
 		{"requests", required_argument, NULL, 'n'}, {"duration", required_argument, NULL, 'd'},
 		{"key", required_argument, NULL, 'k'},	   {"raw", required_argument, NULL, 'r'},
+		{"stagger-ms", required_argument, NULL, 'g'},
 		{"summarize", no_argument, NULL, 's'},	   {NULL, 0, NULL, 0},
 	};
 	int o;
@@ -501,12 +504,13 @@ int main(int argc, char **argv)
 		case 'd': duration_s = atol(optarg); break;
 		case 'k': key = optarg; break;
 		case 'r': raw = optarg; break;
+		case 'g': stagger_ms = atof(optarg); break;
 		case 's': return summarize(argc - optind, argv + optind);
 		default: usage();
 		}
 	}
 	if (!url || !body_file || events < 1 || events > MAX_EVENTS || conns < 1 ||
-	    conns > MAX_CONNS || requests < 1 || duration_s < 1 || pacing_ms < 0)
+	    conns > MAX_CONNS || requests < 1 || duration_s < 1 || pacing_ms < 0 || stagger_ms < 0)
 		usage();
 
 	/* Only plain http to an IPv4 address: the benchmark never leaves loopback. */
@@ -549,8 +553,15 @@ int main(int argc, char **argv)
 	static char buf[READ_BUF];
 	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)duration_s * 1000000000u;
 	long started = 0;
-	for (long i = 0; i < conns; i++)
+	/* Streams of equal length started together stay in lockstep: every connection's events
+	 * and next request would arrive in one burst, and a proxy's own delays would spread them
+	 * out, making it look faster than direct. Spreading the first requests over --stagger-ms
+	 * (run.sh passes one stream's length) gives every target the same steady mix. */
+	for (long i = 0; i < conns; i++) {
 		cs[i].fd = -1;
+		cs[i].not_before = t0 + (uint64_t)(stagger_ms * 1e6 * (double)i / (double)conns);
+	}
+	uint64_t stagger_end = t0 + (uint64_t)(stagger_ms * 1e6);
 
 	for (;;) {
 		uint64_t now = now_ns();
@@ -562,7 +573,7 @@ int main(int argc, char **argv)
 				record(c, false);
 				conn_close(c);
 			}
-			if (c->st == C_IDLE && more) {
+			if (c->st == C_IDLE && more && now >= c->not_before) {
 				if (c->fd < 0 && conn_open(c) < 0) {
 					/* Counted like a failed request, so a dead target ends the run. */
 					g_requests++;
@@ -581,13 +592,14 @@ int main(int argc, char **argv)
 			pfd[i].revents = 0;
 			busy += c->st != C_IDLE;
 		}
+		bool staggering = now < stagger_end;
 		if (!busy) {
 			if (!(started < requests && now_ns() < deadline))
 				break;
-			usleep(10000); /* every connect failed: do not spin */
+			usleep(staggering ? 1000 : 10000); /* waiting to start, or every connect failed */
 			continue;
 		}
-		int n = poll(pfd, (nfds_t)conns, 100);
+		int n = poll(pfd, (nfds_t)conns, staggering ? 1 : 100);
 		if (n < 0 && errno != EINTR)
 			die("poll failed");
 		for (long i = 0; i < conns && n > 0; i++) {
