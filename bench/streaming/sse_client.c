@@ -8,13 +8,18 @@
  * and hiwayd's answers alike) and notes the time of each `data:` line. Per request it records:
  *
  *   TTFT      from the write() call that sent the request's last bytes (the clock is read just
- *             before it) to the return of the read() that completed the first `data:` line (the first event; with the benchmark's
- *             first_byte_delay_ms 0 the upstream sends it at once, so TTFT is pure path latency)
+ *             before it) to the return of the read() that completed the first `data:` line
+ *             (the first event; with the benchmark's first_byte_delay_ms 0 the upstream sends
+ *             it at once, so TTFT is pure path latency)
  *   jitter    for each of the first E events after the first, |gap - pacing|, where gap is the
  *             time since the previous event and pacing the upstream's chunk_delay_ms: how much a
  *             proxy bunches up or delays chunks (the fake's own timer jitter is in every target,
  *             which is why run.sh compares against direct)
  *   duration  from the first to the E-th event: E-1 pacing intervals plus whatever is added
+ *
+ * TTFT is also split by whether the request was the first on its connection: a proxy's cost of
+ * a new client connection (accept, per-connection set-up) lands on that request alone, and at
+ * c=32 those are 2 % of a run, enough to move its p99. "warm" is every later request.
  *
  * A request counts as an error when it is not a 200, ends with fewer than E events, breaks off
  * or exceeds the request timeout. It runs until N requests were started or S seconds passed,
@@ -27,8 +32,9 @@
  *   sse_client --summarize FILE...     pooled percentiles of --raw files (several runs)
  *
  * It prints one line: "SSE requests=.. errors=.. ttft_p50_us=.. ttft_p99_us=.. ttft_max_us=..
- * jitter_p50_us=.. jitter_p99_us=.. jitter_max_us=.. dur_p50_us=.. dur_p99_us=.. elapsed_ms=..".
- * --raw appends every sample ("t US", "j US", "d US", and "e N" for errors) to FILE. */
+ * jitter_p50_us=.. jitter_p99_us=.. jitter_max_us=.. dur_p50_us=.. dur_p99_us=.. first_n=..
+ * first_ttft_p50_us=.. warm_ttft_p50_us=.. warm_ttft_p99_us=.. elapsed_ms=..". --raw appends
+ * every sample ("t US" and "f US" or "w US" per request, "j US", "d US", "e N" for errors). */
 #define _GNU_SOURCE /* asprintf */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,7 +110,7 @@ static double pct(struct samples *s, double p)
 	return s->v[rank - 1];
 }
 
-static struct samples g_ttft, g_jitter, g_dur;
+static struct samples g_ttft, g_jitter, g_dur, g_first, g_warm;
 static unsigned long g_requests, g_errors;
 
 static void print_summary(uint64_t elapsed_ns)
@@ -112,12 +118,16 @@ static void print_summary(uint64_t elapsed_ns)
 	qsort(g_ttft.v, g_ttft.n, sizeof(double), cmp_double);
 	qsort(g_jitter.v, g_jitter.n, sizeof(double), cmp_double);
 	qsort(g_dur.v, g_dur.n, sizeof(double), cmp_double);
+	qsort(g_first.v, g_first.n, sizeof(double), cmp_double);
+	qsort(g_warm.v, g_warm.n, sizeof(double), cmp_double);
 	printf("SSE requests=%lu errors=%lu ttft_p50_us=%.0f ttft_p99_us=%.0f ttft_max_us=%.0f "
 	       "jitter_p50_us=%.0f jitter_p99_us=%.0f jitter_max_us=%.0f dur_p50_us=%.0f "
-	       "dur_p99_us=%.0f elapsed_ms=%" PRIu64 "\n",
+	       "dur_p99_us=%.0f first_n=%zu first_ttft_p50_us=%.0f warm_ttft_p50_us=%.0f "
+	       "warm_ttft_p99_us=%.0f elapsed_ms=%" PRIu64 "\n",
 	       g_requests, g_errors, pct(&g_ttft, 0.50), pct(&g_ttft, 0.99), pct(&g_ttft, 1.0),
 	       pct(&g_jitter, 0.50), pct(&g_jitter, 0.99), pct(&g_jitter, 1.0), pct(&g_dur, 0.50),
-	       pct(&g_dur, 0.99), elapsed_ns / 1000000);
+	       pct(&g_dur, 0.99), g_first.n, pct(&g_first, 0.50), pct(&g_warm, 0.50),
+	       pct(&g_warm, 0.99), elapsed_ns / 1000000);
 }
 
 /* --summarize: the pooled distribution of several runs' raw samples, because at c=1 one run
@@ -136,6 +146,10 @@ static int summarize(int argc, char **argv)
 			if (kind == 't') {
 				push(&g_ttft, v);
 				g_requests++;
+			} else if (kind == 'f') {
+				push(&g_first, v);
+			} else if (kind == 'w') {
+				push(&g_warm, v);
 			} else if (kind == 'j') {
 				push(&g_jitter, v);
 			} else if (kind == 'd') {
@@ -177,7 +191,8 @@ struct conn {
 	uint64_t ev[MAX_EVENTS];
 	size_t nev;
 	bool bad; /* a framing error: the response is an error and the connection is dropped */
-	uint64_t not_before; /* the first request's staggered start */
+	uint64_t not_before;  /* the first request's staggered start */
+	unsigned long served; /* responses on this connection since it was opened */
 };
 
 static struct {
@@ -211,6 +226,7 @@ static int conn_open(struct conn *c)
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	c->fd = fd;
+	c->served = 0;
 	return 0;
 }
 
@@ -231,6 +247,7 @@ static void start_request(struct conn *c, uint64_t now)
 static void record(struct conn *c, bool ok)
 {
 	g_requests++;
+	bool first = c->served++ == 0;
 	if (!ok || c->status != 200 || c->nev < g.events || c->nev == 0) {
 		g_errors++;
 		if (g.raw)
@@ -239,8 +256,9 @@ static void record(struct conn *c, bool ok)
 	}
 	double ttft = (double)(c->ev[0] - c->t_sent) / 1000.0;
 	push(&g_ttft, ttft);
+	push(first ? &g_first : &g_warm, ttft);
 	if (g.raw)
-		fprintf(g.raw, "t %.1f\n", ttft);
+		fprintf(g.raw, "t %.1f\n%c %.1f\n", ttft, first ? 'f' : 'w', ttft);
 	size_t last = g.events ? g.events - 1 : 0;
 	for (size_t k = 1; k <= last; k++) {
 		double gap = (double)(c->ev[k] - c->ev[k - 1]) / 1000.0;
@@ -382,7 +400,8 @@ static int parse_head(struct conn *c, size_t len)
 			break;
 		size_t ll = (size_t)(eol - line);
 		const char *v;
-		if (header_is(line, ll, "transfer-encoding", &v) && strncasecmp(v, "chunked", 7) == 0) {
+		if (header_is(line, ll, "transfer-encoding", &v) &&
+		    strncasecmp(v, "chunked", 7) == 0) {
 			c->mode = B_CHUNKED;
 		} else if (header_is(line, ll, "content-length", &v) && c->mode != B_CHUNKED) {
 			c->mode = B_LENGTH;
@@ -416,7 +435,7 @@ static bool input(struct conn *c, const char *p, size_t n, uint64_t t)
 			size_t old = c->head_len;
 			c->head_len += take;
 			c->head[c->head_len] = '\0';
-			/* Search from a little before the new bytes: the blank line may straddle reads. */
+			/* From just before the new bytes: the blank line may straddle reads. */
 			char *hend = strstr(c->head + (old > 3 ? old - 3 : 0), "\r\n\r\n");
 			if (!hend) {
 				p += take;
@@ -484,29 +503,56 @@ int main(int argc, char **argv)
 	long conns = 1, requests = 1000000, duration_s = 10, events = 0;
 	double pacing_ms = 0, stagger_ms = 0;
 	static const struct option opts[] = {
-		{"url", required_argument, NULL, 'u'},	   {"body-file", required_argument, NULL, 'b'},
-		{"events", required_argument, NULL, 'e'},   {"pacing-ms", required_argument, NULL, 'p'},
-		{"connections", required_argument, NULL, 'c'},
-		{"requests", required_argument, NULL, 'n'}, {"duration", required_argument, NULL, 'd'},
-		{"key", required_argument, NULL, 'k'},	   {"raw", required_argument, NULL, 'r'},
-		{"stagger-ms", required_argument, NULL, 'g'},
-		{"summarize", no_argument, NULL, 's'},	   {NULL, 0, NULL, 0},
+	    {"url", required_argument, NULL, 'u'},
+	    {"body-file", required_argument, NULL, 'b'},
+	    {"events", required_argument, NULL, 'e'},
+	    {"pacing-ms", required_argument, NULL, 'p'},
+	    {"connections", required_argument, NULL, 'c'},
+	    {"requests", required_argument, NULL, 'n'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"raw", required_argument, NULL, 'r'},
+	    {"stagger-ms", required_argument, NULL, 'g'},
+	    {"summarize", no_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'u': url = optarg; break;
-		case 'b': body_file = optarg; break;
-		case 'e': events = atol(optarg); break;
-		case 'p': pacing_ms = atof(optarg); break;
-		case 'c': conns = atol(optarg); break;
-		case 'n': requests = atol(optarg); break;
-		case 'd': duration_s = atol(optarg); break;
-		case 'k': key = optarg; break;
-		case 'r': raw = optarg; break;
-		case 'g': stagger_ms = atof(optarg); break;
-		case 's': return summarize(argc - optind, argv + optind);
-		default: usage();
+		case 'u':
+			url = optarg;
+			break;
+		case 'b':
+			body_file = optarg;
+			break;
+		case 'e':
+			events = atol(optarg);
+			break;
+		case 'p':
+			pacing_ms = atof(optarg);
+			break;
+		case 'c':
+			conns = atol(optarg);
+			break;
+		case 'n':
+			requests = atol(optarg);
+			break;
+		case 'd':
+			duration_s = atol(optarg);
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'r':
+			raw = optarg;
+			break;
+		case 'g':
+			stagger_ms = atof(optarg);
+			break;
+		case 's':
+			return summarize(argc - optind, argv + optind);
+		default:
+			usage();
 		}
 	}
 	if (!url || !body_file || events < 1 || events > MAX_EVENTS || conns < 1 ||
@@ -575,7 +621,8 @@ int main(int argc, char **argv)
 			}
 			if (c->st == C_IDLE && more && now >= c->not_before) {
 				if (c->fd < 0 && conn_open(c) < 0) {
-					/* Counted like a failed request, so a dead target ends the run. */
+					/* Counted like a failed request, so a dead target ends the
+					 * run. */
 					g_requests++;
 					g_errors++;
 					started++;
@@ -596,7 +643,8 @@ int main(int argc, char **argv)
 		if (!busy) {
 			if (!(started < requests && now_ns() < deadline))
 				break;
-			usleep(staggering ? 1000 : 10000); /* waiting to start, or every connect failed */
+			usleep(staggering ? 1000
+					  : 10000); /* waiting to start, or every connect failed */
 			continue;
 		}
 		int n = poll(pfd, (nfds_t)conns, staggering ? 1 : 100);
@@ -608,10 +656,11 @@ int main(int argc, char **argv)
 				continue;
 			if (c->st == C_SEND) {
 				/* Read the clock before the write: a write to loopback can wake the
-				 * target, which may answer before this process runs again, so a clock
-				 * read after write() returns could come after the answer. */
+				 * target, which may answer before this process runs again, so a
+				 * clock read after write() returns could come after the answer. */
 				uint64_t t_write = now_ns();
-				ssize_t w = write(c->fd, g.request + c->sent, g.request_len - c->sent);
+				ssize_t w =
+				    write(c->fd, g.request + c->sent, g.request_len - c->sent);
 				if (w < 0 && (errno == EAGAIN || errno == EINTR))
 					continue;
 				if (w <= 0) {
@@ -631,8 +680,10 @@ int main(int argc, char **argv)
 			if (r < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
 			if (r <= 0) {
-				/* EOF ends a close-delimited body cleanly; anywhere else it is an error. */
-				record(c, r == 0 && c->st == C_BODY && c->mode == B_CLOSE && !c->bad);
+				/* EOF ends a close-delimited body cleanly; anywhere else it is an
+				 * error. */
+				record(c,
+				       r == 0 && c->st == C_BODY && c->mode == B_CLOSE && !c->bad);
 				conn_close(c);
 				continue;
 			}
