@@ -519,7 +519,8 @@ static void on_readable(struct h1_conn *c)
 				c->in.cap = want;
 			}
 		}
-		ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, 0);
+		size_t room = c->in.cap - c->in.len - 1;
+		ssize_t n = recv(c->fd, c->in.data + c->in.len, room, 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -534,6 +535,10 @@ static void on_readable(struct h1_conn *c)
 		c->in.len += (size_t)n;
 		c->in.data[c->in.len] = '\0';
 		if (process(c) != H1_MORE)
+			return;
+		/* A short read drained the socket: the level-triggered epoll reports the next
+		 * bytes, so a second recv would only return EAGAIN (one system call per event). */
+		if ((size_t)n < room)
 			return;
 	}
 }
