@@ -23,7 +23,7 @@ static void fail_n(struct hw_breaker *b, int n)
 {
 	for (int i = 0; i < n; i++) {
 		assert_int_equal(hw_breaker_admit(b), HW_ADMIT_PASS);
-		hw_breaker_report(b, HW_OUTCOME_FAILURE);
+		hw_breaker_report(b, HW_OUTCOME_FAILURE, false);
 	}
 }
 
@@ -45,11 +45,11 @@ static void test_success_resets_count(void **state)
 	(void)state;
 	struct hw_breaker *b = hw_breaker_for("p/reset");
 	fail_n(b, 4);
-	hw_breaker_report(b, HW_OUTCOME_SUCCESS);
+	hw_breaker_report(b, HW_OUTCOME_SUCCESS, false);
 	fail_n(b, 4);
-	hw_breaker_report(b, HW_OUTCOME_NEUTRAL);
+	hw_breaker_report(b, HW_OUTCOME_NEUTRAL, false);
 	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_PASS);
-	hw_breaker_report(b, HW_OUTCOME_FAILURE); /* the fifth in a row: neutral does not reset */
+	hw_breaker_report(b, HW_OUTCOME_FAILURE, false); /* the fifth in a row: neutral does not reset */
 	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_OPEN);
 }
 
@@ -67,10 +67,14 @@ static void test_half_open_single_probe(void **state)
 	bool cooling;
 	assert_true(hw_breaker_blocked(b, &cooling));
 	assert_false(cooling);
+	/* an attempt admitted before the opening does not decide the half-open circuit */
+	hw_breaker_report(b, HW_OUTCOME_NEUTRAL, false);
+	hw_breaker_report(b, HW_OUTCOME_SUCCESS, false);
+	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_OPEN);
 	/* a probe ended without a verdict is given back */
-	hw_breaker_report(b, HW_OUTCOME_NEUTRAL);
+	hw_breaker_report(b, HW_OUTCOME_NEUTRAL, true);
 	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_PROBE);
-	hw_breaker_report(b, HW_OUTCOME_SUCCESS);
+	hw_breaker_report(b, HW_OUTCOME_SUCCESS, true);
 	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_PASS);
 	assert_int_equal(hw_breaker_open_count(), 0);
 }
@@ -82,7 +86,7 @@ static void test_failed_probe_reopens(void **state)
 	fail_n(b, 5);
 	hw_clock_set_offset_ms(30000);
 	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_PROBE);
-	hw_breaker_report(b, HW_OUTCOME_FAILURE);
+	hw_breaker_report(b, HW_OUTCOME_FAILURE, true);
 	hw_clock_set_offset_ms(59999);
 	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_OPEN);
 	hw_clock_set_offset_ms(60000);
@@ -107,11 +111,23 @@ static void test_cooldown_capped(void **state)
 	assert_int_equal(hw_breaker_open_count(), 0);
 }
 
+static void test_cooldown_holds_the_probe(void **state)
+{
+	(void)state;
+	struct hw_breaker *b = hw_breaker_for("p/coolprobe");
+	fail_n(b, 5);
+	hw_breaker_cooldown(b, 60);
+	hw_clock_set_offset_ms(30000);
+	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_COOLING);
+	hw_clock_set_offset_ms(60000);
+	assert_int_equal(hw_breaker_admit(b), HW_ADMIT_PROBE);
+}
+
 static void test_null_breaker_passes(void **state)
 {
 	(void)state;
 	assert_int_equal(hw_breaker_admit(NULL), HW_ADMIT_PASS);
-	hw_breaker_report(NULL, HW_OUTCOME_FAILURE);
+	hw_breaker_report(NULL, HW_OUTCOME_FAILURE, false);
 	hw_breaker_cooldown(NULL, 5);
 	char longid[200];
 	memset(longid, 'x', sizeof(longid) - 1);
@@ -127,6 +143,7 @@ int main(void)
 		cmocka_unit_test_setup(test_half_open_single_probe, setup),
 		cmocka_unit_test_setup(test_failed_probe_reopens, setup),
 		cmocka_unit_test_setup(test_cooldown_capped, setup),
+		cmocka_unit_test_setup(test_cooldown_holds_the_probe, setup),
 		cmocka_unit_test_setup(test_null_breaker_passes, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,31 @@ static void test_mistral_adaptations(void **state)
 	done(&b);
 }
 
+/* A fallback builds the next provider's request from the same document: no provider's
+ * adaptations may leak into it. */
+static void test_request_left_as_received(void **state)
+{
+	(void)state;
+	struct built b;
+	build(&b, HW_PROVIDER_MISTRAL, CONVERSATION);
+	char *before = json_dumps(b.r.root, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(b.sent);
+	hw_upstream_call_release(&b.call);
+	memset(&b.call, 0, sizeof(b.call));
+	struct hw_cfg_provider p = {.id = "o", .kind = HW_PROVIDER_OPENAI, .base_url = "http://127.0.0.1:9/v1",
+				    .api_key = "sk-x", .enabled = true};
+	assert_int_equal(hw_openai_build(&p, "m2", p.api_key, &b.r, 5, &b.call, b.map), 0);
+	b.sent = json_loadb(b.call.body, b.call.body_len, 0, NULL);
+	assert_string_equal(str_at(b.sent, "tool_choice"), "required");
+	assert_string_equal(str_at(b.sent, "messages.1.tool_calls.0.id"), "call_abc123");
+	char *after = json_dumps(b.r.root, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(before, after);
+	assert_string_equal(str_at(b.r.root, "tool_choice"), "required");
+	free(before);
+	free(after);
+	done(&b);
+}
+
 static void test_compatible_without_stream_usage(void **state)
 {
 	(void)state;
@@ -125,6 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_openai_kind),
 		cmocka_unit_test(test_mistral_adaptations),
+		cmocka_unit_test(test_request_left_as_received),
 		cmocka_unit_test(test_compatible_without_stream_usage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

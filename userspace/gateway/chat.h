@@ -82,6 +82,8 @@ struct chat {
 	int64_t prompt_tokens, completion_tokens, cached_tokens;
 	int64_t cache_write_tokens; /* part of prompt_tokens written to a prompt cache */
 	bool have_usage;
+	bool absorbed; /* the whole answer's usage and output were read */
+	bool answered; /* an answer reached (or is reaching) the client: only then is it charged */
 	int64_t output_bytes;
 	int64_t t_done_ns, ttft_ns;
 	struct hw_buf echo_wire; /* an echo answer served with delays */

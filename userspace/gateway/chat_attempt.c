@@ -232,13 +232,17 @@ static void on_done(struct hw_upstream_call *call, enum hw_call_result r)
 	c->t_done_ns = hw_clock_mono_ns();
 	req->upstream_ns += c->t_done_ns - call->t_submit_ns;
 	enum attempt_class k = attempt_end(c);
-	hw_breaker_report(c->model->breaker, breaker_outcome(c, k));
+	hw_breaker_report(c->model->breaker, breaker_outcome(c, k), c->probe);
+	bool charged = k == A_SUCCESS || c->started;
+	if (charged)
+		c->answered = true;
 	hw_request_wake_locked(req);
 	pthread_mutex_unlock(&req->lock);
-	hw_chat_estimate_usage(c);
+	if (charged)
+		hw_chat_estimate_usage(c);
 	hw_metrics_upstream(c->model->provider_id, c->model->upstream_model, c->model->upstream_model,
-			    metric_outcome(c), c->t_done_ns - call->t_submit_ns, c->prompt_tokens,
-			    c->completion_tokens);
+			    metric_outcome(c), c->t_done_ns - call->t_submit_ns,
+			    charged ? c->prompt_tokens : 0, charged ? c->completion_tokens : 0);
 	hw_upstream_call_release(call);
 	hw_request_unref(req);
 }
@@ -304,7 +308,8 @@ static enum MHD_Result run_echo(struct chat *c)
 	const struct hw_cfg_provider *p = c->model->provider;
 	c->call.status = 200;
 	bool delayed = p->delay_ms > 0 || p->chunk_delay_ms > 0;
-	hw_breaker_report(c->model->breaker, delayed ? HW_OUTCOME_NEUTRAL : HW_OUTCOME_SUCCESS);
+	if (!delayed) /* a delayed answer reports from on_done, like a provider over HTTP */
+		hw_breaker_report(c->model->breaker, HW_OUTCOME_SUCCESS, c->probe);
 	if (!c->body.stream && !delayed) {
 		snprintf(c->call.content_type, sizeof(c->call.content_type), "application/json");
 		c->answer = hw_echo_completion(&c->body, c->model->upstream_model, c->max_tokens);
@@ -404,7 +409,7 @@ static enum MHD_Result run_upstream(struct chat *c)
 	int rc = build_call(c, msg, sizeof(msg));
 	if (rc < 0) {
 		hw_upstream_call_release(&c->call);
-		hw_breaker_report(c->model->breaker, HW_OUTCOME_NEUTRAL);
+		hw_breaker_report(c->model->breaker, HW_OUTCOME_NEUTRAL, c->probe);
 		if (rc == -EINVAL)
 			return hw_respond_error(req, HW_ERR_INVALID_REQUEST, msg,
 						json_pack("{s:s}", "param", "messages"));
@@ -430,7 +435,14 @@ void hw_chat_attempt_reset(struct chat *c)
 	c->result = HW_CALL_OK;
 	c->prompt_tokens = c->completion_tokens = c->cached_tokens = c->output_bytes = 0;
 	c->cache_write_tokens = 0;
-	c->have_usage = false;
+	c->have_usage = c->absorbed = c->answered = false;
+	/* An echo answer of an earlier attempt (served on timers) is not this one's. */
+	hw_buf_free(&c->echo_wire);
+	memset(&c->echo_wire, 0, sizeof(c->echo_wire));
+	free(c->echo_ends);
+	c->echo_ends = NULL;
+	json_decref(c->tool_id_map);
+	c->tool_id_map = NULL;
 }
 
 enum MHD_Result hw_chat_attempt_next(struct chat *c)
@@ -457,7 +469,7 @@ enum MHD_Result hw_chat_attempt_next(struct chat *c)
 		c->attempts++;
 		snprintf(c->req->routed_model, sizeof(c->req->routed_model), "%s", m->id);
 		if (c->body.stream && hw_chat_decoder_init(c) < 0) {
-			hw_breaker_report(m->breaker, HW_OUTCOME_NEUTRAL);
+			hw_breaker_report(m->breaker, HW_OUTCOME_NEUTRAL, c->probe);
 			return hw_respond_error(c->req, HW_ERR_INTERNAL, "Internal error.", NULL);
 		}
 		if (m->provider->kind == HW_PROVIDER_ECHO)

@@ -84,7 +84,14 @@ void hw_chat_estimate_usage(struct chat *c)
 	if (c->have_usage)
 		return;
 	c->prompt_tokens = c->body.est_tokens;
-	c->completion_tokens = (c->output_bytes + 3) / 4;
+	if (c->interrupted) {
+		/* A broken stream without usage (SPEC §6.4): a third of the bytes, at most what was
+		 * asked for. */
+		int64_t t = (c->output_bytes + 2) / 3;
+		c->completion_tokens = t < c->max_tokens ? t : c->max_tokens;
+	} else {
+		c->completion_tokens = (c->output_bytes + 3) / 4;
+	}
 }
 
 static void count_output(struct chat *c, json_t *message)
@@ -253,6 +260,14 @@ static void relay_chunk(struct chat *c, json_t *chunk)
  * with only the model replaced; message_stop is written at the end, after the hiway event. */
 static void emit_native_event(struct chat *c, const char *event, const char *data, size_t len)
 {
+	char type[64];
+	if (!event[0]) {
+		/* No `event:` line: the type is the data's, as the decoder read it. */
+		json_t *ev = json_loadb(data, len, 0, NULL);
+		snprintf(type, sizeof(type), "%s", json_string_value(json_object_get(ev, "type")) ?: "");
+		json_decref(ev);
+		event = type;
+	}
 	if (strcmp(event, "message_stop") == 0 || strcmp(event, "error") == 0)
 		return;
 	if (strcmp(event, "message_start") != 0) {
@@ -413,6 +428,22 @@ void hw_chat_end_stream(struct chat *c, enum hw_call_result r)
 
 /* ---- whole answers ------------------------------------------------------------------ */
 
+/* Usage and output bytes of a whole answer, read once, as soon as it is parsed: the
+ * metrics and a client that already left need them before the answer is written. */
+static void absorb_answer(struct chat *c)
+{
+	if (c->absorbed)
+		return;
+	c->absorbed = true;
+	json_t *obj = c->answer;
+	note_usage(c, json_object_get(obj, "usage"));
+	hw_openai_map_tool_ids(json_object_get(obj, "choices"), c->tool_id_map, "message");
+	size_t i;
+	json_t *ch;
+	json_array_foreach(json_object_get(obj, "choices"), i, ch)
+		count_output(c, json_object_get(ch, "message"));
+}
+
 bool hw_chat_parse_answer(struct chat *c)
 {
 	json_t *obj = json_loadb(c->raw.data ? c->raw.data : "", c->raw.len, 0, NULL);
@@ -428,6 +459,7 @@ bool hw_chat_parse_answer(struct chat *c)
 	}
 	if (json_is_object(obj) && json_is_array(json_object_get(obj, "choices"))) {
 		c->answer = obj;
+		absorb_answer(c);
 		return true;
 	}
 	json_decref(obj);
@@ -436,15 +468,11 @@ bool hw_chat_parse_answer(struct chat *c)
 
 enum MHD_Result hw_chat_answer_completion(struct chat *c)
 {
+	absorb_answer(c);
+	c->answered = true;
 	json_t *obj = c->answer;
 	c->answer = NULL;
 	json_object_set_new(obj, "model", json_string(c->model->id));
-	note_usage(c, json_object_get(obj, "usage"));
-	hw_openai_map_tool_ids(json_object_get(obj, "choices"), c->tool_id_map, "message");
-	size_t i;
-	json_t *ch;
-	json_array_foreach(json_object_get(obj, "choices"), i, ch)
-		count_output(c, json_object_get(ch, "message"));
 	if (!c->have_usage) {
 		/* The answer says what was charged: the estimate (SPEC §8.5, _hiway.usage_estimated). */
 		hw_chat_estimate_usage(c);

@@ -18,6 +18,9 @@
 static void chat_free(void *arg)
 {
 	struct chat *c = arg;
+	/* Only an answer that reached the client is charged; a failed chain costs nothing. */
+	if (!c->answered && !c->started)
+		c->prompt_tokens = c->completion_tokens = c->cached_tokens = c->cache_write_tokens = 0;
 	hw_usage_record_chat(c->req, c->model, c->tier, c->reason, c->end_user[0] ? c->end_user : NULL,
 			     c->body.model, c->body.stream, c->prompt_tokens, c->completion_tokens,
 			     c->cached_tokens, hw_chat_upstream_cost(c, c->model), hw_chat_baseline_cost(c),

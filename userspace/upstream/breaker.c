@@ -92,21 +92,24 @@ enum hw_breaker_admit hw_breaker_admit(struct hw_breaker *b)
 	pthread_mutex_lock(&b->lock);
 	switch (current(b, now)) {
 	case HW_BREAKER_CLOSED:
+		if (now < b->cool_until_ms)
+			a = HW_ADMIT_COOLING;
 		break;
 	case HW_BREAKER_OPEN:
 		a = HW_ADMIT_OPEN;
 		break;
 	case HW_BREAKER_HALF_OPEN:
+		/* A Retry-After outranks the probe: no probe while the provider asked to wait. */
 		if (b->probe_in_flight) {
 			a = HW_ADMIT_OPEN;
+		} else if (now < b->cool_until_ms) {
+			a = HW_ADMIT_COOLING;
 		} else {
 			b->probe_in_flight = true;
 			a = HW_ADMIT_PROBE;
 		}
 		break;
 	}
-	if (a == HW_ADMIT_PASS && now < b->cool_until_ms)
-		a = HW_ADMIT_COOLING;
 	pthread_mutex_unlock(&b->lock);
 	return a;
 }
@@ -126,37 +129,29 @@ bool hw_breaker_blocked(struct hw_breaker *b, bool *cooling)
 	return blocked;
 }
 
-void hw_breaker_report(struct hw_breaker *b, enum hw_breaker_outcome o)
+void hw_breaker_report(struct hw_breaker *b, enum hw_breaker_outcome o, bool probe)
 {
 	if (!b)
 		return;
 	int64_t now = hw_clock_wall_ms();
 	pthread_mutex_lock(&b->lock);
 	enum hw_breaker_state st = current(b, now);
-	bool probe = st == HW_BREAKER_HALF_OPEN && b->probe_in_flight;
-	switch (o) {
-	case HW_OUTCOME_SUCCESS:
-		b->failures = 0;
-		if (st == HW_BREAKER_HALF_OPEN) {
+	if (probe && b->probe_in_flight) {
+		b->probe_in_flight = false;
+		if (o == HW_OUTCOME_SUCCESS) {
 			b->state = HW_BREAKER_CLOSED;
-			b->probe_in_flight = false;
-		}
-		break;
-	case HW_OUTCOME_FAILURE:
-		if (st == HW_BREAKER_HALF_OPEN) {
-			/* A failed probe (or a straggler of before the opening) reopens for a new wait. */
-			b->state = HW_BREAKER_OPEN;
-			b->opened_ms = now;
-			b->probe_in_flight = false;
-		} else if (st == HW_BREAKER_CLOSED && ++b->failures >= atomic_load(&cfg_failures)) {
-			b->state = HW_BREAKER_OPEN;
+			b->failures = 0;
+		} else if (o == HW_OUTCOME_FAILURE) {
+			b->state = HW_BREAKER_OPEN; /* another full wait before the next probe */
 			b->opened_ms = now;
 		}
-		break;
-	case HW_OUTCOME_NEUTRAL:
-		if (probe)
-			b->probe_in_flight = false;
-		break;
+	} else if (st == HW_BREAKER_CLOSED) {
+		if (o == HW_OUTCOME_SUCCESS) {
+			b->failures = 0;
+		} else if (o == HW_OUTCOME_FAILURE && ++b->failures >= atomic_load(&cfg_failures)) {
+			b->state = HW_BREAKER_OPEN;
+			b->opened_ms = now;
+		}
 	}
 	pthread_mutex_unlock(&b->lock);
 }

@@ -40,7 +40,10 @@ enum hw_breaker_outcome {
 	HW_OUTCOME_FAILURE, /* a breaker failure (§9.2) */
 	HW_OUTCOME_NEUTRAL, /* neither (429, 4xx, client gone): a probe is given back */
 };
-void hw_breaker_report(struct hw_breaker *b, enum hw_breaker_outcome o);
+/* `probe`: the attempt was admitted as the half-open probe. Only the probe decides a
+ * half-open circuit; reports of attempts admitted before the circuit opened are ignored
+ * while it is not closed. */
+void hw_breaker_report(struct hw_breaker *b, enum hw_breaker_outcome o, bool probe);
 /* Cool the model down for `seconds` (a Retry-After), capped at max_cooldown_s. */
 void hw_breaker_cooldown(struct hw_breaker *b, int64_t seconds);
 

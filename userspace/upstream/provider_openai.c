@@ -61,9 +61,16 @@ int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
 		    const char *api_key, struct hw_chat_req *r, int64_t max_tokens,
 		    struct hw_upstream_call *call, json_t *id_map)
 {
-	json_t *body = r->root;
-	if (p->kind == HW_PROVIDER_MISTRAL)
+	/* A shallow copy: the fields set here are top-level, so the client's request stays as
+	 * received for the next candidate of a fallback; Mistral's edits reach into the
+	 * messages, which it gets its own copy of. */
+	json_t *body = json_copy(r->root);
+	if (!body)
+		return -ENOMEM;
+	if (p->kind == HW_PROVIDER_MISTRAL) {
+		json_object_set_new(body, "messages", json_deep_copy(json_object_get(body, "messages")));
 		mistral_adapt(body, id_map);
+	}
 	json_object_set_new(body, "model", json_string(upstream_model));
 	/* The reserved bound is what the provider is told, so the reservation is a true bound. */
 	const char *field = p->kind == HW_PROVIDER_OPENAI ? "max_completion_tokens" : "max_tokens";
@@ -74,15 +81,14 @@ int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
 			  (p->kind == HW_PROVIDER_OPENAI_COMPATIBLE && p->stream_usage);
 	if (r->stream && want_usage) {
 		json_t *so = json_object_get(body, "stream_options");
-		if (!json_is_object(so)) {
-			so = json_object();
-			json_object_set_new(body, "stream_options", so);
-		}
+		so = json_is_object(so) ? json_copy(so) : json_object();
 		json_object_set_new(so, "include_usage", json_true());
+		json_object_set_new(body, "stream_options", so);
 	} else if (p->kind == HW_PROVIDER_MISTRAL) {
 		json_object_del(body, "stream_options");
 	}
 	call->body = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(body);
 	if (!call->body)
 		return -ENOMEM;
 	call->body_len = strlen(call->body);

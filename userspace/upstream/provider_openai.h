@@ -10,10 +10,10 @@
 #include "upstream/engine.h"
 
 /* Fills call->url, headers and body; `api_key` (the workspace's or the server's, NULL or ""
- * for none) goes into the Authorization header. The body is made by editing r->root in place (model,
- * max tokens, stream options; for Mistral the tool choice and tool-call ids, recording each
- * rewritten id in `id_map`): the request is not read for those fields afterwards, and a
- * copy of the whole document per request is what this spares. Returns 0 or -ENOMEM. */
+ * for none) goes into the Authorization header. The body is the request with model, max
+ * tokens and stream options set (for Mistral also the tool choice and tool-call ids, each
+ * rewritten id recorded in `id_map`), built on a copy so that r->root stays as received for
+ * a fallback to another provider. Returns 0 or -ENOMEM. */
 int hw_openai_build(const struct hw_cfg_provider *p, const char *upstream_model,
 		    const char *api_key, struct hw_chat_req *r, int64_t max_tokens,
 		    struct hw_upstream_call *call, json_t *id_map);
