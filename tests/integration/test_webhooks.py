@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -29,7 +30,7 @@ class Receiver:
         self.port = port or free_port()
         self.fail_first = fail_first
         self.secrets = {}  # path -> secret
-        self.attempts = []  # (path, headers dict, body bytes, signature ok)
+        self.attempts = []  # (path, headers dict, body bytes, status answered)
         self.lock = threading.Lock()
         self.server = None
 
@@ -45,8 +46,8 @@ class Receiver:
                 with rec.lock:
                     dlv = self.headers.get("X-HiWay-Delivery")
                     seen = sum(1 for a in rec.attempts if a[1].get("X-HiWay-Delivery") == dlv)
-                    rec.attempts.append((self.path, dict(self.headers), body, ok))
-                status = 500 if seen < rec.fail_first or not ok else 200
+                    status = 500 if seen < rec.fail_first or not ok else 200
+                    rec.attempts.append((self.path, dict(self.headers), body, status))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -71,8 +72,8 @@ class Receiver:
         """Delivery ids answered 200 (signature good, past the failures) for `path`."""
         with self.lock:
             out = {}
-            for p, h, body, ok in self.attempts:
-                if p == path and ok:
+            for p, h, body, status in self.attempts:
+                if p == path and status == 200:
                     out.setdefault(h.get("X-HiWay-Delivery"), []).append((h, body))
             return out
 
@@ -271,6 +272,11 @@ def at_least_once_across_kill(ctx):
     gw.proc.send_signal(signal.SIGKILL)
     gw.proc.wait()
     gw.rc = 0  # killed on purpose
+    db = sqlite3.connect(os.path.join(gw.dir, "hiway.db"))
+    pending = db.execute("SELECT count(*) FROM outbox WHERE webhook_id = ? AND status = "
+                         "'pending'", (h["id"],)).fetchone()[0]
+    db.close()
+    eq(pending, 3, "rows pending when hiwayd was killed")
     rec.start()
     try:
         gw.relaunch()
