@@ -27,10 +27,9 @@
 #define SECRET_PREFIX "whsec_"
 
 static const char *const event_names[] = {
-	"guardian.block",	 "budget.alert",	  "key.rotated",
-	"account.low_balance",	 "passthrough.activated", "passthrough.warning",
-	"passthrough.hard_cut", "passthrough.deactivated", "security.event",
-	NULL,
+	"guardian.block", "budget.alert", "key.rotated", "account.low_balance",
+	"passthrough.activated", "passthrough.warning", "passthrough.hard_cut",
+	"passthrough.deactivated", "security.event", NULL,
 };
 static const char *const security_action_names[] = {"blocked", "logged", NULL};
 
