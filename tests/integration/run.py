@@ -32,6 +32,7 @@ MODULES = [
     "test_admin_keys",
     "test_hiwayctl",
     "test_byok",
+    "test_webhooks",
     "test_metrics",
     "test_robustness",
     "test_load",

@@ -159,14 +159,14 @@ class Offline(unittest.TestCase):
             self.assertIn("usage:", r.err, args)
 
     def test_needs_workspace(self):
-        for group in ("keys", "providers"):
+        for group in ("keys", "providers", "webhooks"):
             r = ctl(group, "list", url="http://127.0.0.1:1")
             self.assertEqual(r.rc, 2, r)
             self.assertIn("no workspace", r.err)
 
     def test_not_available(self):
         for group in ("ip-rules", "bans", "security", "audit", "budget", "plan",
-                      "wallet", "guardian", "webhooks", "usage", "perimeter"):
+                      "wallet", "guardian", "usage", "perimeter"):
             r = ctl(group, "list")
             self.assertEqual(r.rc, 2, r)
             self.assertIn("hiwayctl: '%s' is not available in this version" % group, r.err)

@@ -40,6 +40,10 @@ static const struct route routes[] = {
 	{"workspaces/*/providers", "GET", ACCESS_BOTH, hw_admin_providers_list},
 	{"workspaces/*/providers/*", "PUT", ACCESS_BOTH, hw_admin_provider_put},
 	{"workspaces/*/providers/*", "DELETE", ACCESS_BOTH, hw_admin_provider_delete},
+	{"workspaces/*/webhooks", "GET", ACCESS_BOTH, hw_admin_webhooks_list},
+	{"workspaces/*/webhooks", "POST", ACCESS_BOTH, hw_admin_webhooks_create},
+	{"workspaces/*/webhooks/*", "PATCH", ACCESS_BOTH, hw_admin_webhook_patch},
+	{"workspaces/*/webhooks/*", "DELETE", ACCESS_BOTH, hw_admin_webhook_delete},
 };
 
 struct segment {

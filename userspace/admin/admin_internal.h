@@ -99,4 +99,10 @@ void hw_admin_providers_list(struct hw_admin_call *c);
 void hw_admin_provider_put(struct hw_admin_call *c);
 void hw_admin_provider_delete(struct hw_admin_call *c);
 
+/* admin_webhooks.c */
+void hw_admin_webhooks_list(struct hw_admin_call *c);
+void hw_admin_webhooks_create(struct hw_admin_call *c);
+void hw_admin_webhook_patch(struct hw_admin_call *c);
+void hw_admin_webhook_delete(struct hw_admin_call *c);
+
 #endif

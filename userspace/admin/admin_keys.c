@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
+#include "events/outbox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -361,6 +362,22 @@ static void revoke_fields(struct hw_key *key)
 	suspension_clear(key);
 }
 
+/* Writes the revocation of `key` together with its key.rotated event (SPEC §15), so the
+ * event exists exactly when the change does. `new_key_id` names the successor of a
+ * rotation, NULL for a plain revocation. */
+static int revoke_save(struct hw_store *st, const struct hw_key *key, const char *new_key_id)
+{
+	char at[21];
+	json_t *data;
+
+	hw_clock_rfc3339(key->revoked_at, at);
+	data = json_pack("{s:s,s:s,s:s,s:s}", "key_id", key->id, "key_prefix", key->prefix,
+			 "action", new_key_id ? "rotated" : "revoked", "rotated_at", at);
+	if (data && new_key_id)
+		json_object_set_new(data, "new_key_id", json_string(new_key_id));
+	return hw_outbox_emit_key_update(st, key, "key.rotated", data);
+}
+
 void hw_admin_key_revoke(struct hw_admin_call *c)
 {
 	static const char *const fields[] = {NULL};
@@ -372,8 +389,12 @@ void hw_admin_key_revoke(struct hw_admin_call *c)
 	/* Revoking twice answers the key as it is: revoked_at keeps the first time. */
 	if (strcmp(key.status, "revoked") != 0) {
 		revoke_fields(&key);
-		if (save(c, &key))
+		int rc = revoke_save(c->ctx->store, &key, NULL);
+		if (rc) {
+			hw_admin_fail_store(c, rc, "Key");
 			goto out;
+		}
+		c->changed = true;
 	}
 	hw_admin_reply(c, 200, hw_admin_key_json(&key));
 out:
@@ -413,7 +434,7 @@ void hw_admin_key_rotate(struct hw_admin_call *c)
 		goto out;
 	}
 	revoke_fields(&old);
-	rc = st->ops->key_update(st, &old);
+	rc = revoke_save(st, &old, key.id);
 	if (rc) {
 		st->ops->key_delete(st, key.id);
 		hw_admin_fail_store(c, rc, "Key");

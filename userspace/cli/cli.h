@@ -170,5 +170,6 @@ extern const struct hw_cli_verb hw_cli_workspaces_verbs[];
 extern const struct hw_cli_verb hw_cli_keys_verbs[];
 extern const struct hw_cli_verb hw_cli_health_verbs[];
 extern const struct hw_cli_verb hw_cli_providers_verbs[];
+extern const struct hw_cli_verb hw_cli_webhooks_verbs[];
 
 #endif

@@ -34,7 +34,7 @@ static const struct group groups[] = {
 	{"plan", NULL, NULL},
 	{"wallet", NULL, NULL},
 	{"guardian", NULL, NULL},
-	{"webhooks", NULL, NULL},
+	{"webhooks", hw_cli_webhooks_verbs, NEEDS_WS},
 	{"usage", NULL, NULL},
 	{"perimeter", NULL, NULL},
 };

@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "events/webhook_sender.h"
 #include "gateway/server.h"
 #include "routing/catalog.h"
 #include "routing/router.h"
@@ -196,6 +197,7 @@ int main(int argc, char **argv)
 	struct hw_catalog *cat = NULL;
 	struct hw_router *router = NULL;
 	struct snapshot_list *kept = NULL;
+	struct hw_webhook_sender *hooks = NULL;
 	atomic_store(&srv.cfg, cfg);
 	srv.test_clock = test_clock;
 	if (hw_store_open(cfg->store, cfg->store_options.busy_timeout_ms,
@@ -216,7 +218,8 @@ int main(int argc, char **argv)
 	atomic_store(&srv.catalog, cat);
 	atomic_store(&srv.router, router);
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
-	if (!srv.usage || hw_server_start(&srv) < 0)
+	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
+	    hw_server_start(&srv) < 0)
 		goto out;
 
 	for (;;) {
@@ -234,6 +237,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	hw_server_stop(&srv);
+	hw_webhook_sender_stop(hooks);
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);
 	hw_key_cache_free(srv.keys);

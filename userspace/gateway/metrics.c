@@ -4,6 +4,7 @@
  * no lock. Label sets are bounded (routes, codes, configured providers and models). */
 #include "gateway/metrics.h"
 
+#include "events/webhook_sender.h"
 #include "gateway/server.h"
 #include "upstream/breaker.h"
 
@@ -315,5 +316,6 @@ void hw_metrics_render(struct hw_server *srv, struct hw_buf *out)
 	hw_buf_appendf(out, "# HELP hiway_circuit_breaker_state Circuit per provider and model (0 closed, "
 			    "1 half-open, 2 open)\n# TYPE hiway_circuit_breaker_state gauge\n");
 	hw_breaker_foreach(render_breaker, out);
+	hw_webhook_metrics_render(out);
 	render_process(srv, out);
 }

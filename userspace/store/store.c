@@ -6,6 +6,7 @@
 #include "store/store_sqlite.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 int hw_store_open(const char *url, int64_t busy_timeout_ms, const char *synchronous,
@@ -26,4 +27,11 @@ int hw_store_open(const char *url, int64_t busy_timeout_ms, const char *synchron
 		return -ENOTSUP;
 	}
 	return -EINVAL;
+}
+
+void hw_outbox_rows_free(struct hw_outbox_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n && rows; i++)
+		free(rows[i].body);
+	free(rows);
 }

@@ -87,6 +87,74 @@ struct hw_usage_record {
 
 struct hw_store;
 
+/* Webhooks and the event outbox. */
+
+/* A workspace's webhook (SPEC §15, §16.3). `events` and `security_actions` are JSON array
+ * text; events "" = null (every event). The secret is sealed by hw_byok_seal with the
+ * webhook id in place of the provider id, so a box copied to another webhook does not open. */
+#define HW_WEBHOOK_URL_MAX    2049 /* 2048 bytes and the NUL */
+#define HW_WEBHOOK_SECRET_MAX 256
+#define HW_WEBHOOK_BOX_MAX    (HW_WEBHOOK_SECRET_MAX + HW_SECRETBOX_OVERHEAD)
+
+struct hw_webhook {
+	char id[HW_ID_MAX]; /* wh_<ULID> */
+	char workspace_id[HW_ID_MAX];
+	char name[101];
+	char url[HW_WEBHOOK_URL_MAX];
+	char events[1024];
+	char security_actions[64];
+	uint8_t secret_box[HW_WEBHOOK_BOX_MAX];
+	size_t secret_box_len;
+	int64_t created_at; /* unix seconds */
+};
+
+/* One delivery of one event to one webhook. `body` is the exact bytes sent and signed,
+ * malloc'ed and owned by the row (hw_outbox_rows_free). */
+struct hw_outbox_row {
+	int64_t id; /* store sequence; 0 before insertion */
+	char event_id[HW_ID_MAX];    /* evt_<ULID>, shared by the rows of one event */
+	char delivery_id[HW_ID_MAX]; /* dlv_<ULID>, the X-HiWay-Delivery of every attempt */
+	char webhook_id[HW_ID_MAX];
+	char workspace_id[HW_ID_MAX];
+	char event[40];
+	char *body;
+	char status[12]; /* pending | delivered | failed */
+	int64_t attempts;
+	int64_t next_attempt_at_ms;
+	int64_t last_status; /* HTTP status of the last attempt, 0 = none or no answer */
+	int64_t created_at;  /* unix seconds */
+};
+
+void hw_outbox_rows_free(struct hw_outbox_row *rows, size_t n);
+
+struct hw_store_webhook_ops {
+	int (*webhook_create)(struct hw_store *st, const struct hw_webhook *wh);
+	int (*webhook_get)(struct hw_store *st, const char *workspace_id, const char *id,
+			   struct hw_webhook *out);
+	int (*webhook_update)(struct hw_store *st, const struct hw_webhook *wh);
+	/* Also drops the webhook's undelivered rows: nobody is left to receive them. */
+	int (*webhook_delete)(struct hw_store *st, const char *workspace_id, const char *id);
+	/* A workspace's webhooks by id after `after` (NULL or "" = from the start). */
+	int (*webhook_list)(struct hw_store *st, const char *workspace_id, const char *after,
+			    int limit, struct hw_webhook **out, size_t *n);
+
+	/* Inserts the rows in one transaction; `key`, when not NULL, is updated as by
+	 * key_update in that same transaction, so the change and its events commit together. */
+	int (*outbox_insert)(struct hw_store *st, const struct hw_key *key,
+			     const struct hw_outbox_row *rows, size_t n);
+	/* Claims at most `max` pending rows due at `now_ms`, oldest first, and moves their
+	 * next attempt to now_ms + lease_ms in the same transaction: a worker that dies
+	 * mid-delivery leaves the row due again once the lease runs out (at least once). */
+	int (*outbox_claim)(struct hw_store *st, int64_t now_ms, int64_t lease_ms, int max,
+			    struct hw_outbox_row **out, size_t *n);
+	/* Records an attempt: status, attempts, next_attempt_at_ms and last_status of `row`. */
+	int (*outbox_finish)(struct hw_store *st, const struct hw_outbox_row *row);
+	int (*outbox_pending)(struct hw_store *st, int64_t *out);
+	/* The rows of a webhook, oldest first, for tests and diagnostics. */
+	int (*outbox_list)(struct hw_store *st, const char *webhook_id,
+			   struct hw_outbox_row **out, size_t *n);
+};
+
 struct hw_store_ops {
 	void (*close)(struct hw_store *st);
 	int (*ping)(struct hw_store *st);
@@ -136,6 +204,8 @@ struct hw_store_ops {
 	/* The batching usage writer's flush: usage_insert and key_touch in one transaction. */
 	int (*usage_flush)(struct hw_store *st, const struct hw_usage_record *recs, size_t n,
 			   const char *const *key_ids, const int64_t *at, size_t m);
+
+	struct hw_store_webhook_ops hooks; /* Webhooks and the event outbox. */
 };
 
 struct hw_store {

@@ -43,6 +43,18 @@ enum stmt_id {
 	S_PK_DELETE,
 	S_PK_LIST,
 	S_PK_LIST_ALL,
+	S_WH_INSERT,
+	S_WH_GET,
+	S_WH_UPDATE,
+	S_WH_DELETE,
+	S_WH_DELETE_PENDING,
+	S_WH_LIST,
+	S_OB_INSERT,
+	S_OB_DUE,
+	S_OB_LEASE,
+	S_OB_FINISH,
+	S_OB_PENDING,
+	S_OB_LIST,
 	S_COUNT
 };
 
@@ -53,6 +65,10 @@ enum stmt_id {
 	"id, workspace_id, name, prefix, hash, role, status, rpm_limit, shield_mode, source, "     \
 	"created_at, last_used_at, revoked_at, suspended_reason"
 #define PK_COLS "workspace_id, provider, ciphertext, fingerprint, enabled, updated_at"
+#define WH_COLS "id, workspace_id, name, url, events, security_actions, secret, created_at"
+#define OB_COLS                                                                                    \
+	"id, event_id, delivery_id, webhook_id, workspace_id, event, body, status, attempts, "     \
+	"next_attempt_at_ms, last_status, created_at"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -108,6 +124,24 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_PK_LIST] = "SELECT " PK_COLS " FROM provider_keys WHERE workspace_id = ?1 "
 		      "ORDER BY provider",
 	[S_PK_LIST_ALL] = "SELECT " PK_COLS " FROM provider_keys ORDER BY workspace_id, provider",
+	[S_WH_INSERT] = "INSERT INTO webhooks(" WH_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_WH_GET] = "SELECT " WH_COLS " FROM webhooks WHERE workspace_id = ?1 AND id = ?2",
+	[S_WH_UPDATE] = "UPDATE webhooks SET name = ?3, url = ?4, events = ?5, "
+			"security_actions = ?6, secret = ?7 WHERE workspace_id = ?1 AND id = ?2",
+	[S_WH_DELETE] = "DELETE FROM webhooks WHERE workspace_id = ?1 AND id = ?2",
+	[S_WH_DELETE_PENDING] = "DELETE FROM outbox WHERE webhook_id = ?1 AND status = 'pending'",
+	[S_WH_LIST] = "SELECT " WH_COLS " FROM webhooks WHERE workspace_id = ?1 AND id > ?2 "
+		      "ORDER BY id LIMIT ?3",
+	[S_OB_INSERT] = "INSERT INTO outbox(event_id, delivery_id, webhook_id, workspace_id, event, "
+			"body, status, attempts, next_attempt_at_ms, last_status, created_at) "
+			"VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, NULL, ?8)",
+	[S_OB_DUE] = "SELECT " OB_COLS " FROM outbox WHERE status = 'pending' "
+		     "AND next_attempt_at_ms <= ?1 ORDER BY next_attempt_at_ms, id LIMIT ?2",
+	[S_OB_LEASE] = "UPDATE outbox SET next_attempt_at_ms = ?2 WHERE id = ?1",
+	[S_OB_FINISH] = "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at_ms = ?4, "
+			"last_status = ?5 WHERE id = ?1",
+	[S_OB_PENDING] = "SELECT count(*) FROM outbox WHERE status = 'pending'",
+	[S_OB_LIST] = "SELECT " OB_COLS " FROM outbox WHERE webhook_id = ?1 ORDER BY id",
 };
 
 struct conn {
@@ -560,14 +594,12 @@ out:
 	return rc;
 }
 
-static int sq_key_update(struct hw_store *st, const struct hw_key *key)
+/* Caller holds c->mu. */
+static int key_update_locked(struct conn *c, const struct hw_key *key)
 {
-	struct conn *c = &sq(st)->main;
-	int rc = -EIO;
-	pthread_mutex_lock(&c->mu);
 	sqlite3_stmt *s = stmt(c, S_KEY_UPDATE);
 	if (!s)
-		goto out;
+		return -EIO;
 	BIND_TEXT(s, 1, key->id);
 	BIND_TEXT(s, 2, key->name);
 	BIND_TEXT(s, 3, key->role);
@@ -580,8 +612,14 @@ static int sq_key_update(struct hw_store *st, const struct hw_key *key)
 	else
 		sqlite3_bind_null(s, 8);
 	sqlite3_bind_int64(s, 9, key->last_used_at);
-	rc = exec_one_row(c, s, "key_update");
-out:
+	return exec_one_row(c, s, "key_update");
+}
+
+static int sq_key_update(struct hw_store *st, const struct hw_key *key)
+{
+	struct conn *c = &sq(st)->main;
+	pthread_mutex_lock(&c->mu);
+	int rc = key_update_locked(c, key);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
 }
@@ -867,6 +905,281 @@ out:
 	return rc;
 }
 
+/* Webhooks and the event outbox. */
+
+static void bind_webhook(sqlite3_stmt *s, const struct hw_webhook *wh)
+{
+	BIND_TEXT(s, 1, wh->workspace_id);
+	BIND_TEXT(s, 2, wh->id);
+	BIND_TEXT(s, 3, wh->name);
+	BIND_TEXT(s, 4, wh->url);
+	BIND_OPT_TEXT(s, 5, wh->events);
+	BIND_TEXT(s, 6, wh->security_actions);
+	sqlite3_bind_blob(s, 7, wh->secret_box, (int)wh->secret_box_len, SQLITE_STATIC);
+}
+
+static void read_webhook(sqlite3_stmt *s, void *dst)
+{
+	struct hw_webhook *wh = dst;
+	const void *blob = sqlite3_column_blob(s, 6);
+	size_t n = (size_t)sqlite3_column_bytes(s, 6);
+
+	memset(wh, 0, sizeof(*wh));
+	COL_TEXT(s, 0, wh->id);
+	COL_TEXT(s, 1, wh->workspace_id);
+	COL_TEXT(s, 2, wh->name);
+	COL_TEXT(s, 3, wh->url);
+	COL_TEXT(s, 4, wh->events);
+	COL_TEXT(s, 5, wh->security_actions);
+	/* A box too large for this build cannot be one it wrote: it then fails to open. */
+	if (blob && n <= sizeof(wh->secret_box)) {
+		memcpy(wh->secret_box, blob, n);
+		wh->secret_box_len = n;
+	}
+	wh->created_at = sqlite3_column_int64(s, 7);
+}
+
+static int sq_webhook_create(struct hw_store *st, const struct hw_webhook *wh)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+
+	if (wh->secret_box_len > sizeof(wh->secret_box))
+		return -EINVAL;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WH_INSERT);
+	if (s) {
+		/* The insert lists id first; the shared binder puts the workspace first. */
+		BIND_TEXT(s, 1, wh->id);
+		BIND_TEXT(s, 2, wh->workspace_id);
+		BIND_TEXT(s, 3, wh->name);
+		BIND_TEXT(s, 4, wh->url);
+		BIND_OPT_TEXT(s, 5, wh->events);
+		BIND_TEXT(s, 6, wh->security_actions);
+		sqlite3_bind_blob(s, 7, wh->secret_box, (int)wh->secret_box_len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 8, wh->created_at);
+		rc = exec_stmt(c, s, "webhook_create");
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_webhook_get(struct hw_store *st, const char *workspace_id, const char *id,
+			  struct hw_webhook *out)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WH_GET);
+	if (s) {
+		sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+		rc = query_one(c, s, "webhook_get", read_webhook, out);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_webhook_update(struct hw_store *st, const struct hw_webhook *wh)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+
+	if (wh->secret_box_len > sizeof(wh->secret_box))
+		return -EINVAL;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WH_UPDATE);
+	if (s) {
+		bind_webhook(s, wh);
+		rc = exec_one_row(c, s, "webhook_update");
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_webhook_delete(struct hw_store *st, const char *workspace_id, const char *id)
+{
+	struct conn *c = &sq(st)->main;
+	sqlite3_stmt *s;
+	pthread_mutex_lock(&c->mu);
+	int rc = tx_begin(c);
+	if (rc == 0) {
+		s = stmt(c, S_WH_DELETE);
+		rc = -EIO;
+		if (s) {
+			sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+			rc = exec_one_row(c, s, "webhook_delete");
+		}
+	}
+	if (rc == 0) {
+		s = stmt(c, S_WH_DELETE_PENDING);
+		rc = -EIO;
+		if (s) {
+			sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+			rc = exec_stmt(c, s, "webhook_delete");
+		}
+	}
+	rc = tx_end(c, rc);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_webhook_list(struct hw_store *st, const char *workspace_id, const char *after,
+			   int limit, struct hw_webhook **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_WH_LIST);
+	if (s) {
+		sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, after ? after : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, limit);
+		rc = query_all(c, s, "webhook_list", sizeof(**out), read_webhook, (void **)out, n);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/* A row whose body could not be copied keeps body NULL; callers treat it as undeliverable. */
+static void read_outbox(sqlite3_stmt *s, void *dst)
+{
+	struct hw_outbox_row *r = dst;
+	const unsigned char *body = sqlite3_column_text(s, 6);
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	COL_TEXT(s, 1, r->event_id);
+	COL_TEXT(s, 2, r->delivery_id);
+	COL_TEXT(s, 3, r->webhook_id);
+	COL_TEXT(s, 4, r->workspace_id);
+	COL_TEXT(s, 5, r->event);
+	r->body = body ? strdup((const char *)body) : NULL;
+	COL_TEXT(s, 7, r->status);
+	r->attempts = sqlite3_column_int64(s, 8);
+	r->next_attempt_at_ms = sqlite3_column_int64(s, 9);
+	r->last_status = sqlite3_column_int64(s, 10);
+	r->created_at = sqlite3_column_int64(s, 11);
+}
+
+static int sq_outbox_insert(struct hw_store *st, const struct hw_key *key,
+			    const struct hw_outbox_row *rows, size_t n)
+{
+	struct conn *c = &sq(st)->main;
+	pthread_mutex_lock(&c->mu);
+	int rc = tx_begin(c);
+	if (rc == 0 && key)
+		rc = key_update_locked(c, key);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_stmt *s = stmt(c, S_OB_INSERT);
+		if (!s || !rows[i].body) {
+			rc = s ? -EINVAL : -EIO;
+			break;
+		}
+		BIND_TEXT(s, 1, rows[i].event_id);
+		BIND_TEXT(s, 2, rows[i].delivery_id);
+		BIND_TEXT(s, 3, rows[i].webhook_id);
+		BIND_TEXT(s, 4, rows[i].workspace_id);
+		BIND_TEXT(s, 5, rows[i].event);
+		sqlite3_bind_text(s, 6, rows[i].body, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, rows[i].next_attempt_at_ms);
+		sqlite3_bind_int64(s, 8, rows[i].created_at);
+		rc = exec_stmt(c, s, "outbox_insert");
+	}
+	rc = tx_end(c, rc);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_outbox_claim(struct hw_store *st, int64_t now_ms, int64_t lease_ms, int max,
+			   struct hw_outbox_row **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	sqlite3_stmt *s;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = tx_begin(c);
+	if (rc == 0) {
+		s = stmt(c, S_OB_DUE);
+		rc = -EIO;
+		if (s) {
+			sqlite3_bind_int64(s, 1, now_ms);
+			sqlite3_bind_int(s, 2, max);
+			rc = query_all(c, s, "outbox_claim", sizeof(**out), read_outbox,
+				       (void **)out, n);
+		}
+	}
+	for (size_t i = 0; i < *n && rc == 0; i++) {
+		s = stmt(c, S_OB_LEASE);
+		if (!s) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, (*out)[i].id);
+		sqlite3_bind_int64(s, 2, now_ms + lease_ms);
+		rc = exec_stmt(c, s, "outbox_claim");
+	}
+	rc = tx_end(c, rc);
+	pthread_mutex_unlock(&c->mu);
+	if (rc < 0) {
+		hw_outbox_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int sq_outbox_finish(struct hw_store *st, const struct hw_outbox_row *row)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_OB_FINISH);
+	if (s) {
+		sqlite3_bind_int64(s, 1, row->id);
+		BIND_TEXT(s, 2, row->status);
+		sqlite3_bind_int64(s, 3, row->attempts);
+		sqlite3_bind_int64(s, 4, row->next_attempt_at_ms);
+		bind_opt_i64(s, 5, row->last_status, row->last_status != 0);
+		rc = exec_one_row(c, s, "outbox_finish");
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_outbox_pending(struct hw_store *st, int64_t *out)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_OB_PENDING);
+	if (s)
+		rc = query_one(c, s, "outbox_pending", read_count, out);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_outbox_list(struct hw_store *st, const char *webhook_id,
+			  struct hw_outbox_row **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	int rc = -EIO;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *s = stmt(c, S_OB_LIST);
+	if (s) {
+		sqlite3_bind_text(s, 1, webhook_id, -1, SQLITE_STATIC);
+		rc = query_all(c, s, "outbox_list", sizeof(**out), read_outbox, (void **)out, n);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
 static void conn_close(struct conn *c)
 {
 	for (int i = 0; i < S_COUNT; i++)
@@ -908,6 +1221,18 @@ static const struct hw_store_ops sqlite_ops = {
 	.usage_insert = sq_usage_insert,
 	.usage_count = sq_usage_count,
 	.usage_flush = sq_usage_flush,
+	.hooks = {
+		.webhook_create = sq_webhook_create,
+		.webhook_get = sq_webhook_get,
+		.webhook_update = sq_webhook_update,
+		.webhook_delete = sq_webhook_delete,
+		.webhook_list = sq_webhook_list,
+		.outbox_insert = sq_outbox_insert,
+		.outbox_claim = sq_outbox_claim,
+		.outbox_finish = sq_outbox_finish,
+		.outbox_pending = sq_outbox_pending,
+		.outbox_list = sq_outbox_list,
+	},
 };
 
 static int pragma(struct conn *c, const char *sql, const char *expect)

@@ -85,6 +85,33 @@ static const char *const steps[] = {
 	" enabled INTEGER NOT NULL,"
 	" updated_at INTEGER NOT NULL,"
 	" PRIMARY KEY (workspace_id, provider));",
+	/* Webhooks and their durable outbox (SPEC §15). Outbox rows keep no foreign key: a
+	 * delivered or failed row stays as history after its webhook is gone. */
+	"CREATE TABLE webhooks ("
+	" id TEXT PRIMARY KEY,"
+	" workspace_id TEXT NOT NULL REFERENCES workspaces(id),"
+	" name TEXT NOT NULL,"
+	" url TEXT NOT NULL,"
+	" events TEXT,"
+	" security_actions TEXT NOT NULL,"
+	" secret BLOB NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX webhooks_workspace_id ON webhooks(workspace_id, id);"
+	"CREATE TABLE outbox ("
+	" id INTEGER PRIMARY KEY,"
+	" event_id TEXT NOT NULL,"
+	" delivery_id TEXT NOT NULL UNIQUE,"
+	" webhook_id TEXT NOT NULL,"
+	" workspace_id TEXT NOT NULL,"
+	" event TEXT NOT NULL,"
+	" body TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL,"
+	" next_attempt_at_ms INTEGER NOT NULL,"
+	" last_status INTEGER,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at_ms);"
+	"CREATE INDEX outbox_webhook_id ON outbox(webhook_id, id);",
 };
 
 int hw_store_sqlite_schema_version(void) { return (int)(sizeof(steps) / sizeof(steps[0])); }
