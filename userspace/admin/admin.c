@@ -40,6 +40,8 @@ static const struct route routes[] = {
 	{"workspaces/*/providers", "GET", ACCESS_BOTH, hw_admin_providers_list},
 	{"workspaces/*/providers/*", "PUT", ACCESS_BOTH, hw_admin_provider_put},
 	{"workspaces/*/providers/*", "DELETE", ACCESS_BOTH, hw_admin_provider_delete},
+	{"workspaces/*/security/verify", "GET", ACCESS_BOTH, hw_admin_audit_verify},
+	{"workspaces/*/security/export", "GET", ACCESS_BOTH, hw_admin_audit_export},
 };
 
 struct segment {
@@ -228,6 +230,10 @@ void hw_admin_handle(struct hw_admin_ctx *ctx, const struct hw_admin_request *re
 
 	resp->status = 500;
 	resp->body = NULL;
+	resp->text = NULL;
+	resp->text_len = 0;
+	resp->content_type = NULL;
+	resp->disposition[0] = '\0';
 	resp->allow[0] = '\0';
 
 	if (path_split(req->path, &path)) {

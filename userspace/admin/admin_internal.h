@@ -99,4 +99,8 @@ void hw_admin_providers_list(struct hw_admin_call *c);
 void hw_admin_provider_put(struct hw_admin_call *c);
 void hw_admin_provider_delete(struct hw_admin_call *c);
 
+/* admin_audit.c */
+void hw_admin_audit_verify(struct hw_admin_call *c);
+void hw_admin_audit_export(struct hw_admin_call *c);
+
 #endif

@@ -12,6 +12,7 @@
 #include "gateway/server.h"
 #include "routing/catalog.h"
 #include "routing/router.h"
+#include "shield/audit.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
 
@@ -130,6 +131,12 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 	hw_log(HW_LOG_INFO, "configuration reloaded");
 }
 
+/* The audit retention job reads the running configuration, reloads included. */
+static int64_t audit_retention_days(void *arg)
+{
+	return hw_server_cfg(arg)->shield.retention_days;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = getenv("HIWAY_CONFIG");
@@ -196,6 +203,7 @@ int main(int argc, char **argv)
 	struct hw_catalog *cat = NULL;
 	struct hw_router *router = NULL;
 	struct snapshot_list *kept = NULL;
+	struct hw_audit_retention *retention = NULL;
 	atomic_store(&srv.cfg, cfg);
 	srv.test_clock = test_clock;
 	if (hw_store_open(cfg->store, cfg->store_options.busy_timeout_ms,
@@ -218,6 +226,9 @@ int main(int argc, char **argv)
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	if (!srv.usage || hw_server_start(&srv) < 0)
 		goto out;
+	retention = hw_audit_retention_start(srv.store, audit_retention_days, &srv);
+	if (!retention)
+		goto out;
 
 	for (;;) {
 		int sig = 0;
@@ -233,6 +244,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	hw_audit_retention_stop(retention);
 	hw_server_stop(&srv);
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);

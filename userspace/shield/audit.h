@@ -7,7 +7,10 @@
 #ifndef HW_SHIELD_AUDIT_H
 #define HW_SHIELD_AUDIT_H
 
+#include "common/buf.h"
 #include "store/store.h"
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +42,14 @@ int hw_audit_append(struct hw_store *st, const struct hw_audit_event *ev, int64_
 int hw_audit_purge(struct hw_store *st, const char *workspace_id, int64_t retention_days,
 		   int64_t *deleted);
 
+/* The retention job (SPEC §12.3): purges every workspace at start and then hourly, on its
+ * own thread. `days` is asked each round, so a reloaded configuration applies. NULL when
+ * the thread cannot start. */
+struct hw_audit_retention;
+struct hw_audit_retention *hw_audit_retention_start(struct hw_store *st,
+						    int64_t (*days)(void *arg), void *arg);
+void hw_audit_retention_stop(struct hw_audit_retention *r);
+
 /* The bytes hashed after prev_hash: netstrings of the SPEC's fields. Returns the length
  * written (excluding the NUL), or -ENOSPC when `cap` is too small. */
 int hw_audit_canonical(const struct hw_audit_row *row, char *out, size_t cap);
@@ -65,5 +76,16 @@ struct hw_audit_verdict {
  * a chain rewritten wholesale since that head was written down. */
 void hw_audit_verify(const struct hw_audit_row *rows, size_t n, bool from_store,
 		     int64_t expect_seq, const char *expect_hash, struct hw_audit_verdict *out);
+
+/* audit_export.c: the export formats. The CSV header line (no line break). */
+extern const char hw_audit_csv_header[];
+/* One event object of the JSON export; null for empty fields, score a number. */
+json_t *hw_audit_row_json(const struct hw_audit_row *row);
+/* Back from an export's event object; -EINVAL when a field is missing or too long. */
+int hw_audit_row_from_json(const json_t *o, struct hw_audit_row *row);
+/* One CSV record, CRLF-terminated. 0 or -ENOMEM. */
+int hw_audit_row_csv(const struct hw_audit_row *row, struct hw_buf *b);
+/* Parses a CSV export (header line first) into a malloc'ed array; 0, -EINVAL, -ENOMEM. */
+int hw_audit_rows_from_csv(const char *text, size_t len, struct hw_audit_row **out, size_t *n);
 
 #endif
