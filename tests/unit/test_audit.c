@@ -105,9 +105,9 @@ static void test_canonical_and_hash(void **state)
 	struct fixture *f = *state;
 	/* Computed outside hiway: sha256(64 zeros ‖ the netstrings below). */
 	static const char canon[] =
-		"1:1,1:1,24:2026-05-01T00:00:00.123Z,26:" WS ",6:threat,5:kid_A,5:req_1,"
-		"9:127.0.0.1,7:secrets,4:0.95,7:blocked,64:"
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,6:gpt-4o,5:block,0:,";
+	    "1:1,1:1,24:2026-05-01T00:00:00.123Z,26:" WS ",6:threat,5:kid_A,5:req_1,"
+	    "9:127.0.0.1,7:secrets,4:0.95,7:blocked,64:"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,6:gpt-4o,5:block,0:,";
 	size_t n = 0;
 	int64_t seq = 0;
 	char hash[65], buf[1024];
@@ -247,9 +247,9 @@ static void test_purge_and_anchor(void **state)
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE security_events SET score = '0.01'", NULL,
-					  NULL, NULL),
-			     SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(db, "UPDATE security_events SET score = '0.01'", NULL, NULL, NULL),
+	    SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM security_events", NULL, NULL, NULL),
 			     SQLITE_OK);
 	sqlite3_close(db);
@@ -305,8 +305,8 @@ static void test_expect_head(void **state)
 	free(rows);
 }
 
-#define THREADS	       8
-#define PER_THREAD     25
+#define THREADS 8
+#define PER_THREAD 25
 
 static void *append_many(void *arg)
 {
@@ -377,15 +377,15 @@ static void test_time_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_canonical_and_hash, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tampering_named, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_purge_and_anchor, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_purge_everything, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expect_head, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_event, setup, teardown),
-		cmocka_unit_test(test_time_format),
+	    cmocka_unit_test_setup_teardown(test_canonical_and_hash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tampering_named, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_and_anchor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_everything, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expect_head, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_event, setup, teardown),
+	    cmocka_unit_test(test_time_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

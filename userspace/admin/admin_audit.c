@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define EXPORT_DAYS_DEFAULT 30
-#define EXPORT_DAYS_MAX	    3650
+#define EXPORT_DAYS_MAX 3650
 
 static int workspace_check(struct hw_admin_call *c)
 {
@@ -39,8 +39,8 @@ static int expect_head_parse(struct hw_admin_call *c, int64_t *seq, char hash[65
 	*seq = 0;
 	if (rc == -ENOENT)
 		return 0;
-	if (rc < 0 || sscanf(v, "%lld:%64[0-9a-f]%n", &s, hash, &used) != 2 || v[used] ||
-	    s < 1 || strlen(hash) != 64) {
+	if (rc < 0 || sscanf(v, "%lld:%64[0-9a-f]%n", &s, hash, &used) != 2 || v[used] || s < 1 ||
+	    strlen(hash) != 64) {
 		hw_admin_fail_param(c, "expect_head", "expect_head must be SEQ:HASH (64 hex).");
 		return -EINVAL;
 	}
@@ -66,13 +66,13 @@ void hw_admin_audit_verify(struct hw_admin_call *c)
 		return;
 	}
 	hw_audit_verify(rows, n, true, expect_seq, expect_hash, &v);
-	hw_admin_reply(c, 200,
-		       json_pack("{s:b,s:I,s:I,s:o,s:o,s:o}", "ok", v.ok, "rows", (json_int_t)v.rows,
-				 "head_seq", (json_int_t)v.head_seq, "head_hash",
-				 v.head_hash[0] ? json_string(v.head_hash) : json_null(),
-				 "first_bad_seq",
-				 v.ok ? json_null() : json_integer(v.first_bad_seq), "problem",
-				 v.ok ? json_null() : json_string(v.problem)));
+	hw_admin_reply(
+	    c, 200,
+	    json_pack("{s:b,s:I,s:I,s:o,s:o,s:o}", "ok", v.ok, "rows", (json_int_t)v.rows,
+		      "head_seq", (json_int_t)v.head_seq, "head_hash",
+		      v.head_hash[0] ? json_string(v.head_hash) : json_null(), "first_bad_seq",
+		      v.ok ? json_null() : json_integer(v.first_bad_seq), "problem",
+		      v.ok ? json_null() : json_string(v.problem)));
 	free(rows);
 }
 

@@ -22,7 +22,8 @@ static int expect_parse(const char *v, long long *seq, char hash[65])
 		return 0;
 	if (sscanf(v, "%lld:%64[0-9a-f]%n", seq, hash, &used) != 2 || v[used] || *seq < 1 ||
 	    strlen(hash) != 64)
-		return hw_cli_usage("audit verify: --expect-head takes SEQ:HASH (64 lowercase hex)");
+		return hw_cli_usage(
+		    "audit verify: --expect-head takes SEQ:HASH (64 lowercase hex)");
 	return 0;
 }
 
@@ -31,12 +32,12 @@ static int verdict_print(const struct hw_cli *cli, const char *what, bool ok, lo
 			 const char *problem)
 {
 	if (cli->json) {
-		json_t *o = json_pack("{s:b,s:I,s:I,s:o,s:o,s:o}", "ok", ok, "rows",
-				      (json_int_t)rows, "head_seq", (json_int_t)head_seq,
-				      "head_hash",
-				      head_hash && *head_hash ? json_string(head_hash) : json_null(),
-				      "first_bad_seq", ok ? json_null() : json_integer(bad_seq),
-				      "problem", ok ? json_null() : json_string(problem));
+		json_t *o =
+		    json_pack("{s:b,s:I,s:I,s:o,s:o,s:o}", "ok", ok, "rows", (json_int_t)rows,
+			      "head_seq", (json_int_t)head_seq, "head_hash",
+			      head_hash && *head_hash ? json_string(head_hash) : json_null(),
+			      "first_bad_seq", ok ? json_null() : json_integer(bad_seq), "problem",
+			      ok ? json_null() : json_string(problem));
 		hw_cli_print_json(hw_cli_must(o));
 		json_decref(o);
 	} else if (ok) {
@@ -90,7 +91,8 @@ static int export_rows(const char *text, size_t len, struct hw_audit_row **rows,
 	*n = 0;
 	if (rc == 0 && json_array_size(events)) {
 		*rows = hw_cli_must(calloc(json_array_size(events), sizeof(**rows)));
-		json_array_foreach(events, i, ev) {
+		json_array_foreach(events, i, ev)
+		{
 			rc = hw_audit_row_from_json(ev, &(*rows)[i]);
 			if (rc < 0)
 				break;
@@ -153,12 +155,11 @@ static int audit_verify(struct hw_cli *cli, const struct hw_cli_args *a)
 	ret = hw_cli_call(cli, "GET", query, NULL, true, &out);
 	if (ret == HW_CLI_OK) {
 		bool ok = json_is_true(json_object_get(out, "ok"));
-		ret = verdict_print(
-			cli, ws, ok, json_integer_value(json_object_get(out, "rows")),
-			json_integer_value(json_object_get(out, "head_seq")),
-			json_string_value(json_object_get(out, "head_hash")),
-			json_integer_value(json_object_get(out, "first_bad_seq")),
-			ok ? NULL : json_string_value(json_object_get(out, "problem")));
+		ret = verdict_print(cli, ws, ok, json_integer_value(json_object_get(out, "rows")),
+				    json_integer_value(json_object_get(out, "head_seq")),
+				    json_string_value(json_object_get(out, "head_hash")),
+				    json_integer_value(json_object_get(out, "first_bad_seq")),
+				    ok ? NULL : json_string_value(json_object_get(out, "problem")));
 	}
 	json_decref(out);
 	free(query);
@@ -229,33 +230,33 @@ static int security_export(struct hw_cli *cli, const struct hw_cli_args *a)
 }
 
 static const struct hw_cli_opt verify_opts[] = {
-	{"file", true},
-	{"expect-head", true},
-	{NULL, false},
+    {"file", true},
+    {"expect-head", true},
+    {NULL, false},
 };
 static const struct hw_cli_opt export_opts[] = {
-	{"fmt", true},
-	{"days", true},
-	{NULL, false},
+    {"fmt", true},
+    {"days", true},
+    {NULL, false},
 };
 static const struct hw_cli_opt no_opts[] = {{NULL, false}};
 
 const struct hw_cli_verb hw_cli_audit_verbs[] = {
-	{"verify", "[--file F] [--expect-head SEQ:HASH]",
-	 "Check the workspace's audit hash chain on the server, or an export file F (JSON or\n"
-	 "CSV) offline from its first prev_hash. --expect-head also requires the row SEQ to\n"
-	 "still hash to HASH (from an earlier `audit head`). Exit status 1 names the first\n"
-	 "bad seq and the problem: modified, missing, inserted_or_reordered, anchor_mismatch.",
-	 verify_opts, 0, 0, audit_verify},
-	{"head", "", "Print the workspace's chain head as `WS SEQ:HASH`, to keep elsewhere.",
-	 no_opts, 0, 0, audit_head},
-	{NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"verify", "[--file F] [--expect-head SEQ:HASH]",
+     "Check the workspace's audit hash chain on the server, or an export file F (JSON or\n"
+     "CSV) offline from its first prev_hash. --expect-head also requires the row SEQ to\n"
+     "still hash to HASH (from an earlier `audit head`). Exit status 1 names the first\n"
+     "bad seq and the problem: modified, missing, inserted_or_reordered, anchor_mismatch.",
+     verify_opts, 0, 0, audit_verify},
+    {"head", "", "Print the workspace's chain head as `WS SEQ:HASH`, to keep elsewhere.", no_opts,
+     0, 0, audit_head},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct hw_cli_verb hw_cli_security_verbs[] = {
-	{"export", "[--fmt csv|json] [--days N]",
-	 "Write the workspace's audit rows of the last N days (default 30) to stdout, as\n"
-	 "JSON (default) or CSV; `audit verify --file` checks the result offline.",
-	 export_opts, 0, 0, security_export},
-	{NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"export", "[--fmt csv|json] [--days N]",
+     "Write the workspace's audit rows of the last N days (default 30) to stdout, as\n"
+     "JSON (default) or CSV; `audit verify --file` checks the result offline.",
+     export_opts, 0, 0, security_export},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };

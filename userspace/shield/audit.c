@@ -58,10 +58,21 @@ int hw_audit_canonical(const struct hw_audit_row *r, char *out, size_t cap)
 	char seq[24], ts[25];
 	snprintf(seq, sizeof(seq), "%" PRId64, r->seq);
 	hw_audit_time(r->ts_ms, ts);
-	const char *fields[] = {AUDIT_FORMAT_VERSION, seq,	    ts,		  r->workspace_id,
-				r->kind,	      r->key_id,    r->request_id, r->client_ip,
-				r->threat_type,	      r->score,	    r->action,	  r->prompt_sha256,
-				r->model,	      r->mode,	    r->detail};
+	const char *fields[] = {AUDIT_FORMAT_VERSION,
+				seq,
+				ts,
+				r->workspace_id,
+				r->kind,
+				r->key_id,
+				r->request_id,
+				r->client_ip,
+				r->threat_type,
+				r->score,
+				r->action,
+				r->prompt_sha256,
+				r->model,
+				r->mode,
+				r->detail};
 	int at = 0;
 	if (cap == 0)
 		return -ENOSPC;
@@ -149,8 +160,9 @@ static void chain_start(const struct hw_audit_row *rows, size_t n, char anchor[6
 		char a[65] = "";
 		if (strcmp(rows[i].kind, "retention_purge") != 0)
 			continue;
-		if (sscanf(rows[i].detail, "deleted_through_seq=%lld;deleted_count=%lld;anchor=%64s",
-			   &through, &count, a) == 3) {
+		if (sscanf(rows[i].detail,
+			   "deleted_through_seq=%lld;deleted_count=%lld;anchor=%64s", &through,
+			   &count, a) == 3) {
 			memcpy(anchor, a, 65);
 			*first_seq = through + 1;
 		} else {
@@ -176,8 +188,8 @@ static void fail(struct hw_audit_verdict *out, int64_t seq, const char *problem)
 	out->problem = problem;
 }
 
-void hw_audit_verify(const struct hw_audit_row *rows, size_t n, bool from_store,
-		     int64_t expect_seq, const char *expect_hash, struct hw_audit_verdict *out)
+void hw_audit_verify(const struct hw_audit_row *rows, size_t n, bool from_store, int64_t expect_seq,
+		     const char *expect_hash, struct hw_audit_verdict *out)
 {
 	char anchor[65], hash[65];
 	int64_t first_seq = 1;

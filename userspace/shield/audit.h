@@ -24,9 +24,9 @@ struct hw_audit_event {
 	char client_ip[46];
 	char model[HW_AUDIT_MODEL_MAX];
 	char threat_type[24];
-	double score;   /* 0..1, kept with 2 decimals */
+	double score;	 /* 0..1, kept with 2 decimals */
 	char action[12]; /* blocked | logged */
-	char mode[12];   /* monitor | block */
+	char mode[12];	 /* monitor | block */
 	char prompt_sha256[65];
 	int64_t timestamp_ms; /* 0 = now */
 };
@@ -46,8 +46,8 @@ int hw_audit_purge(struct hw_store *st, const char *workspace_id, int64_t retent
  * own thread. `days` is asked each round, so a reloaded configuration applies. NULL when
  * the thread cannot start. */
 struct hw_audit_retention;
-struct hw_audit_retention *hw_audit_retention_start(struct hw_store *st,
-						    int64_t (*days)(void *arg), void *arg);
+struct hw_audit_retention *hw_audit_retention_start(struct hw_store *st, int64_t (*days)(void *arg),
+						    void *arg);
 void hw_audit_retention_stop(struct hw_audit_retention *r);
 
 /* The bytes hashed after prev_hash: netstrings of the SPEC's fields. Returns the length
@@ -63,10 +63,11 @@ int hw_audit_time_parse(const char *s, int64_t *ts_ms);
 struct hw_audit_verdict {
 	bool ok;
 	int64_t rows;
-	int64_t head_seq;     /* 0 without rows */
-	char head_hash[65];   /* "" without rows */
+	int64_t head_seq;      /* 0 without rows */
+	char head_hash[65];    /* "" without rows */
 	int64_t first_bad_seq; /* 0 when ok */
-	const char *problem;  /* modified | missing | inserted_or_reordered | anchor_mismatch; NULL when ok */
+	const char *problem;   /* modified | missing | inserted_or_reordered | anchor_mismatch; NULL
+				  when ok */
 };
 
 /* Walks one workspace's rows in the order given (the store gives them by seq).
@@ -74,8 +75,8 @@ struct hw_audit_verdict {
  * without purge); an export file instead starts from its own first prev_hash.
  * expect_seq > 0: the row with that seq must also have row_hash expect_hash, which catches
  * a chain rewritten wholesale since that head was written down. */
-void hw_audit_verify(const struct hw_audit_row *rows, size_t n, bool from_store,
-		     int64_t expect_seq, const char *expect_hash, struct hw_audit_verdict *out);
+void hw_audit_verify(const struct hw_audit_row *rows, size_t n, bool from_store, int64_t expect_seq,
+		     const char *expect_hash, struct hw_audit_verdict *out);
 
 /* audit_export.c: the export formats. The CSV header line (no line break). */
 extern const char hw_audit_csv_header[];

@@ -13,30 +13,29 @@
 #include <string.h>
 
 const char hw_audit_csv_header[] =
-	"seq,timestamp,workspace_id,kind,key_id,request_id,client_ip,threat_type,score,action,"
-	"prompt_sha256,model,mode,detail,prev_hash,row_hash";
+    "seq,timestamp,workspace_id,kind,key_id,request_id,client_ip,threat_type,score,action,"
+    "prompt_sha256,model,mode,detail,prev_hash,row_hash";
 
 #define N_FIELDS 16
 
 /* The text fields in header order after seq and timestamp. */
 static void text_fields(struct hw_audit_row *r, char **f, size_t *cap)
 {
-	char *p[] = {r->workspace_id, r->kind,	 r->key_id,	   r->request_id,
-		     r->client_ip,    r->threat_type, r->score,	   r->action,
-		     r->prompt_sha256, r->model,	 r->mode,	   r->detail,
-		     r->prev_hash,    r->row_hash};
-	size_t c[] = {sizeof(r->workspace_id),	sizeof(r->kind),	  sizeof(r->key_id),
-		      sizeof(r->request_id),	sizeof(r->client_ip),	  sizeof(r->threat_type),
-		      sizeof(r->score),		sizeof(r->action),	  sizeof(r->prompt_sha256),
-		      sizeof(r->model),		sizeof(r->mode),	  sizeof(r->detail),
-		      sizeof(r->prev_hash),	sizeof(r->row_hash)};
+	char *p[] = {r->workspace_id, r->kind,	 r->key_id,    r->request_id,	 r->client_ip,
+		     r->threat_type,  r->score,	 r->action,    r->prompt_sha256, r->model,
+		     r->mode,	      r->detail, r->prev_hash, r->row_hash};
+	size_t c[] = {sizeof(r->workspace_id), sizeof(r->kind),	     sizeof(r->key_id),
+		      sizeof(r->request_id),   sizeof(r->client_ip), sizeof(r->threat_type),
+		      sizeof(r->score),	       sizeof(r->action),    sizeof(r->prompt_sha256),
+		      sizeof(r->model),	       sizeof(r->mode),	     sizeof(r->detail),
+		      sizeof(r->prev_hash),    sizeof(r->row_hash)};
 	memcpy(f, p, sizeof(p));
 	memcpy(cap, c, sizeof(c));
 }
 
 static const char *const names[N_FIELDS - 2] = {
-	"workspace_id", "kind",	 "key_id", "request_id", "client_ip", "threat_type", "score",
-	"action",	"prompt_sha256", "model", "mode",   "detail",	 "prev_hash", "row_hash"};
+    "workspace_id",  "kind",  "key_id", "request_id", "client_ip", "threat_type", "score", "action",
+    "prompt_sha256", "model", "mode",	"detail",     "prev_hash", "row_hash"};
 
 json_t *hw_audit_row_json(const struct hw_audit_row *row)
 {

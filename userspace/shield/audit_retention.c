@@ -13,7 +13,7 @@
 #include <time.h>
 
 #define RETENTION_PERIOD_S 3600
-#define WORKSPACE_PAGE	   500
+#define WORKSPACE_PAGE 500
 
 struct hw_audit_retention {
 	struct hw_store *st;
@@ -44,8 +44,8 @@ static void purge_all(struct hw_audit_retention *r)
 				hw_log(HW_LOG_WARN, "audit retention: purge of %s failed (%d)",
 				       ws[i].id, rc);
 			else if (deleted)
-				hw_log(HW_LOG_INFO, "audit retention: %s: %lld rows purged", ws[i].id,
-				       (long long)deleted);
+				hw_log(HW_LOG_INFO, "audit retention: %s: %lld rows purged",
+				       ws[i].id, (long long)deleted);
 		}
 		if (n)
 			snprintf(after, sizeof(after), "%s", ws[n - 1].id);
@@ -72,8 +72,8 @@ static void *retention_main(void *arg)
 	return NULL;
 }
 
-struct hw_audit_retention *hw_audit_retention_start(struct hw_store *st,
-						    int64_t (*days)(void *arg), void *arg)
+struct hw_audit_retention *hw_audit_retention_start(struct hw_store *st, int64_t (*days)(void *arg),
+						    void *arg)
 {
 	struct hw_audit_retention *r = calloc(1, sizeof(*r));
 	pthread_condattr_t ca;
