@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,7 @@ static struct hw_audit_row *chain(struct hw_store *st, int n, int64_t ts_ms, siz
 	event_init(&ev, ts_ms);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(hw_audit_append(st, &ev, NULL, NULL), 0);
-	assert_int_equal(st->ops->audit_list(st, WS, 0, &rows, len), 0);
+	assert_int_equal(st->ops->audit_list(st, WS, INT64_MIN, 0, 100000, &rows, len), 0);
 	return rows;
 }
 
@@ -212,7 +213,7 @@ static void test_purge_and_anchor(void **state)
 	event_init(&ev, 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(hw_audit_append(f->st, &ev, NULL, NULL), 0);
-	assert_int_equal(f->st->ops->audit_list(f->st, WS, 0, &rows, &n), 0);
+	assert_int_equal(f->st->ops->audit_list(f->st, WS, INT64_MIN, 0, 100000, &rows, &n), 0);
 	char anchor[65];
 	strcpy(anchor, rows[4].row_hash);
 	now = rows[5].ts_ms;
@@ -223,7 +224,7 @@ static void test_purge_and_anchor(void **state)
 	assert_int_equal(hw_audit_purge(f->st, WS, 90, &deleted), 0);
 	assert_int_equal(deleted, 0);
 
-	assert_int_equal(f->st->ops->audit_list(f->st, WS, 0, &rows, &n), 0);
+	assert_int_equal(f->st->ops->audit_list(f->st, WS, INT64_MIN, 0, 100000, &rows, &n), 0);
 	assert_int_equal(n, 4);
 	assert_int_equal(rows[0].seq, 6);
 	assert_string_equal(rows[3].kind, "retention_purge");
@@ -267,7 +268,7 @@ static void test_purge_everything(void **state)
 	free(rows);
 	assert_int_equal(hw_audit_purge(f->st, WS, 1, &deleted), 0);
 	assert_int_equal(deleted, 3);
-	assert_int_equal(f->st->ops->audit_list(f->st, WS, 0, &rows, &n), 0);
+	assert_int_equal(f->st->ops->audit_list(f->st, WS, INT64_MIN, 0, 100000, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].seq, 4);
 	assert_string_equal(rows[0].prev_hash, head);
@@ -341,13 +342,41 @@ static void test_concurrent_appends(void **state)
 		assert_null(ret);
 	}
 	other->ops->close(other);
-	assert_int_equal(f->st->ops->audit_list(f->st, WS, 0, &rows, &n), 0);
+	assert_int_equal(f->st->ops->audit_list(f->st, WS, INT64_MIN, 0, 100000, &rows, &n), 0);
 	assert_int_equal(n, THREADS * PER_THREAD);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(rows[i].seq, (int64_t)i + 1);
 	hw_audit_verify(rows, n, true, 0, NULL, &v);
 	assert_true(v.ok);
 	free(rows);
+}
+
+/* The verifier fed page by page, as the API does, gives what it gives over the array. */
+static void test_paged_verify(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_audit_verifier vf;
+	struct hw_audit_verdict v;
+	int64_t after = 0;
+	size_t n = 0, pages = 0;
+	free(chain(f->st, 25, may_first_ms(), &n));
+	hw_audit_verify_begin(&vf, true, 0, NULL);
+	do {
+		struct hw_audit_row *rows = NULL;
+		assert_int_equal(f->st->ops->audit_list(f->st, WS, INT64_MIN, after, 7, &rows, &n),
+				 0);
+		for (size_t i = 0; i < n; i++)
+			hw_audit_verify_step(&vf, &rows[i]);
+		if (n)
+			after = rows[n - 1].seq;
+		free(rows);
+		pages++;
+	} while (n == 7);
+	hw_audit_verify_end(&vf, &v);
+	assert_int_equal(pages, 4);
+	assert_true(v.ok);
+	assert_int_equal(v.rows, 25);
+	assert_int_equal(v.head_seq, 25);
 }
 
 static void test_bad_event(void **state)
@@ -384,6 +413,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_purge_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expect_head, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paged_verify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_event, setup, teardown),
 	    cmocka_unit_test(test_time_format),
 	};

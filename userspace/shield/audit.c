@@ -148,98 +148,113 @@ int hw_audit_purge(struct hw_store *st, const char *workspace_id, int64_t retent
 	return rc;
 }
 
-/* The anchor and first seq a store chain must start from: the newest purge row's, else
- * 64 zeros and seq 1. */
-static void chain_start(const struct hw_audit_row *rows, size_t n, char anchor[65],
-			int64_t *first_seq)
+static void fail(struct hw_audit_verifier *vf, int64_t seq, const char *problem)
 {
-	memcpy(anchor, ZERO_HASH, 65);
-	*first_seq = 1;
-	for (size_t i = n; i-- > 0;) {
-		long long through = 0, count = 0;
-		char a[65] = "";
-		if (strcmp(rows[i].kind, "retention_purge") != 0)
-			continue;
-		if (sscanf(rows[i].detail,
-			   "deleted_through_seq=%lld;deleted_count=%lld;anchor=%64s", &through,
-			   &count, a) == 3) {
-			memcpy(anchor, a, 65);
-			*first_seq = through + 1;
-		} else {
-			/* An unreadable purge row points nowhere: the anchor check then fails. */
-			anchor[0] = '\0';
-		}
-		return;
+	vf->v.ok = false;
+	vf->v.first_bad_seq = seq;
+	vf->v.problem = problem;
+}
+
+void hw_audit_verify_begin(struct hw_audit_verifier *vf, bool from_store, int64_t expect_seq,
+			   const char *expect_hash)
+{
+	memset(vf, 0, sizeof(*vf));
+	vf->v.ok = true;
+	vf->from_store = from_store;
+	vf->expect_seq = expect_seq;
+	if (expect_hash)
+		snprintf(vf->expect_hash, sizeof(vf->expect_hash), "%s", expect_hash);
+	/* Without a purge row, a store chain starts at seq 1 after 64 zeros. */
+	memcpy(vf->anchor, ZERO_HASH, 65);
+	vf->anchor_seq = 1;
+}
+
+/* A purge row names where the chain kept in the store must now start. */
+static void purge_seen(struct hw_audit_verifier *vf, const struct hw_audit_row *r)
+{
+	long long through = 0, count = 0;
+	char a[65] = "";
+	if (sscanf(r->detail, "deleted_through_seq=%lld;deleted_count=%lld;anchor=%64s", &through,
+		   &count, a) == 3) {
+		memcpy(vf->anchor, a, 65);
+		vf->anchor_seq = through + 1;
+	} else {
+		/* An unreadable purge row points nowhere: the anchor check then fails. */
+		vf->anchor[0] = '\0';
 	}
 }
 
-static bool seq_later(const struct hw_audit_row *rows, size_t from, size_t n, int64_t seq)
+void hw_audit_verify_step(struct hw_audit_verifier *vf, const struct hw_audit_row *r)
 {
-	for (size_t i = from; i < n; i++)
-		if (rows[i].seq == seq)
-			return true;
-	return false;
+	char hash[65];
+	bool first = vf->v.rows == 0;
+
+	vf->v.rows++;
+	vf->v.head_seq = r->seq;
+	memcpy(vf->v.head_hash, r->row_hash, 65);
+	if (first || r->seq < vf->min_seq)
+		vf->min_seq = r->seq;
+	if (strcmp(r->kind, "retention_purge") == 0)
+		purge_seen(vf, r);
+	if (!vf->v.ok) {
+		/* A seq reported missing that shows up later was moved, not lost. */
+		if (vf->watch_seq && r->seq == vf->watch_seq)
+			vf->v.problem = "inserted_or_reordered";
+		return;
+	}
+	if (first) {
+		/* The store's anchor is the newest purge row's, known only at the end. */
+		vf->first_seq = r->seq;
+		memcpy(vf->first_prev, r->prev_hash, 65);
+	} else if (r->seq > vf->prev_seq + 1) {
+		fail(vf, vf->prev_seq + 1, "missing");
+		vf->watch_seq = vf->prev_seq + 1;
+		return;
+	} else if (r->seq <= vf->prev_seq || strcmp(r->prev_hash, vf->prev_row_hash) != 0) {
+		fail(vf, r->seq, "inserted_or_reordered");
+		return;
+	}
+	if (hw_audit_row_hash(r, hash) < 0 || strcmp(hash, r->row_hash) != 0) {
+		fail(vf, r->seq, "modified");
+		return;
+	}
+	if (vf->expect_seq > 0 && r->seq == vf->expect_seq) {
+		vf->expect_found = true;
+		vf->expect_bad = strcmp(r->row_hash, vf->expect_hash) != 0;
+	}
+	vf->prev_seq = r->seq;
+	memcpy(vf->prev_row_hash, r->row_hash, 65);
 }
 
-static void fail(struct hw_audit_verdict *out, int64_t seq, const char *problem)
+void hw_audit_verify_end(struct hw_audit_verifier *vf, struct hw_audit_verdict *out)
 {
-	out->ok = false;
-	out->first_bad_seq = seq;
-	out->problem = problem;
+	/* The first row's checks come first: a failure there precedes any found later. */
+	if (vf->from_store && vf->v.rows) {
+		if (vf->first_seq > vf->anchor_seq) {
+			fail(vf, vf->anchor_seq,
+			     vf->min_seq <= vf->anchor_seq ? "inserted_or_reordered" : "missing");
+		} else if (vf->first_seq < vf->anchor_seq ||
+			   strcmp(vf->first_prev, vf->anchor) != 0) {
+			fail(vf, vf->first_seq, "anchor_mismatch");
+		}
+	}
+	if (vf->v.ok && vf->expect_seq > 0) {
+		if (vf->expect_found && vf->expect_bad)
+			fail(vf, vf->expect_seq, "modified");
+		/* The head written down is gone: the chain was cut back below it. Rows older
+		 * than the first one kept were purged and cannot be compared. */
+		else if (!vf->expect_found && (!vf->v.rows || vf->expect_seq > vf->v.head_seq))
+			fail(vf, vf->expect_seq, "missing");
+	}
+	*out = vf->v;
 }
 
 void hw_audit_verify(const struct hw_audit_row *rows, size_t n, bool from_store, int64_t expect_seq,
 		     const char *expect_hash, struct hw_audit_verdict *out)
 {
-	char anchor[65], hash[65];
-	int64_t first_seq = 1;
-
-	memset(out, 0, sizeof(*out));
-	out->ok = true;
-	out->rows = (int64_t)n;
-	if (n) {
-		out->head_seq = rows[n - 1].seq;
-		memcpy(out->head_hash, rows[n - 1].row_hash, 65);
-	}
-	if (from_store) {
-		chain_start(rows, n, anchor, &first_seq);
-	} else if (n) {
-		memcpy(anchor, rows[0].prev_hash, 65);
-		first_seq = rows[0].seq;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct hw_audit_row *r = &rows[i];
-		int64_t want = i ? rows[i - 1].seq + 1 : first_seq;
-		if (r->seq > want) {
-			/* A skipped seq that shows up later was moved, not lost. */
-			fail(out, want,
-			     seq_later(rows, i + 1, n, want) ? "inserted_or_reordered" : "missing");
-			return;
-		}
-		if (r->seq < want) {
-			fail(out, r->seq, i ? "inserted_or_reordered" : "anchor_mismatch");
-			return;
-		}
-		if (strcmp(r->prev_hash, i ? rows[i - 1].row_hash : anchor) != 0) {
-			fail(out, r->seq, i ? "inserted_or_reordered" : "anchor_mismatch");
-			return;
-		}
-		if (hw_audit_row_hash(r, hash) < 0 || strcmp(hash, r->row_hash) != 0) {
-			fail(out, r->seq, "modified");
-			return;
-		}
-	}
-	if (expect_seq > 0) {
-		for (size_t i = 0; i < n; i++) {
-			if (rows[i].seq != expect_seq)
-				continue;
-			if (!expect_hash || strcmp(rows[i].row_hash, expect_hash) != 0)
-				fail(out, expect_seq, "modified");
-			return;
-		}
-		/* The head written down is gone: the chain was cut back below it. Rows older
-		 * than the first one kept were purged and cannot be compared. */
-		if (!n || expect_seq > rows[n - 1].seq)
-			fail(out, expect_seq, "missing");
-	}
+	struct hw_audit_verifier vf;
+	hw_audit_verify_begin(&vf, from_store, expect_seq, expect_hash);
+	for (size_t i = 0; i < n; i++)
+		hw_audit_verify_step(&vf, &rows[i]);
+	hw_audit_verify_end(&vf, out);
 }

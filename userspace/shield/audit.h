@@ -70,11 +70,24 @@ struct hw_audit_verdict {
 				  when ok */
 };
 
-/* Walks one workspace's rows in the order given (the store gives them by seq).
- * from_store: the first row must follow the newest purge row's anchor (64 zeros and seq 1
- * without purge); an export file instead starts from its own first prev_hash.
- * expect_seq > 0: the row with that seq must also have row_hash expect_hash, which catches
- * a chain rewritten wholesale since that head was written down. */
+/* Verify in steps, so a chain of any length streams through in pages: begin, a step per row
+ * in the order given (the store gives them by seq), end. from_store: the first row must
+ * follow the newest purge row's anchor (64 zeros and seq 1 without purge); an export file
+ * instead starts from its own first prev_hash. expect_seq > 0: the row with that seq must
+ * also have row_hash expect_hash, which catches a chain rewritten wholesale since that head
+ * was written down. */
+struct hw_audit_verifier {
+	struct hw_audit_verdict v;
+	bool from_store, expect_found, expect_bad;
+	int64_t expect_seq, prev_seq, first_seq, min_seq, anchor_seq, watch_seq;
+	char expect_hash[65], prev_row_hash[65], first_prev[65], anchor[65];
+};
+
+void hw_audit_verify_begin(struct hw_audit_verifier *vf, bool from_store, int64_t expect_seq,
+			   const char *expect_hash);
+void hw_audit_verify_step(struct hw_audit_verifier *vf, const struct hw_audit_row *row);
+void hw_audit_verify_end(struct hw_audit_verifier *vf, struct hw_audit_verdict *out);
+/* The three steps over an array. */
 void hw_audit_verify(const struct hw_audit_row *rows, size_t n, bool from_store, int64_t expect_seq,
 		     const char *expect_hash, struct hw_audit_verdict *out);
 

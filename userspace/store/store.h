@@ -167,13 +167,14 @@ struct hw_store_ops {
 
 	/* Audit trail (security_events). append reads the workspace's chain head, sets seq and
 	 * prev_hash, seals and inserts, all in one transaction, so concurrent appends never
-	 * fork a chain. list gives rows with ts_ms >= from_ms by seq (malloc'ed). purge deletes
-	 * the rows up to the newest one older than before_ms, then fills `purge`'s seq,
-	 * prev_hash and detail, seals and inserts it, in one transaction; *deleted = 0 and no
-	 * purge row when nothing is that old. */
+	 * fork a chain. list gives a page of rows with ts_ms >= from_ms and seq > after_seq,
+	 * by seq, at most `limit` (malloc'ed). purge deletes the rows up to the newest one
+	 * older than before_ms, then fills `purge`'s seq, prev_hash and detail, seals and
+	 * inserts it, in one transaction; *deleted = 0 and no purge row when nothing is that
+	 * old. */
 	int (*audit_append)(struct hw_store *st, struct hw_audit_row *row, hw_audit_seal_fn seal);
 	int (*audit_list)(struct hw_store *st, const char *workspace_id, int64_t from_ms,
-			  struct hw_audit_row **out, size_t *n);
+			  int64_t after_seq, int limit, struct hw_audit_row **out, size_t *n);
 	int (*audit_purge)(struct hw_store *st, const char *workspace_id, int64_t before_ms,
 			   struct hw_audit_row *purge, hw_audit_seal_fn seal, int64_t *deleted);
 };

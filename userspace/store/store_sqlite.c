@@ -998,7 +998,7 @@ static int sq_audit_append(struct hw_store *st, struct hw_audit_row *row, hw_aud
 }
 
 static int sq_audit_list(struct hw_store *st, const char *workspace_id, int64_t from_ms,
-			 struct hw_audit_row **out, size_t *n)
+			 int64_t after_seq, int limit, struct hw_audit_row **out, size_t *n)
 {
 	struct conn *c = &sq(st)->main;
 	sqlite3_stmt *s = NULL;
@@ -1007,11 +1007,13 @@ static int sq_audit_list(struct hw_store *st, const char *workspace_id, int64_t 
 	pthread_mutex_lock(&c->mu);
 	int rc = audit_prepare(c,
 			       "SELECT " AUDIT_COLS " FROM security_events WHERE workspace_id = ?1 "
-			       "AND ts_ms >= ?2 ORDER BY seq",
+			       "AND ts_ms >= ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
 			       &s);
 	if (rc == 0) {
 		sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, from_ms);
+		sqlite3_bind_int64(s, 3, after_seq);
+		sqlite3_bind_int(s, 4, limit);
 		rc = query_all(c, s, "audit_list", sizeof(**out), read_audit_row, (void **)out, n);
 	}
 	sqlite3_finalize(s);
