@@ -66,8 +66,8 @@ struct hw_audit_verdict {
 	int64_t head_seq;      /* 0 without rows */
 	char head_hash[65];    /* "" without rows */
 	int64_t first_bad_seq; /* 0 when ok */
-	const char *problem;   /* modified | missing | inserted_or_reordered | anchor_mismatch; NULL
-				  when ok */
+	/* modified | missing | inserted_or_reordered | anchor_mismatch; NULL when ok. */
+	const char *problem;
 };
 
 /* Verify in steps, so a chain of any length streams through in pages: begin, a step per row
