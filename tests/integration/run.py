@@ -42,6 +42,7 @@ MODULES = [
     "test_fakes",
     "test_providers",
     "test_clients",
+    "test_audit",
 ]
 
 

@@ -165,7 +165,7 @@ class Offline(unittest.TestCase):
             self.assertIn("no workspace", r.err)
 
     def test_not_available(self):
-        for group in ("ip-rules", "bans", "security", "audit", "budget", "plan",
+        for group in ("ip-rules", "bans", "budget", "plan",
                       "wallet", "guardian", "usage", "perimeter"):
             r = ctl(group, "list")
             self.assertEqual(r.rc, 2, r)

@@ -44,6 +44,8 @@ static const struct route routes[] = {
 	{"workspaces/*/webhooks", "POST", ACCESS_BOTH, hw_admin_webhooks_create},
 	{"workspaces/*/webhooks/*", "PATCH", ACCESS_BOTH, hw_admin_webhook_patch},
 	{"workspaces/*/webhooks/*", "DELETE", ACCESS_BOTH, hw_admin_webhook_delete},
+	{"workspaces/*/security/verify", "GET", ACCESS_BOTH, hw_admin_audit_verify},
+	{"workspaces/*/security/export", "GET", ACCESS_BOTH, hw_admin_audit_export},
 };
 
 struct segment {
@@ -232,6 +234,10 @@ void hw_admin_handle(struct hw_admin_ctx *ctx, const struct hw_admin_request *re
 
 	resp->status = 500;
 	resp->body = NULL;
+	resp->text = NULL;
+	resp->text_len = 0;
+	resp->content_type = NULL;
+	resp->disposition[0] = '\0';
 	resp->allow[0] = '\0';
 
 	if (path_split(req->path, &path)) {

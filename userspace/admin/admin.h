@@ -43,6 +43,12 @@ struct hw_admin_response {
 	int status;   /* HTTP status */
 	json_t *body; /* owned by the caller after return; NULL for 204 */
 	char allow[64]; /* the Allow header value on 405, else "" */
+	/* A non-JSON answer (the CSV audit export) instead of body: malloc'ed text owned by the
+	 * caller, its Content-Type and Content-Disposition. */
+	char *text;
+	size_t text_len;
+	const char *content_type;
+	char disposition[128];
 };
 
 /* Never fails: every outcome, errors included, is a status and a SPEC §2 envelope. */

@@ -104,5 +104,8 @@ void hw_admin_webhooks_list(struct hw_admin_call *c);
 void hw_admin_webhooks_create(struct hw_admin_call *c);
 void hw_admin_webhook_patch(struct hw_admin_call *c);
 void hw_admin_webhook_delete(struct hw_admin_call *c);
+/* admin_audit.c */
+void hw_admin_audit_verify(struct hw_admin_call *c);
+void hw_admin_audit_export(struct hw_admin_call *c);
 
 #endif

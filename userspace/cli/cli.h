@@ -113,6 +113,10 @@ int hw_cli_call(const struct hw_cli *cli, const char *method, const char *path, 
 int hw_cli_call_status(const struct hw_cli *cli, const char *method, const char *path,
 		       json_t *body, bool auth, json_t **out, long *status);
 
+/* GET a non-JSON answer (the CSV export): on a 2xx, *text (malloc'ed, NUL-terminated) and
+ * *len; errors are reported as hw_cli_call does. */
+int hw_cli_call_text(const struct hw_cli *cli, const char *path, char **text, size_t *len);
+
 struct hw_cli_param {
 	const char *name;
 	const char *value; /* NULL: not sent */
@@ -171,5 +175,7 @@ extern const struct hw_cli_verb hw_cli_keys_verbs[];
 extern const struct hw_cli_verb hw_cli_health_verbs[];
 extern const struct hw_cli_verb hw_cli_providers_verbs[];
 extern const struct hw_cli_verb hw_cli_webhooks_verbs[];
+extern const struct hw_cli_verb hw_cli_audit_verbs[];
+extern const struct hw_cli_verb hw_cli_security_verbs[];
 
 #endif

@@ -286,6 +286,41 @@ int hw_cli_call(const struct hw_cli *cli, const char *method, const char *path, 
 	return hw_cli_call_status(cli, method, path, body, auth, out, NULL);
 }
 
+int hw_cli_call_text(const struct hw_cli *cli, const char *path, char **text, size_t *len)
+{
+	struct http_resp r = {0};
+	int ret = perform(cli, "GET", path, NULL, true, &r);
+
+	*text = NULL;
+	*len = 0;
+	if (ret)
+		goto out;
+	ret = HW_CLI_API_ERROR;
+	if (r.too_large) {
+		fprintf(stderr, "error: invalid_response: answer larger than %u MiB\n", BODY_MAX >> 20);
+		goto out;
+	}
+	if (r.status < 200 || r.status >= 300) {
+		/* Errors are the JSON envelope, whatever the success format is. */
+		json_t *doc = r.len ? json_loadb(r.data, r.len, 0, NULL) : NULL;
+		json_t *err = json_object_get(doc, "error");
+		if (json_is_object(err))
+			report_envelope(cli, err, &r);
+		else
+			fprintf(stderr, "error: http_%ld: unexpected answer from %s\n", r.status,
+				cli->url);
+		json_decref(doc);
+		goto out;
+	}
+	*text = r.data ? r.data : hw_cli_must(strdup(""));
+	*len = r.len;
+	r.data = NULL;
+	ret = HW_CLI_OK;
+out:
+	free(r.data);
+	return ret;
+}
+
 static char *page_query(const char *path, const struct hw_cli_param *params, size_t nparams,
 			const char *limit, const char *cursor)
 {

@@ -13,6 +13,7 @@
 #include "gateway/server.h"
 #include "routing/catalog.h"
 #include "routing/router.h"
+#include "shield/audit.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
 
@@ -131,6 +132,12 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 	hw_log(HW_LOG_INFO, "configuration reloaded");
 }
 
+/* The audit retention job reads the running configuration, reloads included. */
+static int64_t audit_retention_days(void *arg)
+{
+	return hw_server_cfg(arg)->shield.retention_days;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = getenv("HIWAY_CONFIG");
@@ -198,6 +205,7 @@ int main(int argc, char **argv)
 	struct hw_router *router = NULL;
 	struct snapshot_list *kept = NULL;
 	struct hw_webhook_sender *hooks = NULL;
+	struct hw_audit_retention *retention = NULL;
 	atomic_store(&srv.cfg, cfg);
 	srv.test_clock = test_clock;
 	if (hw_store_open(cfg->store, cfg->store_options.busy_timeout_ms,
@@ -221,6 +229,9 @@ int main(int argc, char **argv)
 	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
 	    hw_server_start(&srv) < 0)
 		goto out;
+	retention = hw_audit_retention_start(srv.store, audit_retention_days, &srv);
+	if (!retention)
+		goto out;
 
 	for (;;) {
 		int sig = 0;
@@ -236,6 +247,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	hw_audit_retention_stop(retention);
 	hw_server_stop(&srv);
 	hw_webhook_sender_stop(hooks);
 	if (srv.usage)

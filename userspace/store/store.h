@@ -85,6 +85,34 @@ struct hw_usage_record {
 	char client_ip[46];
 };
 
+/* Audit trail (security_events). One row of a workspace's hash chain (SPEC §12.3); text
+ * fields are exactly what canonical_row hashes, "" standing for null. */
+#define HW_AUDIT_REQUEST_ID_MAX 132
+#define HW_AUDIT_MODEL_MAX	256
+#define HW_AUDIT_DETAIL_MAX	160
+
+struct hw_audit_row {
+	int64_t seq;
+	int64_t ts_ms;
+	char workspace_id[HW_ID_MAX];
+	char kind[16]; /* threat | retention_purge */
+	char key_id[HW_ID_MAX];
+	char request_id[HW_AUDIT_REQUEST_ID_MAX];
+	char client_ip[46];
+	char threat_type[24];
+	char score[8]; /* "0.95" */
+	char action[12];
+	char prompt_sha256[65];
+	char model[HW_AUDIT_MODEL_MAX];
+	char mode[12];
+	char detail[HW_AUDIT_DETAIL_MAX];
+	char prev_hash[65];
+	char row_hash[65];
+};
+
+/* Fills row->row_hash once the store has set seq and prev_hash (and detail for a purge). */
+typedef void (*hw_audit_seal_fn)(struct hw_audit_row *row);
+
 struct hw_store;
 
 /* Webhooks and the event outbox. */
@@ -206,6 +234,18 @@ struct hw_store_ops {
 			   const char *const *key_ids, const int64_t *at, size_t m);
 
 	struct hw_store_webhook_ops hooks; /* Webhooks and the event outbox. */
+	/* Audit trail (security_events). append reads the workspace's chain head, sets seq and
+	 * prev_hash, seals and inserts, all in one transaction, so concurrent appends never
+	 * fork a chain. list gives a page of rows with ts_ms >= from_ms and seq > after_seq,
+	 * by seq, at most `limit` (malloc'ed). purge deletes the rows up to the newest one
+	 * older than before_ms, then fills `purge`'s seq, prev_hash and detail, seals and
+	 * inserts it, in one transaction; *deleted = 0 and no purge row when nothing is that
+	 * old. */
+	int (*audit_append)(struct hw_store *st, struct hw_audit_row *row, hw_audit_seal_fn seal);
+	int (*audit_list)(struct hw_store *st, const char *workspace_id, int64_t from_ms,
+			  int64_t after_seq, int limit, struct hw_audit_row **out, size_t *n);
+	int (*audit_purge)(struct hw_store *st, const char *workspace_id, int64_t before_ms,
+			   struct hw_audit_row *purge, hw_audit_seal_fn seal, int64_t *deleted);
 };
 
 struct hw_store {

@@ -1180,6 +1180,249 @@ static int sq_outbox_list(struct hw_store *st, const char *webhook_id,
 	return rc;
 }
 
+/* Audit trail (security_events). Statements are prepared per call rather than cached: an
+ * append happens once per flagged request, far from the hot path. */
+#define AUDIT_COLS                                                                                 \
+	"seq, ts_ms, workspace_id, kind, key_id, request_id, client_ip, threat_type, score, "      \
+	"action, prompt_sha256, model, mode, detail, prev_hash, row_hash"
+
+static int audit_prepare(struct conn *c, const char *sql, sqlite3_stmt **s)
+{
+	int rc = sqlite3_prepare_v2(c->db, sql, -1, s, NULL);
+	return rc == SQLITE_OK ? 0 : conn_fail(c, "audit_prepare", rc);
+}
+
+/* Runs a one-shot statement without rows and finalizes it. */
+static int audit_exec(struct conn *c, const char *sql, const char *op)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = audit_prepare(c, sql, &s);
+	if (rc == 0) {
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE ? 0 : conn_fail(c, op, rc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void read_audit_row(sqlite3_stmt *s, void *dst)
+{
+	struct hw_audit_row *r = dst;
+	memset(r, 0, sizeof(*r));
+	r->seq = sqlite3_column_int64(s, 0);
+	r->ts_ms = sqlite3_column_int64(s, 1);
+	COL_TEXT(s, 2, r->workspace_id);
+	COL_TEXT(s, 3, r->kind);
+	COL_TEXT(s, 4, r->key_id);
+	COL_TEXT(s, 5, r->request_id);
+	COL_TEXT(s, 6, r->client_ip);
+	COL_TEXT(s, 7, r->threat_type);
+	COL_TEXT(s, 8, r->score);
+	COL_TEXT(s, 9, r->action);
+	COL_TEXT(s, 10, r->prompt_sha256);
+	COL_TEXT(s, 11, r->model);
+	COL_TEXT(s, 12, r->mode);
+	COL_TEXT(s, 13, r->detail);
+	COL_TEXT(s, 14, r->prev_hash);
+	COL_TEXT(s, 15, r->row_hash);
+}
+
+/* The chain head (last seq and row_hash) inside the caller's transaction; seq 0 and 64
+ * zeros for an empty chain. */
+static int audit_head(struct conn *c, const char *ws, int64_t *seq, char hash[65])
+{
+	sqlite3_stmt *s = NULL;
+	int rc = audit_prepare(c,
+			       "SELECT seq, row_hash FROM security_events WHERE workspace_id = ?1 "
+			       "ORDER BY seq DESC LIMIT 1",
+			       &s);
+	*seq = 0;
+	memset(hash, '0', 64);
+	hash[64] = '\0';
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_text(s, 1, ws, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(s, 0);
+		col_text(s, 1, hash, 65);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : conn_fail(c, "audit_head", rc);
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int audit_insert(struct conn *c, const struct hw_audit_row *r)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = audit_prepare(c,
+			       "INSERT INTO security_events(" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, "
+			       "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+			       &s);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, r->seq);
+	sqlite3_bind_int64(s, 2, r->ts_ms);
+	BIND_TEXT(s, 3, r->workspace_id);
+	BIND_TEXT(s, 4, r->kind);
+	BIND_OPT_TEXT(s, 5, r->key_id);
+	BIND_OPT_TEXT(s, 6, r->request_id);
+	BIND_OPT_TEXT(s, 7, r->client_ip);
+	BIND_OPT_TEXT(s, 8, r->threat_type);
+	BIND_OPT_TEXT(s, 9, r->score);
+	BIND_OPT_TEXT(s, 10, r->action);
+	BIND_OPT_TEXT(s, 11, r->prompt_sha256);
+	BIND_OPT_TEXT(s, 12, r->model);
+	BIND_OPT_TEXT(s, 13, r->mode);
+	BIND_OPT_TEXT(s, 14, r->detail);
+	BIND_TEXT(s, 15, r->prev_hash);
+	BIND_TEXT(s, 16, r->row_hash);
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? 0 : conn_fail(c, "audit_insert", rc);
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Chains `row` after the head read in the same transaction. Caller holds c->mu. */
+static int audit_chain(struct conn *c, struct hw_audit_row *row, hw_audit_seal_fn seal)
+{
+	int64_t head = 0;
+	int rc = audit_head(c, row->workspace_id, &head, row->prev_hash);
+	if (rc < 0)
+		return rc;
+	row->seq = head + 1;
+	seal(row);
+	return audit_insert(c, row);
+}
+
+static int sq_audit_append(struct hw_store *st, struct hw_audit_row *row, hw_audit_seal_fn seal)
+{
+	struct conn *c = &sq(st)->main;
+	pthread_mutex_lock(&c->mu);
+	int rc = tx_begin(c);
+	if (rc == 0)
+		rc = tx_end(c, audit_chain(c, row, seal));
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sq_audit_list(struct hw_store *st, const char *workspace_id, int64_t from_ms,
+			 int64_t after_seq, int limit, struct hw_audit_row **out, size_t *n)
+{
+	struct conn *c = &sq(st)->main;
+	sqlite3_stmt *s = NULL;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = audit_prepare(c,
+			       "SELECT " AUDIT_COLS " FROM security_events WHERE workspace_id = ?1 "
+			       "AND ts_ms >= ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+			       &s);
+	if (rc == 0) {
+		sqlite3_bind_text(s, 1, workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, from_ms);
+		sqlite3_bind_int64(s, 3, after_seq);
+		sqlite3_bind_int(s, 4, limit);
+		rc = query_all(c, s, "audit_list", sizeof(**out), read_audit_row, (void **)out, n);
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/* Inside the purge transaction: the last seq to delete (the newest row older than
+ * before_ms; rows before it go too, so the chain left is a suffix), its row_hash and the
+ * count; *through = 0 when nothing is that old. */
+static int audit_purge_span(struct conn *c, const char *ws, int64_t before_ms, int64_t *through,
+			    char anchor[65], int64_t *count)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = audit_prepare(c,
+			       "SELECT e.seq, e.row_hash, (SELECT count(*) FROM security_events "
+			       "WHERE workspace_id = ?1 AND seq <= e.seq) FROM security_events e "
+			       "WHERE e.workspace_id = ?1 AND e.ts_ms < ?2 ORDER BY e.seq DESC LIMIT 1",
+			       &s);
+	*through = 0;
+	*count = 0;
+	anchor[0] = '\0';
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_text(s, 1, ws, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, before_ms);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*through = sqlite3_column_int64(s, 0);
+		col_text(s, 1, anchor, 65);
+		*count = sqlite3_column_int64(s, 2);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : conn_fail(c, "audit_purge_span", rc);
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int audit_purge_rows(struct conn *c, const char *ws, int64_t through)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = audit_exec(c, "UPDATE audit_purge_gate SET open = 1 WHERE id = 1", "audit_gate");
+	if (rc < 0)
+		return rc;
+	rc = audit_prepare(c, "DELETE FROM security_events WHERE workspace_id = ?1 AND seq <= ?2",
+			   &s);
+	if (rc == 0) {
+		sqlite3_bind_text(s, 1, ws, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, through);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE ? 0 : conn_fail(c, "audit_purge", rc);
+	}
+	sqlite3_finalize(s);
+	if (rc == 0)
+		rc = audit_exec(c, "UPDATE audit_purge_gate SET open = 0 WHERE id = 1",
+				"audit_gate");
+	return rc;
+}
+
+static int sq_audit_purge(struct hw_store *st, const char *workspace_id, int64_t before_ms,
+			  struct hw_audit_row *purge, hw_audit_seal_fn seal, int64_t *deleted)
+{
+	struct conn *c = &sq(st)->main;
+	int64_t through = 0, count = 0, head = 0;
+	char anchor[65];
+	*deleted = 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = tx_begin(c);
+	if (rc < 0)
+		goto out;
+	rc = audit_purge_span(c, workspace_id, before_ms, &through, anchor, &count);
+	/* The head is read before the delete: the purge may take every row, and its own row
+	 * must still follow the last one. */
+	if (rc == 0 && through > 0)
+		rc = audit_head(c, workspace_id, &head, purge->prev_hash);
+	if (rc == 0 && through > 0) {
+		rc = audit_purge_rows(c, workspace_id, through);
+		if (rc == 0) {
+			purge->seq = head + 1;
+			snprintf(purge->detail, sizeof(purge->detail),
+				 "deleted_through_seq=%lld;deleted_count=%lld;anchor=%s",
+				 (long long)through, (long long)count, anchor);
+			seal(purge);
+			rc = audit_insert(c, purge);
+		}
+	}
+	rc = tx_end(c, rc);
+	if (rc == 0)
+		*deleted = count;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
 static void conn_close(struct conn *c)
 {
 	for (int i = 0; i < S_COUNT; i++)
@@ -1221,6 +1464,9 @@ static const struct hw_store_ops sqlite_ops = {
 	.usage_insert = sq_usage_insert,
 	.usage_count = sq_usage_count,
 	.usage_flush = sq_usage_flush,
+	.audit_append = sq_audit_append,
+	.audit_list = sq_audit_list,
+	.audit_purge = sq_audit_purge,
 	.hooks = {
 		.webhook_create = sq_webhook_create,
 		.webhook_get = sq_webhook_get,

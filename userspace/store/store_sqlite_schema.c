@@ -112,6 +112,39 @@ static const char *const steps[] = {
 	" created_at INTEGER NOT NULL);"
 	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at_ms);"
 	"CREATE INDEX outbox_webhook_id ON outbox(webhook_id, id);",
+	/* 4: the audit trail (SPEC §12.3). Rows are append-only: the triggers refuse UPDATE
+	 * always and DELETE unless the retention purge opened audit_purge_gate in its own
+	 * transaction (and closes it before commit), so no stray statement can rewrite the
+	 * chain. Empty text is stored as NULL, as canonical_row reads null as "". */
+	"CREATE TABLE security_events ("
+	" workspace_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" ts_ms INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" key_id TEXT,"
+	" request_id TEXT,"
+	" client_ip TEXT,"
+	" threat_type TEXT,"
+	" score TEXT,"
+	" action TEXT,"
+	" prompt_sha256 TEXT,"
+	" model TEXT,"
+	" mode TEXT,"
+	" detail TEXT,"
+	" prev_hash TEXT NOT NULL,"
+	" row_hash TEXT NOT NULL,"
+	" UNIQUE (workspace_id, seq));"
+	"CREATE INDEX security_events_ts ON security_events(workspace_id, ts_ms);"
+	"CREATE TABLE audit_purge_gate ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" open INTEGER NOT NULL);"
+	"INSERT INTO audit_purge_gate(id, open) VALUES (1, 0);"
+	"CREATE TRIGGER security_events_no_update BEFORE UPDATE ON security_events "
+	"BEGIN SELECT RAISE(ABORT, 'security_events is append-only'); END;"
+	"CREATE TRIGGER security_events_no_delete BEFORE DELETE ON security_events "
+	"WHEN (SELECT open FROM audit_purge_gate WHERE id = 1) IS NOT 1 "
+	"BEGIN SELECT RAISE(ABORT, 'security_events rows go only through the retention purge'); "
+	"END;",
 };
 
 int hw_store_sqlite_schema_version(void) { return (int)(sizeof(steps) / sizeof(steps[0])); }
