@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The Security Shield scanner on Hyperscan. Every pattern of every threat type goes into
  * one block-mode database, so a request's text is read once whatever the number of
- * patterns. Patterns with a validator are compiled with leftmost start-of-match so the
- * validator sees the number's span; the others report once per scan. Scratch space is
- * per thread (a pthread key), so scans never share a lock. */
+ * patterns. Patterns without a validator report once per scan. Patterns with one report
+ * every end offset, and the validator is tried on each span that starts at a word start
+ * within the longest number (48 bytes) before it: Hyperscan's start-of-match tracking made
+ * the IBAN pattern alone cost 10 us per scan. Scratch space is per thread (a pthread key),
+ * so scans never share a lock. */
 #include "shield/scanner.h"
 
 #include "common/crypto.h"
 #include "shield/validators.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <hs/hs.h>
 #include <limits.h>
 #include <pthread.h>
@@ -18,8 +23,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The longest span a validator accepts: an IBAN of 34 characters with a space every 4. */
+#define MAX_VALIDATED_SPAN 48
+
 struct hw_shield_db {
 	hs_database_t *hs;
+	uint64_t serial; /* never reused: tells a thread whether its scratch fits this db */
 	size_t n;
 	enum hw_threat *type;
 	hw_validator_fn *validator;
@@ -78,7 +87,6 @@ int hw_shield_db_compile(const struct hw_shield_pattern *p, size_t n, struct hw_
 					 hw_threat_name(p[i].type), p[i].validator);
 				goto out;
 			}
-			flags[i] |= HS_FLAG_SOM_LEFTMOST;
 		} else {
 			flags[i] |= HS_FLAG_SINGLEMATCH;
 		}
@@ -95,6 +103,8 @@ int hw_shield_db_compile(const struct hw_shield_pattern *p, size_t n, struct hw_
 		hs_free_compile_error(cerr);
 		goto out;
 	}
+	static atomic_uint_fast64_t serials;
+	db->serial = atomic_fetch_add(&serials, 1) + 1;
 	*out = db;
 	db = NULL;
 	rc = 0;
@@ -379,12 +389,35 @@ int hw_shield_collect(const json_t *internal, const json_t *anthropic, struct hw
 
 /* Scanning. */
 
+/* A thread's scratch and the databases it was grown for: hs_alloc_scratch costs far more
+ * than a scan of a chat prompt, and scratch only grows, so it runs once per database. */
+#define SIZED_SLOTS 8
+struct thread_scratch {
+	hs_scratch_t *s;
+	uint64_t sized[SIZED_SLOTS];
+	unsigned next;
+};
+
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
-static void scratch_destroy(void *s)
+static void scratch_destroy(void *arg)
 {
-	hs_free_scratch(s);
+	struct thread_scratch *ts = arg;
+	hs_free_scratch(ts->s);
+	free(ts);
+}
+
+static int scratch_fit(struct thread_scratch *ts, const struct hw_shield_db *db)
+{
+	for (unsigned i = 0; i < SIZED_SLOTS; i++)
+		if (ts->sized[i] == db->serial)
+			return 0;
+	if (hs_alloc_scratch(db->hs, &ts->s) != HS_SUCCESS)
+		return -1;
+	ts->sized[ts->next] = db->serial;
+	ts->next = (ts->next + 1) % SIZED_SLOTS;
+	return 0;
 }
 
 static void scratch_key_init(void)
@@ -412,8 +445,16 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 	if (!(s > c->best || (s == c->best && c->type != HW_THREAT_NONE && t < c->type)))
 		return 0;
 	hw_validator_fn v = c->db->validator[id];
-	if (v && !v(c->text, c->len, (size_t)from, (size_t)to))
-		return 0;
+	if (v) {
+		bool valid = false;
+		size_t end = (size_t)to;
+		for (size_t st = end > MAX_VALIDATED_SPAN ? end - MAX_VALIDATED_SPAN : 0; st < end && !valid; st++)
+			if (isalnum((unsigned char)c->text[st]) &&
+			    (st == 0 || !isalnum((unsigned char)c->text[st - 1])))
+				valid = v(c->text, c->len, st, end);
+		if (!valid)
+			return 0;
+	}
 	c->best = s;
 	c->type = t;
 	return t == c->top;
@@ -430,20 +471,30 @@ int hw_shield_scan(const struct hw_shield_db *db, const struct hw_shield_db *cus
 		   const struct hw_shield_scores *scores, const char *text, size_t len,
 		   struct hw_shield_result *res)
 {
+	hw_sha256_hex(text ? text : "", len, res->prompt_sha256);
+	return hw_shield_match(db, custom, scores, text, len, res);
+}
+
+int hw_shield_match(const struct hw_shield_db *db, const struct hw_shield_db *custom,
+		    const struct hw_shield_scores *scores, const char *text, size_t len,
+		    struct hw_shield_result *res)
+{
 	res->score = 0;
 	res->type = HW_THREAT_NONE;
-	hw_sha256_hex(text ? text : "", len, res->prompt_sha256);
 	if (len > UINT_MAX)
 		return -1;
 	pthread_once(&scratch_once, scratch_key_init);
-	hs_scratch_t *scratch = pthread_getspecific(scratch_key);
-	/* Grows this thread's scratch when a database needs more (a no-op otherwise). */
-	if ((db && hs_alloc_scratch(db->hs, &scratch) != HS_SUCCESS) ||
-	    (custom && hs_alloc_scratch(custom->hs, &scratch) != HS_SUCCESS)) {
-		pthread_setspecific(scratch_key, scratch);
-		return -1;
+	struct thread_scratch *ts = pthread_getspecific(scratch_key);
+	if (!ts) {
+		ts = calloc(1, sizeof(*ts));
+		if (!ts || pthread_setspecific(scratch_key, ts) != 0) {
+			free(ts);
+			return -1;
+		}
 	}
-	pthread_setspecific(scratch_key, scratch);
+	if ((db && scratch_fit(ts, db) < 0) || (custom && scratch_fit(ts, custom) < 0))
+		return -1;
+	hs_scratch_t *scratch = ts->s;
 	struct scan_ctx c = {.scores = scores, .text = text ? text : "", .len = len, .type = HW_THREAT_NONE};
 	c.top = HW_THREAT_SECRETS;
 	for (int t = 1; t < HW_THREAT__COUNT; t++)
@@ -462,6 +513,8 @@ int hw_shield_scan(const struct hw_shield_db *db, const struct hw_shield_db *cus
 void hw_shield_thread_release(void)
 {
 	pthread_once(&scratch_once, scratch_key_init);
-	hs_free_scratch(pthread_getspecific(scratch_key));
+	struct thread_scratch *ts = pthread_getspecific(scratch_key);
+	if (ts)
+		scratch_destroy(ts);
 	pthread_setspecific(scratch_key, NULL);
 }

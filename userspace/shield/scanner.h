@@ -72,6 +72,10 @@ int hw_shield_collect(const json_t *internal, const json_t *anthropic, struct hw
 int hw_shield_scan(const struct hw_shield_db *db, const struct hw_shield_db *custom,
 		   const struct hw_shield_scores *scores, const char *text, size_t len,
 		   struct hw_shield_result *res);
+/* hw_shield_scan without the SHA-256 (prompt_sha256 is left untouched). */
+int hw_shield_match(const struct hw_shield_db *db, const struct hw_shield_db *custom,
+		    const struct hw_shield_scores *scores, const char *text, size_t len,
+		    struct hw_shield_result *res);
 /* Frees the calling thread's scratch space (threads that exit free theirs themselves). */
 void hw_shield_thread_release(void);
 

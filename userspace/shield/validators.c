@@ -46,7 +46,7 @@ bool hw_valid_luhn(const char *buf, size_t len, size_t from, size_t to)
 {
 	char d[MAX_DIGITS];
 	int n = span_digits(buf, from, to, d, sizeof(d));
-	if (n < 13 || n > 19)
+	if (n < 13 || n > 19 || d[0] < '3' || d[0] > '6')
 		return false;
 	/* A run of one repeated digit passes Luhn for some lengths and is never a card. */
 	size_t same = 1;
@@ -55,23 +55,11 @@ bool hw_valid_luhn(const char *buf, size_t len, size_t from, size_t to)
 	return same != (size_t)n && hw_luhn_digits(d, (size_t)n);
 }
 
-bool hw_valid_iban(const char *buf, size_t len, size_t from, size_t to)
+/* ISO 13616 mod 97 of an IBAN's characters (uppercase, no spaces): the first four move to
+ * the end, letters count as 10..35, and the remainder is folded one digit at a time so no
+ * big integer is needed. */
+static bool iban_mod97(const char *s, size_t n)
 {
-	char s[MAX_DIGITS + 1];
-	size_t n = 0;
-	for (size_t i = from; i < to; i++) {
-		unsigned char ch = (unsigned char)buf[i];
-		if (ch == ' ')
-			continue;
-		if (!isalnum(ch) || n >= MAX_DIGITS)
-			return false;
-		s[n++] = (char)toupper(ch);
-	}
-	if (n < 15 || !isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1]) ||
-	    !isdigit((unsigned char)s[2]) || !isdigit((unsigned char)s[3]))
-		return false;
-	/* The first four characters move to the end; letters count as 10..35; the remainder is
-	 * folded one digit at a time so no big integer is needed. */
 	unsigned rem = 0;
 	for (size_t k = 0; k < n; k++) {
 		char ch = s[(k + 4) % n];
@@ -81,6 +69,32 @@ bool hw_valid_iban(const char *buf, size_t len, size_t from, size_t to)
 			rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
 	}
 	return rem == 1;
+}
+
+bool hw_valid_iban(const char *buf, size_t len, size_t from, size_t to)
+{
+	/* The pattern only finds an IBAN's first 15 characters (a long bounded repeat slows the
+	 * whole database down), so the number is read on from `from`: every length that ends
+	 * at a word end is a candidate. */
+	char s[MAX_DIGITS + 1];
+	size_t n = 0;
+	for (size_t i = from; i < len && n < MAX_DIGITS; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+		if (ch == ' ' && n > 0 && i + 1 < len && isalnum((unsigned char)buf[i + 1]) &&
+		    isalnum((unsigned char)buf[i - 1]))
+			continue;
+		if (!isalnum(ch))
+			break;
+		s[n++] = (char)toupper(ch);
+		if (n < 4 && !(n <= 2 ? isalpha(ch) : isdigit(ch)))
+			return false;
+		if (n == 4 && !isdigit(ch))
+			return false;
+		bool word_end = i + 1 >= len || !isalnum((unsigned char)buf[i + 1]);
+		if (n >= 15 && word_end && iban_mod97(s, n))
+			return true;
+	}
+	return false;
 }
 
 /* "siren", "siret" or "rcs" (any case) in the 30 characters before the number. */

@@ -11,9 +11,11 @@
 
 typedef bool (*hw_validator_fn)(const char *buf, size_t len, size_t from, size_t to);
 
-/* Luhn over the digits of the span (spaces and dashes skipped); 13-19 digits. */
+/* Luhn over the digits of the span (spaces and dashes skipped); 13-19 digits, the first
+ * 3-6 (card networks). */
 bool hw_valid_luhn(const char *buf, size_t len, size_t from, size_t to);
-/* ISO 13616: country letters, check digits, 11-30 alphanumerics; mod 97 == 1. */
+/* ISO 13616: country letters, check digits, 11-30 alphanumerics (single spaces allowed);
+ * mod 97 == 1. The IBAN starts at `from` and may run past `to`. */
 bool hw_valid_iban(const char *buf, size_t len, size_t from, size_t to);
 /* 9 digits passing Luhn, preceded within 30 characters by siren, siret or rcs. */
 bool hw_valid_siren(const char *buf, size_t len, size_t from, size_t to);
