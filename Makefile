@@ -14,7 +14,7 @@ else
 endif
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 openssl
+PKGS    := libmicrohttpd libcurl jansson yaml-0.1 sqlite3 openssl libhs
 CFLAGS  += -DHIWAY_VERSION=\"1.0.0\" -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(OPTFLAGS) \
            -D_GNU_SOURCE -Iinclude -Iuserspace $(shell pkg-config --cflags $(PKGS))
 ifneq ($(TEST_HOOKS),)
@@ -43,6 +43,9 @@ asan:
 $(OUT)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The Shield's built-in patterns are assembled into the object with .incbin.
+$(OUT)/userspace/shield/shield_builtin.o: $(wildcard config/shield/*.txt)
 
 $(OUT)/libhiway.a: $(LIB_OBJ)
 	@rm -f $@

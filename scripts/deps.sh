@@ -4,8 +4,8 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
-            libyaml-dev libsqlite3-dev libssl-dev libcmocka-dev)
-TEST_PKGS=(python3 nginx wrk curl)
+            libyaml-dev libsqlite3-dev libssl-dev libcmocka-dev libhyperscan-dev)
+TEST_PKGS=(python3 nginx wrk curl libpcre2-dev)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi

@@ -34,6 +34,7 @@ MODULES = [
     "test_byok",
     "test_webhooks",
     "test_metrics",
+    "test_shield",
     "test_robustness",
     "test_load",
     "test_logs",

@@ -11,6 +11,7 @@
 #include "gateway/messages_translate.h"
 #include "gateway/request.h"
 #include "routing/catalog.h"
+#include "shield/shield.h"
 #include "upstream/engine.h"
 #include "upstream/sse.h"
 #include "upstream/translate_anthropic.h"
@@ -35,6 +36,8 @@ struct chat {
 	bool want_usage_chunk, want_meta;
 	int64_t max_tokens;
 	int64_t routing_ns;
+	enum hw_shield_mode shield_mode; /* this request's (SPEC §12.1) */
+	struct hw_buf shield_text;       /* monitor mode: the text queued after the first attempt */
 
 	/* Candidates in attempt order (primary first) and the fallback state (SPEC §9.3). */
 	const struct hw_model *cand[HW_CHAT_MAX_CANDIDATES];

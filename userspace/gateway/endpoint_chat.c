@@ -4,12 +4,14 @@
  * worker re-enters through hw_ep_chat_resume whenever the provider side has news. */
 #include "auth/byok_cache.h"
 #include "common/clock.h"
+#include "common/json_usd.h"
 #include "gateway/chat.h"
 #include "gateway/endpoints.h"
 #include "gateway/metrics.h"
 #include "gateway/server.h"
 #include "gateway/usage.h"
 #include "routing/router.h"
+#include "shield/shield.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ static void chat_free(void *arg)
 	hw_chat_req_free(&c->body);
 	hw_buf_free(&c->raw);
 	hw_buf_free(&c->echo_wire);
+	hw_buf_free(&c->shield_text);
 	free(c->echo_ends);
 	hw_sse_free(&c->parser);
 	hw_chat_decoder_free(c);
@@ -99,6 +102,61 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 	return MHD_YES;
 }
 
+/* SPEC §3 step 11, §12.1. Block mode scans now and may answer 400 threat_blocked;
+ * monitor mode leaves the collected text in c->shield_text for chat_run to queue once the
+ * first attempt is on its way. */
+static enum MHD_Result shield_step(struct chat *c, bool *ok)
+{
+	struct hw_request *req = c->req;
+	const struct hw_config *cfg = hw_server_cfg(req->srv);
+	*ok = true;
+	c->shield_mode = hw_shield_mode_resolve(req->key.shield_mode, NULL, cfg->shield.mode);
+	if (c->shield_mode == HW_SHIELD_OFF)
+		return MHD_YES;
+	struct hw_buf text = {0};
+	if (hw_shield_collect(c->body.root, c->messages ? c->native_req : NULL, &text) < 0) {
+		hw_buf_free(&text);
+		*ok = false;
+		return hw_respond_error(req, HW_ERR_INTERNAL, "Internal error.", NULL);
+	}
+	if (c->shield_mode == HW_SHIELD_MONITOR) {
+		c->shield_text = text;
+		return MHD_YES;
+	}
+	struct hw_shield_request rq = {req->key.workspace_id, req->key.id, req->request_id,
+				       req->client_ip, c->body.model};
+	struct hw_shield_result res;
+	bool block = hw_shield_check(cfg, &rq, text.data ? text.data : "", text.len, &res);
+	hw_buf_free(&text);
+	if (!block)
+		return MHD_YES;
+	*ok = false;
+	char msg[128];
+	const char *type = hw_threat_name(res.type);
+	snprintf(msg, sizeof(msg), "Request blocked by Security Shield (%s, score %.2f).", type, res.score);
+	/* Two decimals, printed as a number like USD amounts (no binary-float tail). */
+	int64_t micro = (int64_t)(res.score * 100 + 0.5) * 10000;
+	return hw_respond_error(req, HW_ERR_THREAT_BLOCKED, msg,
+				json_pack("{s:s,s:o}", "threat_type", type, "score", hw_json_usd(micro)));
+}
+
+/* Monitor mode: hands the text collected by shield_step to the Shield's worker. */
+static void shield_queue(struct chat *c)
+{
+	if (c->shield_mode != HW_SHIELD_MONITOR)
+		return;
+	struct hw_request *req = c->req;
+	struct hw_shield_request rq = {req->key.workspace_id, req->key.id, req->request_id,
+				       req->client_ip, c->body.model};
+	size_t len = c->shield_text.len;
+	char *text = c->shield_text.data;
+	c->shield_text = (struct hw_buf){0};
+	if (!text)
+		text = calloc(1, 1);
+	if (text)
+		hw_shield_monitor_submit(hw_server_cfg(req->srv), &rq, text, len);
+}
+
 static struct chat *chat_new(struct hw_request *req)
 {
 	struct chat *c = calloc(1, sizeof(*c));
@@ -131,10 +189,15 @@ static enum MHD_Result chat_run(struct chat *c)
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
 	c->max_tokens = c->body.max_tokens ? c->body.max_tokens : cfg->upstream.default_max_tokens;
 	bool ok;
-	enum MHD_Result ret = route(c, &ok);
+	enum MHD_Result ret = shield_step(c, &ok);
 	if (!ok)
 		return ret;
-	return hw_chat_attempt_next(c);
+	ret = route(c, &ok);
+	if (!ok)
+		return ret;
+	ret = hw_chat_attempt_next(c);
+	shield_queue(c);
+	return ret;
 }
 
 static enum MHD_Result invalid(struct hw_request *req, const char *param, const char *msg)

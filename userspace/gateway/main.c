@@ -14,6 +14,7 @@
 #include "routing/catalog.h"
 #include "routing/router.h"
 #include "shield/audit.h"
+#include "shield/shield.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
 
@@ -105,6 +106,14 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 	}
 	if (hw_catalog_build(cfg, &cat) < 0 || hw_router_build(cfg, cat, &router) < 0) {
 		hw_log(HW_LOG_ERROR, "reload rejected: the catalog or routing tables cannot be built");
+		hw_catalog_free(cat);
+		hw_config_free(cfg);
+		return;
+	}
+	char err[512];
+	if (hw_shield_reload(cfg, err, sizeof(err)) < 0) {
+		hw_log(HW_LOG_ERROR, "reload rejected: %s", err);
+		hw_router_free(router);
 		hw_catalog_free(cat);
 		hw_config_free(cfg);
 		return;
@@ -225,6 +234,11 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&srv.catalog, cat);
 	atomic_store(&srv.router, router);
+	char err[512];
+	if (hw_shield_start(cfg, err, sizeof(err)) < 0) {
+		hw_log(HW_LOG_ERROR, "%s", err);
+		goto out;
+	}
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
 	    hw_server_start(&srv) < 0)
@@ -250,6 +264,7 @@ out:
 	hw_audit_retention_stop(retention);
 	hw_server_stop(&srv);
 	hw_webhook_sender_stop(hooks);
+	hw_shield_stop();
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);
 	hw_key_cache_free(srv.keys);

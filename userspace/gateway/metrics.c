@@ -29,6 +29,10 @@ enum family {
 	F_ROUTING_DECISIONS,
 	F_ROUTING_DURATION,
 	F_FALLBACKS,
+	F_SHIELD_SCANS,
+	F_SHIELD_DROPPED,
+	F_SHIELD_DETECTIONS,
+	F_SHIELD_DURATION,
 	F__COUNT
 };
 
@@ -47,6 +51,10 @@ static const double token_bounds[] = {1,    4,     16,    64,     256,     1024,
 				      4096, 16384, 65536, 262144, 1048576, 4194304};
 static const double routing_bounds[] = {0.000001, 0.0000025, 0.000005, 0.00001, 0.000025,
 					0.00005,  0.0001,    0.00025,  0.0005,  0.001};
+/* Shield scans take microseconds for a chat prompt and milliseconds for megabytes. */
+static const double shield_bounds[] = {0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005,
+				       0.0001,   0.00025,   0.0005,   0.001,   0.0025,   0.01,
+				       0.025,    0.1};
 #define NB(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const struct family_def families[F__COUNT] = {
@@ -59,6 +67,10 @@ static const struct family_def families[F__COUNT] = {
 	[F_ROUTING_DECISIONS] = {"hiway_routing_decisions_total", "counter", "Routing decisions by tier and mode", NULL, 0},
 	[F_ROUTING_DURATION] = {"hiway_routing_duration_seconds", "histogram", "Routing decision time", routing_bounds, NB(routing_bounds)},
 	[F_FALLBACKS] = {"hiway_upstream_fallbacks_total", "counter", "Attempts on a further candidate after a failure", NULL, 0},
+	[F_SHIELD_SCANS] = {"hiway_shield_scans_total", "counter", "Security Shield scans by mode", NULL, 0},
+	[F_SHIELD_DROPPED] = {"hiway_shield_scans_dropped_total", "counter", "Monitor-mode scans dropped on a full queue", NULL, 0},
+	[F_SHIELD_DETECTIONS] = {"hiway_shield_detections_total", "counter", "Security Shield detections by threat type and action", NULL, 0},
+	[F_SHIELD_DURATION] = {"hiway_shield_scan_duration_seconds", "histogram", "Security Shield scan time", shield_bounds, NB(shield_bounds)},
 };
 
 struct series {
@@ -222,6 +234,26 @@ void hw_metrics_fallback(const char *tier)
 	count(F_FALLBACKS, labels);
 }
 
+void hw_metrics_shield_scan(const char *mode, int64_t duration_ns)
+{
+	char labels[32];
+	snprintf(labels, sizeof(labels), "mode=\"%s\"", mode);
+	count(F_SHIELD_SCANS, labels);
+	observe(F_SHIELD_DURATION, "", (double)duration_ns / 1e9);
+}
+
+void hw_metrics_shield_dropped(void)
+{
+	count(F_SHIELD_DROPPED, "");
+}
+
+void hw_metrics_shield_detection(const char *threat_type, const char *action)
+{
+	char labels[96];
+	snprintf(labels, sizeof(labels), "threat_type=\"%s\",action=\"%s\"", threat_type, action);
+	count(F_SHIELD_DETECTIONS, labels);
+}
+
 static void render_breaker(void *arg, const char *model_id, enum hw_breaker_state st)
 {
 	/* The catalog id is provider/model: the provider is the part before the first '/'. */
@@ -245,21 +277,28 @@ static void render_family(struct hw_buf *out, enum family fam)
 		if (!s || s->fam != fam)
 			continue;
 		uint64_t n = atomic_load_explicit(&s->count, memory_order_relaxed);
+		/* A family without labels (shield duration and drops) prints no braces. */
+		const char *sep = s->labels[0] ? "," : "";
 		if (!hist) {
-			hw_buf_appendf(out, "%s{%s} %llu\n", f->name, s->labels, (unsigned long long)n);
+			if (s->labels[0])
+				hw_buf_appendf(out, "%s{%s} %llu\n", f->name, s->labels, (unsigned long long)n);
+			else
+				hw_buf_appendf(out, "%s %llu\n", f->name, (unsigned long long)n);
 			continue;
 		}
 		uint64_t cum = 0;
 		for (int b = 0; b < f->nbounds; b++) {
 			cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
-			hw_buf_appendf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", f->name, s->labels,
+			hw_buf_appendf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", f->name, s->labels, sep,
 				       f->bounds[b], (unsigned long long)cum);
 		}
-		hw_buf_appendf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", f->name, s->labels,
+		hw_buf_appendf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, s->labels, sep,
 			       (unsigned long long)n);
-		hw_buf_appendf(out, "%s_sum{%s} %.6f\n", f->name, s->labels,
+		hw_buf_appendf(out, "%s_sum%s%s%s %.6f\n", f->name, sep[0] ? "{" : "", s->labels,
+			       sep[0] ? "}" : "",
 			       (double)atomic_load_explicit(&s->sum_micro, memory_order_relaxed) / 1e6);
-		hw_buf_appendf(out, "%s_count{%s} %llu\n", f->name, s->labels, (unsigned long long)n);
+		hw_buf_appendf(out, "%s_count%s%s%s %llu\n", f->name, sep[0] ? "{" : "", s->labels,
+			       sep[0] ? "}" : "", (unsigned long long)n);
 	}
 }
 

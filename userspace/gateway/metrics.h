@@ -28,6 +28,12 @@ void hw_metrics_routing(const char *tier, const char *mode, int64_t duration_ns)
 /* An attempt on a further candidate after a failure (SPEC §9.3), by routed tier. */
 void hw_metrics_fallback(const char *tier);
 
+/* Security Shield (SPEC §20.1): one scan by mode (monitor | block) and its duration, a
+ * monitor scan dropped on a full queue, one detection by type and action. */
+void hw_metrics_shield_scan(const char *mode, int64_t duration_ns);
+void hw_metrics_shield_dropped(void);
+void hw_metrics_shield_detection(const char *threat_type, const char *action);
+
 /* Renders the text exposition format 0.0.4 into out. */
 void hw_metrics_render(struct hw_server *srv, struct hw_buf *out);
 
