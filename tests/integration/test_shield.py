@@ -148,3 +148,46 @@ def off_mode_scans_nothing(ctx):
     time.sleep(0.2)
     eq(_events(gw, r.header("X-Request-Id"), wait=False), [], "events in off mode")
     check("hiway_shield_scans_total{" not in gw.get("/metrics").body.decode(), "no scans counted")
+
+
+@test
+def detections_reach_the_audit_chain_and_webhooks(ctx):
+    """A blocked and a logged detection each become a row of the workspace's hash chain
+    (verify ok, export holds them) and a signed `security.event` carrying that row's seq
+    and row_hash (SPEC §12.3, §15)."""
+    from test_webhooks import MASTER, Receiver, add_hook
+    rec = Receiver().start()
+    try:
+        gw = ctx.new_fake_gateway("shield-audit", "shield: {mode: block}\n"
+                                  "secrets: {master_key: \"%s\"}\n"
+                                  "webhooks: {retry_schedule_s: [1, 1]}\n" % MASTER)
+        hook = add_hook(gw, gw.ws, rec.url("/siem"))
+        rec.secrets["/siem"] = hook["secret"]
+        r = gw.chat(chat_body(text=JAILBREAK), key=gw.key)
+        eq(r.status, 400, "blocked")
+        blocked_rid = r.header("X-Request-Id")
+        r = gw.chat(chat_body(text=INJECTION), key=gw.key)
+        eq(r.status, 200, "below the threshold: answered and logged")
+        logged_rid = r.header("X-Request-Id")
+        v = gw.api("GET", "/workspaces/%s/security/verify" % gw.ws)
+        eq(v.status, 200, "verify status")
+        eq((v.json["ok"], v.json["rows"], v.json["head_seq"]), (True, 2, 2), "verify")
+        rows = gw.api("GET", "/workspaces/%s/security/export?fmt=json&days=1" % gw.ws).json["events"]
+        eq([(x["seq"], x["request_id"], x["threat_type"], x["action"]) for x in rows],
+           [(1, blocked_rid, "jailbreak", "blocked"), (2, logged_rid, "prompt_injection", "logged")],
+           "audit rows")
+        eq(rows[0]["prompt_sha256"], _sha(JAILBREAK), "prompt kept only as its hash")
+        deadline = time.monotonic() + 10 * SLOW
+        while time.monotonic() < deadline and len(rec.delivered("/siem")) < 2:
+            time.sleep(0.1)
+        got = sorted((json.loads(v[0][1]) for v in rec.delivered("/siem").values()),
+                     key=lambda b: b["data"]["seq"])
+        eq([b["event"] for b in got], ["security.event"] * 2, "events delivered")
+        for body, row in zip(got, rows):
+            d = body["data"]
+            eq((d["seq"], d["row_hash"], d["req_id"], d["action"], d["threat_type"]),
+               (row["seq"], row["row_hash"], row["request_id"], row["action"], row["threat_type"]),
+               "security.event data matches its row")
+        eq(got[0]["data"]["score"], 0.9, "score with 2 decimals, as a number")
+    finally:
+        rec.stop()

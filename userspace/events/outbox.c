@@ -3,6 +3,8 @@
  * matching webhook, inside a single store transaction. Delivery is webhook_sender.c's. */
 #include "events/outbox.h"
 
+#include "common/json_usd.h"
+
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -61,7 +63,7 @@ char *hw_outbox_body(const char *event_id, const char *workspace_id, const char 
 	hw_clock_rfc3339(unix_s, ts);
 	body = json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", event_id, "event", event, "workspace_id",
 			 workspace_id, "timestamp", ts, "data", data);
-	text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	text = body ? hw_json_dumps(body) : NULL; /* USD and scores as exact decimals */
 	json_decref(body);
 	return text;
 }

@@ -15,6 +15,7 @@
 #include "routing/router.h"
 #include "shield/audit.h"
 #include "shield/shield.h"
+#include "shield/shield_audit.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
 
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
 		hw_log(HW_LOG_ERROR, "%s", err);
 		goto out;
 	}
+	hw_shield_audit_attach(srv.store);
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
 	    hw_server_start(&srv) < 0)
@@ -265,6 +267,7 @@ out:
 	hw_server_stop(&srv);
 	hw_webhook_sender_stop(hooks);
 	hw_shield_stop();
+	hw_shield_audit_attach(NULL);
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);
 	hw_key_cache_free(srv.keys);
