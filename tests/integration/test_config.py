@@ -58,3 +58,23 @@ def env_expansion(ctx):
     eq(rc, 0, "set ${VAR} (output %r)" % out[:300])
     rc, out, _ = _check_config(_base() + "admin: {token: \"${HIWAY_IT_UNSET_Y:-%s}\"}\n" % ("d" * 40))
     eq(rc, 0, "${VAR:-default} (output %r)" % out[:300])
+
+
+@test
+def shield_patterns_checked(ctx):
+    """--check-config compiles the Shield's pattern files: a pattern Hyperscan rejects fails
+    the check with its file and message, as it would fail the start."""
+    pat = tempfile.mkdtemp(prefix="pat-", dir=tmp_root())
+    types = ("prompt_injection", "prompt_extraction", "jailbreak", "pii", "secrets")
+    for t in types:
+        with open(os.path.join(pat, t + ".txt"), "w") as f:
+            f.write("# test patterns\nignore previous instructions\n")
+    cfg = _base() + "shield: {patterns_dir: \"%s\"}\n" % pat
+    rc, out, _ = _check_config(cfg)
+    eq(rc, 0, "valid patterns: %s" % out)
+    with open(os.path.join(pat, "secrets.txt"), "a") as f:
+        f.write("(unclosed\n")
+    rc, out, _ = _check_config(cfg)
+    eq(rc, 1, "a broken pattern fails the check")
+    check("shield patterns" in out and "secrets" in out and "(unclosed" in out,
+          "message names the file's type and the pattern: %r" % out)

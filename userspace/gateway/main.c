@@ -14,6 +14,7 @@
 #include "routing/catalog.h"
 #include "routing/router.h"
 #include "shield/audit.h"
+#include "shield/scanner.h"
 #include "shield/shield.h"
 #include "shield/shield_audit.h"
 #include "store/store.h"
@@ -191,9 +192,18 @@ int main(int argc, char **argv)
 	if (load_config(path, explicit_path, &cfg) < 0)
 		return 1;
 	if (check_only) {
-		printf("%s: ok\n", path);
+		/* The Shield's pattern files are part of the configuration: a pattern Hyperscan
+		 * cannot compile would stop the start, so it stops the check too. */
+		char perr[512] = "";
+		struct hw_shield_db *db = NULL;
+		int prc = hw_shield_db_load(cfg->shield.patterns_dir, &db, perr, sizeof(perr));
+		hw_shield_db_free(db);
+		if (prc < 0)
+			fprintf(stderr, "%s: shield patterns: %s\n", path, perr);
+		else
+			printf("%s: ok\n", path);
 		hw_config_free(cfg);
-		return 0;
+		return prc < 0 ? 1 : 0;
 	}
 	apply_logging(cfg);
 
