@@ -50,3 +50,47 @@ wait_http() {
 	done
 	die "$name not ready at $url after ${timeout}s"
 }
+
+# start_fake THREADS: the fake upstream on a free port; sets FAKE_PID and FAKE_PORT.
+start_fake() {
+	local i
+	"$FAKE_BIN" --listen 127.0.0.1:0 --threads "$1" >"$WORK/fake.out" 2>"$WORK/fake.err" &
+	FAKE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^listening on ' "$WORK/fake.out" && break
+		alive "$FAKE_PID" || die "fake-upstream exited: $(cat "$WORK/fake.err")"
+		sleep 0.1
+	done
+	FAKE_PORT=$(awk '/^listening on / { print $3 }' "$WORK/fake.out")
+	[[ -n $FAKE_PORT ]] || die "fake-upstream did not report its port"
+}
+
+# start_nginx CONF_IN WORKERS: nginx as a reverse proxy to the fake; sets NGINX_PID and
+# NGINX_PORT.
+start_nginx() {
+	local ng=$WORK/nginx
+	mkdir -p "$ng/tmp"
+	NGINX_PORT=$(free_port)
+	sed -e "s|@DIR@|$ng|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" \
+		-e "s|@WORKERS@|$2|g" "$1" >"$ng/nginx.conf"
+	"$NGINX" -p "$ng" -c "$ng/nginx.conf" -e "$ng/error.log" >"$ng/stdout" 2>&1 &
+	NGINX_PID=$!
+	wait_http "http://127.0.0.1:$NGINX_PORT/v1/models" "$NGINX_PID" nginx
+}
+
+# start_hiwayd CONF_IN: hiwayd with the fake as its provider; sets HW (its directory),
+# HIWAYD_PID, HIWAYD_PORT and exports BENCH_API_KEY (the key it prints once).
+start_hiwayd() {
+	HW=$WORK/hiwayd
+	mkdir -p "$HW"
+	HIWAYD_PORT=$(free_port)
+	sed -e "s|@DIR@|$HW|g" -e "s|@PORT@|$HIWAYD_PORT|g" -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" \
+		"$1" >"$HW/hiway.yaml"
+	(cd "$HW" && exec "$HIWAYD_BIN" --config "$HW/hiway.yaml") >"$HW/stdout" 2>"$HW/stderr" &
+	HIWAYD_PID=$!
+	wait_http "http://127.0.0.1:$HIWAYD_PORT/health" "$HIWAYD_PID" hiwayd
+	BENCH_API_KEY=$(sed -n 's/.*hiway: API key: \(hw_live_[0-9a-f]\{32\}\) (shown once).*/\1/p' \
+		"$HW/stderr" | head -n 1)
+	[[ -n $BENCH_API_KEY ]] || die "no 'hiway: API key: …' line on hiwayd's stderr"
+	export BENCH_API_KEY
+}

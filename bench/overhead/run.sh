@@ -150,29 +150,14 @@ measure() {
 
 # ---- fake upstream ----
 
-"$FAKE_BIN" --listen 127.0.0.1:0 --threads "$FAKE_THREADS" >"$WORK/fake.out" 2>"$WORK/fake.err" &
-FAKE_PID=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q '^listening on ' "$WORK/fake.out" && break
-	alive "$FAKE_PID" || die "fake-upstream exited: $(cat "$WORK/fake.err")"
-	sleep 0.1
-done
-FAKE_PORT=$(awk '/^listening on / { print $3 }' "$WORK/fake.out")
-[[ -n $FAKE_PORT ]] || die "fake-upstream did not report its port"
+start_fake "$FAKE_THREADS"
 URL[direct]=http://127.0.0.1:$FAKE_PORT/v1/chat/completions
 check_chat direct "${URL[direct]}"
 TARGETS=(direct)
 
 # ---- nginx ----
 
-NG=$WORK/nginx
-mkdir -p "$NG/tmp"
-NGINX_PORT=$(free_port)
-sed -e "s|@DIR@|$NG|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" \
-	-e "s|@WORKERS@|$NGINX_WORKERS|g" "$HERE/nginx.conf.in" >"$NG/nginx.conf"
-"$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/error.log" >"$NG/stdout" 2>&1 &
-NGINX_PID=$!
-wait_http "http://127.0.0.1:$NGINX_PORT/v1/models" "$NGINX_PID" nginx
+start_nginx "$HERE/nginx.conf.in" "$NGINX_WORKERS"
 URL[nginx]=http://127.0.0.1:$NGINX_PORT/v1/chat/completions
 check_chat nginx "${URL[nginx]}"
 TARGETS+=(nginx)
@@ -180,18 +165,7 @@ TARGETS+=(nginx)
 # ---- hiwayd ----
 
 if [[ $SKIP_HIWAYD != 1 ]]; then
-	HW=$WORK/hiwayd
-	mkdir -p "$HW"
-	HIWAYD_PORT=$(free_port)
-	sed -e "s|@DIR@|$HW|g" -e "s|@PORT@|$HIWAYD_PORT|g" -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" \
-		"$HERE/hiway.yaml.in" >"$HW/hiway.yaml"
-	(cd "$HW" && exec "$HIWAYD_BIN" --config "$HW/hiway.yaml") >"$HW/stdout" 2>"$HW/stderr" &
-	HIWAYD_PID=$!
-	wait_http "http://127.0.0.1:$HIWAYD_PORT/health" "$HIWAYD_PID" hiwayd
-	BENCH_API_KEY=$(sed -n 's/.*hiway: API key: \(hw_live_[0-9a-f]\{32\}\) (shown once).*/\1/p' \
-		"$HW/stderr" | head -n 1)
-	[[ -n $BENCH_API_KEY ]] || die "no 'hiway: API key: …' line on hiwayd's stderr"
-	export BENCH_API_KEY
+	start_hiwayd "$HERE/hiway.yaml.in"
 	sleep 1
 	IDLE_RSS=$(rss_kb "$HIWAYD_PID")
 	URL[hiwayd]=http://127.0.0.1:$HIWAYD_PORT/v1/chat/completions
