@@ -145,6 +145,90 @@ static const char *const steps[] = {
 	"WHEN (SELECT open FROM audit_purge_gate WHERE id = 1) IS NOT 1 "
 	"BEGIN SELECT RAISE(ABORT, 'security_events rows go only through the retention purge'); "
 	"END;",
+	/* 5: money (SPEC §10). The wallet row and its ledger entries change in one transaction,
+	 * so balance = Σ ledger amounts holds after every commit. Month counters are keyed by
+	 * "YYYY-MM" (UTC): a new month starts from zero rows. Reservations are not stored: a
+	 * single SQLite node holds them in memory, where a crash releases them by construction
+	 * (§10.8). A missing budgets or plans row means the configuration's defaults. */
+	"CREATE TABLE wallets ("
+	" workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id),"
+	" balance INTEGER NOT NULL,"
+	" last_topup INTEGER NOT NULL DEFAULT 0,"
+	" last_topup_at INTEGER,"
+	" low_alerts INTEGER NOT NULL DEFAULT 0,"
+	" pt_since INTEGER,"
+	" pt_tokens INTEGER NOT NULL DEFAULT 0,"
+	" pt_warned INTEGER NOT NULL DEFAULT 0,"
+	" pt_cut TEXT,"
+	" pt_rejected INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE ledger ("
+	" id INTEGER PRIMARY KEY,"
+	" workspace_id TEXT NOT NULL,"
+	" at_ms INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" amount INTEGER NOT NULL,"
+	" balance_after INTEGER NOT NULL,"
+	" request_id TEXT,"
+	" reference TEXT);"
+	"CREATE INDEX ledger_workspace ON ledger(workspace_id, id);"
+	"CREATE UNIQUE INDEX ledger_reference ON ledger(workspace_id, reference) "
+	"WHERE reference IS NOT NULL;"
+	"CREATE TABLE money_months ("
+	" workspace_id TEXT NOT NULL,"
+	" month TEXT NOT NULL,"
+	" upstream_spend INTEGER NOT NULL DEFAULT 0,"
+	" used_requests INTEGER NOT NULL DEFAULT 0,"
+	" overage_requests INTEGER NOT NULL DEFAULT 0,"
+	" budget_alerts INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (workspace_id, month));"
+	"CREATE TABLE budgets ("
+	" workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id),"
+	" cap INTEGER,"
+	" downgrade REAL NOT NULL,"
+	" light_only REAL NOT NULL,"
+	" block REAL NOT NULL);"
+	"CREATE TABLE plans ("
+	" workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id),"
+	" included_requests INTEGER,"
+	" overage_enabled INTEGER NOT NULL,"
+	" overage_per_100k INTEGER NOT NULL);",
+	/* 6: IP rules, bans and the agent's status (SPEC §13, §14). workspace_id NULL = a
+	 * global rule. cidr is the normalized network ("10.0.0.0/8", "2001:db8::/32"); family
+	 * 4 or 6. Times are unix seconds, expires_at NULL = never (rules; bans have one unless
+	 * manual without TTL). Every change to ip_rules or bans increments the setting
+	 * perimeter_generation in the same transaction: hiway-agent polls it to reconcile. The
+	 * agent owns its agent_status row (heartbeat_at in unix ms; interfaces, rules and stats
+	 * are JSON text as GET /api/v1/perimeter shows them). */
+	"CREATE TABLE ip_rules ("
+	" id TEXT PRIMARY KEY,"
+	" workspace_id TEXT,"
+	" cidr TEXT NOT NULL,"
+	" family INTEGER NOT NULL,"
+	" action TEXT NOT NULL,"
+	" comment TEXT,"
+	" kernel INTEGER NOT NULL,"
+	" expires_at INTEGER,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX ip_rules_workspace ON ip_rules(workspace_id, id);"
+	"CREATE TABLE bans ("
+	" id TEXT PRIMARY KEY,"
+	" cidr TEXT NOT NULL,"
+	" family INTEGER NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" comment TEXT,"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER);"
+	"CREATE TABLE agent_status ("
+	" node_id TEXT PRIMARY KEY,"
+	" pid INTEGER NOT NULL,"
+	" version TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" heartbeat_at INTEGER NOT NULL,"
+	" generation INTEGER NOT NULL,"
+	" interfaces TEXT NOT NULL,"
+	" rules TEXT NOT NULL,"
+	" stats TEXT NOT NULL);"
+	"INSERT OR IGNORE INTO settings(name, value) VALUES ('perimeter_generation', '0');",
 };
 
 int hw_store_sqlite_schema_version(void) { return (int)(sizeof(steps) / sizeof(steps[0])); }
