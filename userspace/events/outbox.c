@@ -80,9 +80,7 @@ static bool room_for(struct hw_store *st, size_t n)
 	return pending + (int64_t)n <= cap;
 }
 
-/* Builds the rows of the event into *rows (malloc'ed, *n long; none when nothing
- * matches). */
-static int rows_build(struct hw_store *st, const char *workspace_id, const char *event,
+int hw_outbox_rows_build(struct hw_store *st, const char *workspace_id, const char *event,
 		      json_t *data, struct hw_outbox_row **rows, size_t *n)
 {
 	struct hw_webhook *hooks = NULL;
@@ -143,7 +141,7 @@ static int emit(struct hw_store *st, const struct hw_key *key, const char *works
 
 	if (!data)
 		data = json_object();
-	rc = rows_build(st, workspace_id, event, data, &rows, &n);
+	rc = hw_outbox_rows_build(st, workspace_id, event, data, &rows, &n);
 	if (rc < 0)
 		goto out;
 	if (!room_for(st, n)) {

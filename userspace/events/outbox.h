@@ -29,6 +29,12 @@ int hw_outbox_emit(struct hw_store *st, const char *workspace_id, const char *ev
 int hw_outbox_emit_key_update(struct hw_store *st, const struct hw_key *key, const char *event,
 			      json_t *data);
 
+/* The rows of an event, one per matching webhook, into *rows (malloc'ed, *n long; none
+ * when nothing matches), for a producer that inserts them in its own transaction. `data`
+ * is borrowed. */
+int hw_outbox_rows_build(struct hw_store *st, const char *workspace_id, const char *event,
+			 json_t *data, struct hw_outbox_row **rows, size_t *n);
+
 /* Pieces, exposed for tests. */
 
 /* Whether `wh` takes `event` with `data`: events null = all, [] = none (paused), else the

@@ -183,6 +183,85 @@ struct hw_store_webhook_ops {
 			   struct hw_outbox_row **out, size_t *n);
 };
 
+/* Money (SPEC §10). Amounts in µ$, times in unix ms unless named _s. */
+struct hw_money_state {
+	/* wallet */
+	int64_t balance, last_topup, last_topup_at_s;
+	uint32_t low_alerts; /* bit i: low_balance_percents[i] fired since the last top-up; bit 31: tier 0 */
+	/* passthrough cycle (pt_since_s 0 = none) */
+	int64_t pt_since_s, pt_tokens;
+	bool pt_warned, pt_rejected;
+	char pt_cut[40]; /* "" or the code of the cut: grace_period_exceeded_time | _tokens */
+	/* the month's counters */
+	char month[8]; /* "YYYY-MM" */
+	int64_t spend, used_requests, overage_requests;
+	uint32_t budget_alerts; /* bit 0 downgrade, 1 light_only, 2 block crossed this month */
+	/* budget and plan rows (absent = the configuration's defaults) */
+	bool has_budget;
+	int64_t cap; /* -1 = no cap */
+	double th_downgrade, th_light_only, th_block;
+	bool has_plan;
+	int64_t included_requests; /* -1 = unlimited */
+	bool overage_enabled;
+	int64_t overage_per_100k;
+};
+
+/* One state change of a workspace's money, committed by the ledger writer: a settlement
+ * (markup debited, spend and request counters added) and/or new flag values, with the
+ * outbox rows of the events it caused, all in one transaction. */
+struct hw_money_commit {
+	char workspace_id[HW_ID_MAX];
+	char month[8];
+	char request_id[132]; /* "" = no ledger entry */
+	int64_t at_ms;
+	int64_t markup;	  /* debited; a `markup` ledger entry when > 0 */
+	int64_t upstream; /* added to the month's spend */
+	int64_t used_delta, overage_delta;
+	bool month_flags; /* write budget_alerts */
+	uint32_t budget_alerts;
+	bool wallet_flags; /* write low_alerts and the passthrough cycle */
+	uint32_t low_alerts;
+	int64_t pt_since_s, pt_tokens;
+	bool pt_warned, pt_rejected;
+	char pt_cut[40];
+	struct hw_outbox_row *rows; /* owned by the caller */
+	size_t n_rows;
+};
+
+struct hw_ledger_entry {
+	int64_t id, at_ms;
+	char kind[16]; /* initial_credit | topup | markup | adjustment */
+	int64_t amount, balance_after;
+	char request_id[132];
+	char reference[129];
+};
+
+struct hw_store_money_ops {
+	/* The workspace's money state for `month`; creates an empty wallet row when the
+	 * workspace has none (a workspace made before money existed). -ENOENT: no workspace. */
+	int (*load)(struct hw_store *st, const char *workspace_id, const char *month,
+		    struct hw_money_state *out);
+	/* Creates the wallet with its initial credit (a ledger entry when > 0). */
+	int (*wallet_create)(struct hw_store *st, const char *workspace_id, int64_t credit,
+			     int64_t at_ms);
+	/* All the changes in one transaction. */
+	int (*commit)(struct hw_store *st, const struct hw_money_commit *c, size_t n);
+	/* Credits the wallet (kind topup or adjustment; a topup also sets last_topup) with its
+	 * ledger entry and the rows, in one transaction. A reference seen before with the same
+	 * amount returns the original entry with -EALREADY; with another amount -EEXIST. */
+	int (*topup)(struct hw_store *st, const char *workspace_id, const char *kind, int64_t amount,
+		     const char *reference, int64_t at_ms, const struct hw_outbox_row *rows,
+		     size_t n_rows, struct hw_ledger_entry *out);
+	/* Newest first, ids < before (0 = from the newest). */
+	int (*ledger_list)(struct hw_store *st, const char *workspace_id, int64_t before, int limit,
+			   struct hw_ledger_entry **out, size_t *n);
+	int (*ledger_sum)(struct hw_store *st, const char *workspace_id, int64_t *sum, int64_t *n);
+	int (*budget_put)(struct hw_store *st, const char *workspace_id, int64_t cap, double downgrade,
+			  double light_only, double block);
+	int (*plan_put)(struct hw_store *st, const char *workspace_id, int64_t included,
+			bool overage_enabled, int64_t overage_per_100k);
+};
+
 struct hw_store_ops {
 	void (*close)(struct hw_store *st);
 	int (*ping)(struct hw_store *st);
@@ -246,6 +325,7 @@ struct hw_store_ops {
 			  int64_t after_seq, int limit, struct hw_audit_row **out, size_t *n);
 	int (*audit_purge)(struct hw_store *st, const char *workspace_id, int64_t before_ms,
 			   struct hw_audit_row *purge, hw_audit_seal_fn seal, int64_t *deleted);
+	struct hw_store_money_ops money; /* Money (SPEC §10): wallet, ledger, month counters. */
 };
 
 struct hw_store {

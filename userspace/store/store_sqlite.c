@@ -157,6 +157,8 @@ struct sqlite_store {
 	struct conn main;
 	struct conn bulk;
 	struct conn *writer; /* &bulk, or &main for ":memory:", which one connection must see */
+	struct conn money;   /* the ledger's: group commits never queue behind a usage batch */
+	struct conn *ledger; /* &money, or &main for ":memory:" */
 };
 
 static struct sqlite_store *sq(struct hw_store *st) { return (struct sqlite_store *)st; }
@@ -1436,6 +1438,7 @@ static void sq_close(struct hw_store *st)
 	struct sqlite_store *s = sq(st);
 	conn_close(&s->main);
 	conn_close(&s->bulk);
+	conn_close(&s->money);
 	free(s);
 }
 
@@ -1479,7 +1482,24 @@ static const struct hw_store_ops sqlite_ops = {
 		.outbox_pending = sq_outbox_pending,
 		.outbox_list = sq_outbox_list,
 	},
+	.money = {
+		.load = hw_sq_money_load,
+		.wallet_create = hw_sq_money_wallet_create,
+		.commit = hw_sq_money_commit,
+		.topup = hw_sq_money_topup,
+		.ledger_list = hw_sq_money_ledger_list,
+		.ledger_sum = hw_sq_money_ledger_sum,
+		.budget_put = hw_sq_money_budget_put,
+		.plan_put = hw_sq_money_plan_put,
+	},
 };
+
+sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu)
+{
+	struct conn *c = sq(st)->ledger;
+	*mu = &c->mu;
+	return c->db;
+}
 
 static int pragma(struct conn *c, const char *sql, const char *expect)
 {
@@ -1559,7 +1579,9 @@ int hw_store_sqlite_open(const char *path, int64_t busy_timeout_ms, const char *
 	s->base.backend = "sqlite";
 	pthread_mutex_init(&s->main.mu, NULL);
 	pthread_mutex_init(&s->bulk.mu, NULL);
+	pthread_mutex_init(&s->money.mu, NULL);
 	s->writer = memory ? &s->main : &s->bulk;
+	s->ledger = memory ? &s->main : &s->money;
 
 	rc = conn_open(&s->main, path, busy_ms, sync, memory);
 	if (rc < 0)
@@ -1569,6 +1591,8 @@ int hw_store_sqlite_open(const char *path, int64_t busy_timeout_ms, const char *
 		goto out;
 	if (!memory)
 		rc = conn_open(&s->bulk, path, busy_ms, sync, false);
+	if (!memory && rc == 0)
+		rc = conn_open(&s->money, path, busy_ms, sync, false);
 out:
 	if (rc < 0) {
 		if (s)

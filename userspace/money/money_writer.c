@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "money/money_writer.h"
+
+#include "common/log.h"
+#include "events/outbox.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Jobs per transaction: bounds the time one commit holds the file. */
+#define BATCH 512
+/* A failing store is retried this often; at stop, this many times before jobs are given up. */
+#define RETRY_MS 50
+#define STOP_RETRIES 100
+
+struct hw_money_writer {
+	struct hw_store *st;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct hw_money_job *head, *tail;
+	bool stopping;
+	_Atomic uint64_t commits;
+};
+
+static void job_free(struct hw_money_job *j)
+{
+	hw_outbox_rows_free(j->c.rows, j->c.n_rows);
+	for (size_t i = 0; i < j->n_events; i++)
+		json_decref(j->data[i]);
+	free(j);
+}
+
+/* Turns a job's events into outbox rows, once (a retried batch keeps them). */
+static void build_rows(struct hw_store *st, struct hw_money_job *j)
+{
+	for (size_t i = 0; i < j->n_events; i++) {
+		struct hw_outbox_row *rows = NULL;
+		size_t n = 0;
+		if (hw_outbox_rows_build(st, j->c.workspace_id, j->event[i], j->data[i], &rows, &n) < 0 || !n) {
+			free(rows);
+			continue;
+		}
+		struct hw_outbox_row *all = realloc(j->c.rows, (j->c.n_rows + n) * sizeof(*all));
+		if (!all) {
+			hw_outbox_rows_free(rows, n);
+			continue;
+		}
+		memcpy(all + j->c.n_rows, rows, n * sizeof(*rows));
+		free(rows);
+		j->c.rows = all;
+		j->c.n_rows += n;
+	}
+	for (size_t i = 0; i < j->n_events; i++)
+		json_decref(j->data[i]);
+	j->n_events = 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Commits `jobs` (a list of n) in one transaction, retrying while the store fails. */
+static int commit_batch(struct hw_money_writer *w, struct hw_money_job *jobs, size_t n, bool stopping)
+{
+	struct hw_money_commit *cs = malloc(n * sizeof(*cs));
+	size_t i = 0;
+	int rc = -ENOMEM;
+	for (struct hw_money_job *j = jobs; cs && j && i < n; j = j->next) {
+		build_rows(w->st, j);
+		cs[i++] = j->c;
+	}
+	for (int attempt = 0; cs; attempt++) {
+		rc = w->st->ops->money.commit(w->st, cs, n);
+		if (rc == 0 || (stopping && attempt >= STOP_RETRIES))
+			break;
+		sleep_ms(RETRY_MS);
+	}
+	free(cs);
+	return rc;
+}
+
+static void *writer_main(void *arg)
+{
+	struct hw_money_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->head && !w->stopping)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->head)
+			break;
+		struct hw_money_job *jobs = w->head, *last = jobs;
+		size_t n = 1;
+		while (last->next && n < BATCH) {
+			last = last->next;
+			n++;
+		}
+		w->head = last->next;
+		if (!w->head)
+			w->tail = NULL;
+		last->next = NULL;
+		bool stopping = w->stopping;
+		pthread_mutex_unlock(&w->mu);
+
+		int rc = commit_batch(w, jobs, n, stopping);
+		if (rc < 0)
+			hw_log(HW_LOG_ERROR, "money: %zu ledger changes could not be committed", n);
+		else
+			atomic_fetch_add(&w->commits, 1);
+		while (jobs) {
+			struct hw_money_job *next = jobs->next;
+			if (jobs->done)
+				jobs->done(jobs->arg, rc);
+			job_free(jobs);
+			jobs = next;
+		}
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct hw_money_writer *hw_money_writer_start(struct hw_store *st)
+{
+	struct hw_money_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->st = st;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void hw_money_writer_submit(struct hw_money_writer *w, struct hw_money_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void hw_money_writer_stop(struct hw_money_writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+uint64_t hw_money_writer_commits(struct hw_money_writer *w) { return atomic_load(&w->commits); }
