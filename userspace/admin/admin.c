@@ -46,6 +46,14 @@ static const struct route routes[] = {
 	{"workspaces/*/webhooks/*", "DELETE", ACCESS_BOTH, hw_admin_webhook_delete},
 	{"workspaces/*/security/verify", "GET", ACCESS_BOTH, hw_admin_audit_verify},
 	{"workspaces/*/security/export", "GET", ACCESS_BOTH, hw_admin_audit_export},
+	{"workspaces/*/wallet", "GET", ACCESS_BOTH, hw_admin_wallet_get},
+	{"workspaces/*/wallet/topup", "POST", ACCESS_TOKEN, hw_admin_wallet_topup},
+	{"workspaces/*/wallet/ledger", "GET", ACCESS_BOTH, hw_admin_wallet_ledger},
+	{"workspaces/*/budget", "GET", ACCESS_BOTH, hw_admin_budget_get},
+	{"workspaces/*/budget", "PUT", ACCESS_BOTH, hw_admin_budget_put},
+	{"workspaces/*/plan", "GET", ACCESS_BOTH, hw_admin_plan_get},
+	{"workspaces/*/plan", "PUT", ACCESS_TOKEN, hw_admin_plan_put},
+	{"workspaces/*/usage", "GET", ACCESS_BOTH, hw_admin_usage},
 };
 
 struct segment {

@@ -20,6 +20,8 @@ struct hw_principal {
 	char key_id[HW_ID_MAX];       /* admin key only */
 };
 
+struct hw_money;
+
 struct hw_admin_ctx {
 	struct hw_store *store;
 	const struct hw_config *cfg;
@@ -27,6 +29,7 @@ struct hw_admin_ctx {
 	 * the gateway's in-memory caches see a revocation at once (SPEC §4.1). */
 	void (*on_change)(void *arg);
 	void *on_change_arg;
+	struct hw_money *money; /* NULL when money.enabled is false */
 };
 
 struct hw_admin_request {

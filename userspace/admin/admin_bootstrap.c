@@ -3,6 +3,7 @@
  * the configuration sets one, the admin token; the secrets are printed once on stderr. */
 #include "admin/admin_internal.h"
 
+#include "common/clock.h"
 #include "common/crypto.h"
 
 #include <stdio.h>
@@ -46,6 +47,9 @@ int hw_admin_bootstrap(struct hw_store *st, const struct hw_config *cfg)
 	memcpy(ws.name, wide, strlen(wide) + 1);
 	snprintf(ws.plan, sizeof(ws.plan), "unlimited");
 	rc = st->ops->workspace_create(st, &ws);
+	if (rc == 0)
+		rc = st->ops->money.wallet_create(st, ws.id, cfg->bootstrap.initial_credit,
+						  hw_clock_wall_ms());
 	if (rc)
 		goto out;
 	hw_admin_key_init(cfg, ws.id, &key);

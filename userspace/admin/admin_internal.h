@@ -106,6 +106,16 @@ void hw_admin_webhook_patch(struct hw_admin_call *c);
 void hw_admin_webhook_delete(struct hw_admin_call *c);
 /* admin_audit.c */
 void hw_admin_audit_verify(struct hw_admin_call *c);
+
+/* admin_money.c */
+void hw_admin_wallet_get(struct hw_admin_call *c);
+void hw_admin_wallet_topup(struct hw_admin_call *c);
+void hw_admin_wallet_ledger(struct hw_admin_call *c);
+void hw_admin_budget_get(struct hw_admin_call *c);
+void hw_admin_budget_put(struct hw_admin_call *c);
+void hw_admin_plan_get(struct hw_admin_call *c);
+void hw_admin_plan_put(struct hw_admin_call *c);
+void hw_admin_usage(struct hw_admin_call *c);
 void hw_admin_audit_export(struct hw_admin_call *c);
 
 #endif

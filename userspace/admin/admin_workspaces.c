@@ -248,7 +248,9 @@ void hw_admin_workspaces_create(struct hw_admin_call *c)
 		goto out;
 	if (routing_take(c, in, &ws))
 		goto out;
-	/* Validated now; crediting the wallet belongs to the ledger. */
+	/* Without one, a new workspace gets the bootstrap credit, so it starts funded
+	 * rather than in passthrough. */
+	credit = cfg->bootstrap.initial_credit;
 	v = json_object_get(in, "initial_credit_usd");
 	if (v && (!json_is_number(v) || hw_admin_usd_member(c->req->body, c->req->body_len,
 							    "initial_credit_usd", &credit))) {
@@ -264,6 +266,8 @@ void hw_admin_workspaces_create(struct hw_admin_call *c)
 	}
 	with_key = json_is_true(v);
 	rc = st->ops->workspace_create(st, &ws);
+	if (rc == 0)
+		rc = st->ops->money.wallet_create(st, ws.id, credit, hw_clock_wall_ms());
 	if (rc) {
 		hw_admin_fail_store(c, rc, "Workspace");
 		goto out;

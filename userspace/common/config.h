@@ -166,6 +166,9 @@ struct hw_config {
 		} drain_on_disconnect;
 	} upstream;
 	struct {
+		/* money.enabled (hiway extension, default true): false turns accounting off
+		 * entirely, for benchmarks that measure its cost. */
+		bool enabled;
 		struct {
 			bool enabled;
 			/* ascending `below`; the last bracket is open-ended */

@@ -52,6 +52,7 @@ const char hw_cfg_defaults_yaml[] =
 	"  breaker: {failures: 5, open_s: 30, max_cooldown_s: 300}\n"
 	"  drain_on_disconnect: {max_s: 30, max_bytes: 8388608}\n"
 	"money:\n"
+	"  enabled: true\n"
 	"  markup:\n"
 	"    enabled: true\n"
 	"    brackets: [{below_usd: 500, percent: 12.5}, {below_usd: 5000, percent: 11},"

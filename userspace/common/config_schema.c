@@ -394,6 +394,7 @@ static const struct hw_cfg_field reservation_fields[] = {
 };
 
 static const struct hw_cfg_field money_fields[] = {
+	HW_CFG_BOOL(C, "enabled", money.enabled),
 	HW_CFG_MAP("markup", markup_fields),
 	HW_CFG_MAP("wallet", wallet_fields),
 	HW_CFG_MAP("passthrough", passthrough_fields),

@@ -64,6 +64,7 @@ bool hw_authn_inference(struct hw_request *req, enum MHD_Result *ret)
 	req->key = e.key;
 	memcpy(req->ws_profile, e.routing_profile, sizeof(req->ws_profile));
 	memcpy(req->ws_regions, e.allowed_regions, sizeof(req->ws_regions));
+	memcpy(req->ws_default_model, e.default_model, sizeof(req->ws_default_model));
 	if (req->srv->usage)
 		hw_usage_writer_touch_key(req->srv->usage, e.key.id, hw_clock_wall_s());
 	return true;

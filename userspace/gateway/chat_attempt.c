@@ -195,7 +195,7 @@ static enum attempt_class attempt_end(struct chat *c)
 	const struct hw_config *cfg = hw_server_cfg(c->req->srv);
 	if (c->started) {
 		hw_chat_end_stream(c, c->result);
-		c->req->out_done = true;
+		c->req->out_done = !c->to_tail; /* else when the settlement is durable */
 		return c->terminal ? A_SUCCESS : A_FINAL;
 	}
 	bool json_ct = strncmp(c->call.content_type, "application/json", 16) == 0;
@@ -236,10 +236,16 @@ static void on_done(struct hw_upstream_call *call, enum hw_call_result r)
 	bool charged = k == A_SUCCESS || c->started;
 	if (charged)
 		c->answered = true;
+	/* Nobody will read a whole answer: it is settled now on what the drain learned, or
+	 * at the full reservation when the drain gave up (SPEC §6.5). Streams settle at
+	 * their end, in the relay. */
+	bool gone = req->client_gone && !c->started;
 	hw_request_wake_locked(req);
 	pthread_mutex_unlock(&req->lock);
 	if (charged)
 		hw_chat_estimate_usage(c);
+	if (gone && (charged || r == HW_CALL_CANCELLED))
+		hw_chat_money_settle(c, !charged, false);
 	hw_metrics_upstream(c->model->provider_id, c->model->upstream_model, c->model->upstream_model,
 			    metric_outcome(c), c->t_done_ns - call->t_submit_ns,
 			    charged ? c->prompt_tokens : 0, charged ? c->completion_tokens : 0);
@@ -352,7 +358,7 @@ static enum MHD_Result run_echo(struct chat *c)
 	hw_chat_relay_sse(c, wire->data, wire->len);
 	if (!c->terminal)
 		hw_chat_end_stream(c, HW_CALL_ABORTED);
-	req->out_done = true;
+	req->out_done = !c->to_tail;
 	pthread_mutex_unlock(&req->lock);
 	hw_metrics_upstream(c->model->provider_id, c->model->upstream_model, c->model->upstream_model,
 			    "ok", 0, c->prompt_tokens, c->completion_tokens);
@@ -450,6 +456,15 @@ enum MHD_Result hw_chat_attempt_next(struct chat *c)
 	const struct hw_config *cfg = hw_server_cfg(c->req->srv);
 	while (c->next_cand < c->n_cand && c->attempts < cfg->upstream.max_attempts) {
 		const struct hw_model *m = c->cand[c->next_cand++];
+		struct hw_money_refusal why;
+		if (hw_chat_money_reserve(c, m, &why) < 0) {
+			/* The primary's refusal is the answer; a dearer fallback's is a skip. */
+			if (c->attempts == 0)
+				return hw_chat_money_refused(c, &why);
+			json_decref(why.extra);
+			chain_add(c, m, "reservation_refused");
+			continue;
+		}
 		enum hw_breaker_admit a = hw_breaker_admit(m->breaker);
 		if (a == HW_ADMIT_OPEN || a == HW_ADMIT_COOLING) {
 			chain_add(c, m, "circuit_open");
@@ -516,6 +531,7 @@ static json_t *chain_copy(const struct chat *c)
 enum MHD_Result hw_chat_answer_failure(struct chat *c)
 {
 	struct hw_request *req = c->req;
+	hw_chat_money_release(c); /* nothing answered: no charge, no quota */
 	const struct hw_upstream_call *call = &c->call;
 	const char *provider = c->model ? c->model->provider_id : "";
 	char msg[UPSTREAM_MESSAGE_MAX + 1];

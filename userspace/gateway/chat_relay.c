@@ -37,15 +37,16 @@ int64_t hw_chat_baseline_cost(const struct chat *c)
 json_t *hw_chat_hiway_object(const struct chat *c)
 {
 	int64_t up = hw_chat_upstream_cost(c, c->model), base = hw_chat_baseline_cost(c);
+	int64_t markup = c->money.markup_cost;
 	/* A 4-decimal number printed exactly (jansson's %.17g would show 0.27000000000000002):
 	 * the fixed-point writer of USD amounts does that for any value in millionths. */
 	json_t *score = c->scored ? hw_json_usd((int64_t)(c->score * 10000 + 0.5) * 100) : json_null();
 	return json_pack("{s:s,s:s,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:b,s:s}", "routed_model",
 			 c->model->id, "routed_tier", c->tier, "score", score, "reason", c->reason,
 			 "fallback", hw_chat_fell_back(c), "fallback_chain", hw_chat_chain_for_answer(c),
-			 "upstream_cost", hw_json_usd(up), "markup_cost", hw_json_usd(0),
+			 "upstream_cost", hw_json_usd(up), "markup_cost", hw_json_usd(markup),
 			 "baseline_cost", hw_json_usd(base), "savings", hw_json_usd(base - up),
-			 "cache_hit", 0, "passthrough", 0, "usage_estimated", !c->have_usage,
+			 "cache_hit", 0, "passthrough", c->money.passthrough, "usage_estimated", !c->have_usage,
 			 "request_id", c->req->request_id);
 }
 
@@ -57,7 +58,7 @@ void hw_chat_add_routing_headers(struct chat *c, struct MHD_Response *resp, bool
 	snprintf(buf, sizeof(buf), "%.3f", (double)c->routing_ns / 1e6);
 	MHD_add_response_header(resp, "X-HiWay-Routing-Ms", buf);
 	if (with_cost) {
-		int64_t cost = hw_chat_upstream_cost(c, c->model);
+		int64_t cost = hw_chat_upstream_cost(c, c->model) + c->money.markup_cost;
 		snprintf(buf, sizeof(buf), "%lld.%06lld", (long long)(cost / 1000000),
 			 (long long)(cost % 1000000));
 		MHD_add_response_header(resp, "X-HiWay-Cost-USD", buf);
@@ -106,7 +107,7 @@ static void count_output(struct chat *c, json_t *message)
 static void emit(struct chat *c, const char *event, const char *data, size_t len)
 {
 	if (!c->req->client_gone)
-		hw_sse_write(&c->req->out, event, data, len);
+		hw_sse_write(hw_chat_sink(c), event, data, len);
 }
 
 static void emit_json(struct chat *c, json_t *obj)
@@ -137,7 +138,7 @@ static void emit_chunk(struct chat *c, json_t *chunk)
 	}
 	if (c->native || c->req->client_gone || !c->menc_live)
 		return;
-	if (hw_messages_stream_chunk(&c->menc, chunk, &c->req->out) == -EPROTO)
+	if (hw_messages_stream_chunk(&c->menc, chunk, hw_chat_sink(c)) == -EPROTO)
 		c->menc_broken = true;
 }
 
@@ -159,14 +160,25 @@ static void emit_messages_end(struct chat *c)
 		emit(c, "message_stop", stop, sizeof(stop) - 1);
 	} else if (c->menc_live && !c->req->client_gone) {
 		hw_messages_stream_finish(&c->menc, c->prompt_tokens, c->completion_tokens,
-					  c->cached_tokens, hiway, &c->req->out);
+					  c->cached_tokens, hiway, hw_chat_sink(c));
 	}
 	json_decref(hiway);
+}
+
+/* The stream's end (SPEC §10.3): settled before the meta chunk, whose costs it reports; the
+ * closing bytes wait in the tail until the settlement is durable. Under req->lock, so the
+ * ledger writer cannot release the tail before it is complete. */
+static void settle_stream(struct chat *c, bool full)
+{
+	hw_chat_money_settle(c, full, true);
+	if (c->money_wait && !c->money_durable)
+		c->to_tail = true;
 }
 
 static void emit_meta_and_done(struct chat *c)
 {
 	hw_chat_estimate_usage(c);
+	settle_stream(c, false);
 	if (c->messages) {
 		emit_messages_end(c);
 		c->terminal = true;
@@ -192,6 +204,9 @@ static void emit_interruption(struct chat *c, const char *reason)
 {
 	if (c->interrupted || c->terminal)
 		return;
+	/* Settled on what was received, or at the full reservation when the drain after a
+	 * client left had to give up (SPEC §6.4, §6.5). */
+	settle_stream(c, c->result == HW_CALL_CANCELLED);
 	c->interrupted = true;
 	json_t *extra = json_pack("{s:s}", "reason", reason);
 	json_t *body = hw_err_body(HW_ERR_STREAM_INTERRUPTED, "Upstream stream interrupted.",
@@ -204,7 +219,7 @@ static void emit_interruption(struct chat *c, const char *reason)
 			emit(c, "error", text, strlen(text));
 		free(text);
 	} else if (!c->req->client_gone) {
-		hw_messages_stream_error(&c->menc, json_object_get(body, "error"), &c->req->out);
+		hw_messages_stream_error(&c->menc, json_object_get(body, "error"), hw_chat_sink(c));
 	}
 	json_decref(body);
 }
@@ -470,6 +485,8 @@ enum MHD_Result hw_chat_answer_completion(struct chat *c)
 {
 	absorb_answer(c);
 	c->answered = true;
+	if (!hw_chat_money_ready(c))
+		return MHD_YES; /* resumed once the settlement is durable */
 	json_t *obj = c->answer;
 	c->answer = NULL;
 	json_object_set_new(obj, "model", json_string(c->model->id));

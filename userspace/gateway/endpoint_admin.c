@@ -147,7 +147,8 @@ enum MHD_Result hw_ep_admin(struct hw_request *req)
 	    (req->path[19] == '\0' || req->path[19] == '?'))
 		return test_audit(req, &who);
 #endif
-	struct hw_admin_ctx ctx = {req->srv->store, hw_server_cfg(req->srv), caches_changed, req->srv};
+	struct hw_admin_ctx ctx = {req->srv->store, hw_server_cfg(req->srv), caches_changed, req->srv,
+				   req->srv->money};
 	const char *q = strchr(req->path, '?');
 	char path[512];
 	snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - req->path) : strlen(req->path)), req->path);

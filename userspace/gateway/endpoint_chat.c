@@ -23,10 +23,15 @@ static void chat_free(void *arg)
 	/* Only an answer that reached the client is charged; a failed chain costs nothing. */
 	if (!c->answered && !c->started)
 		c->prompt_tokens = c->completion_tokens = c->cached_tokens = c->cache_write_tokens = 0;
+	/* A reservation still held here was never answered with (SPEC §10.8: every one ends
+	 * in exactly one settlement or release). */
+	hw_chat_money_release(c);
+	struct hw_usage_costs costs = {hw_chat_upstream_cost(c, c->model), c->money.markup_cost,
+				       hw_chat_baseline_cost(c), c->money.passthrough};
 	hw_usage_record_chat(c->req, c->model, c->tier, c->reason, c->end_user[0] ? c->end_user : NULL,
 			     c->body.model, c->body.stream, c->prompt_tokens, c->completion_tokens,
-			     c->cached_tokens, hw_chat_upstream_cost(c, c->model), hw_chat_baseline_cost(c),
-			     c->routing_ns, c->ttft_ns);
+			     c->cached_tokens, &costs, c->routing_ns, c->ttft_ns);
+	hw_buf_free(&c->tail);
 	hw_chat_req_free(&c->body);
 	hw_buf_free(&c->raw);
 	hw_buf_free(&c->echo_wire);
@@ -79,7 +84,10 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 		.est_tokens = c->body.est_tokens,
 		.max_tokens = c->max_tokens,
 		.has_tools = c->body.n_tools > 0,
-		.budget = HW_BUDGET_OK,
+		.budget = (enum hw_budget_verdict)c->money.verdict,
+		.passthrough_model = !c->money.passthrough ? NULL
+				     : req->ws_default_model[0] ? req->ws_default_model
+								: cfg->routing.default_model,
 	};
 	struct hw_route_result res;
 	*ok = false;
@@ -93,7 +101,8 @@ static enum MHD_Result route(struct chat *c, bool *ok)
 	c->n_cand = res.n_cand < HW_CHAT_MAX_CANDIDATES ? res.n_cand : HW_CHAT_MAX_CANDIDATES;
 	memcpy(c->cand, res.cand, c->n_cand * sizeof(c->cand[0])); // NOLINT(bugprone-sizeof-expression): an array of pointers
 	c->may_fall_back = res.may_fall_back;
-	const char *mode = res.modifiers & HW_MOD_MODEL_PIN  ? "model_pin"
+	const char *mode = c->money.passthrough			     ? "passthrough"
+			   : res.modifiers & HW_MOD_MODEL_PIN  ? "model_pin"
 			   : res.modifiers & HW_MOD_TIER_PIN ? "tier_pin"
 							     : "auto";
 	hw_metrics_routing(c->tier, mode, c->routing_ns);
@@ -191,6 +200,8 @@ static enum MHD_Result chat_run(struct chat *c)
 	bool ok;
 	enum MHD_Result ret = shield_step(c, &ok);
 	if (!ok)
+		return ret;
+	if (!hw_chat_money_admit(c, &ret))
 		return ret;
 	ret = route(c, &ok);
 	if (!ok)

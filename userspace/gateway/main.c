@@ -19,6 +19,7 @@
 #include "shield/shield_audit.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
+#include "money/ledger.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -252,6 +253,9 @@ int main(int argc, char **argv)
 	}
 	hw_shield_audit_attach(srv.store);
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
+	/* Reservations of an earlier run were in memory only: a restart released them. */
+	if (cfg->money.enabled && !(srv.money = hw_money_start(srv.store)))
+		goto out;
 	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
 	    hw_server_start(&srv) < 0)
 		goto out;
@@ -275,6 +279,7 @@ int main(int argc, char **argv)
 out:
 	hw_audit_retention_stop(retention);
 	hw_server_stop(&srv);
+	hw_money_stop(srv.money);
 	hw_webhook_sender_stop(hooks);
 	hw_shield_stop();
 	hw_shield_audit_attach(NULL);

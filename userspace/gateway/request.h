@@ -21,6 +21,7 @@
 struct hw_server;
 struct hw_upstream_call;
 struct hw_engine;
+struct hw_worker;
 
 enum hw_route {
 	HW_ROUTE_UNKNOWN,
@@ -52,6 +53,7 @@ struct hw_request {
 	atomic_int refs;
 	struct hw_server *srv;
 	struct hw_engine *engine; /* the accepting worker's: the provider call runs there too */
+	struct hw_worker *worker; /* the accepting worker, woken by other threads' resumes */
 	struct MHD_Connection *conn;
 	enum hw_route route;
 	const char *method;
@@ -70,6 +72,7 @@ struct hw_request {
 	struct hw_key key;
 	char ws_profile[16];  /* the workspace's routing profile, "" = the server's */
 	char ws_regions[256]; /* its allowed_regions as JSON text, "" = any */
+	char ws_default_model[128]; /* its passthrough target, "" = the server's */
 
 	struct hw_req_outcome outcome;
 	char routed_model[128]; /* for the access log, once routing decided */

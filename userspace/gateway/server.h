@@ -19,6 +19,7 @@ struct hw_worker;
 struct hw_catalog;
 struct hw_router;
 struct hw_usage_writer;
+struct hw_money;
 
 struct hw_server {
 	/* Swapped whole on SIGHUP; old snapshots live until shutdown (reloads are rare). */
@@ -28,6 +29,7 @@ struct hw_server {
 	struct hw_store *store;
 	struct hw_key_cache *keys;
 	struct hw_usage_writer *usage;
+	struct hw_money *money; /* accounts and the ledger writer; NULL = money.enabled false */
 	char admin_token_sha256[65]; /* "" when no admin token exists */
 	bool test_clock; /* --test-clock (builds with HIWAY_TEST_HOOKS only) */
 

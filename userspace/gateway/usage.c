@@ -12,7 +12,7 @@
 void hw_usage_record_chat(struct hw_request *req, const struct hw_model *model, const char *tier,
 			  const char *reason, const char *end_user, const char *requested_model,
 			  bool stream, int64_t prompt_tokens, int64_t completion_tokens,
-			  int64_t cached_tokens, int64_t upstream_cost, int64_t baseline_cost,
+			  int64_t cached_tokens, const struct hw_usage_costs *costs,
 			  int64_t routing_ns, int64_t ttft_ns)
 {
 	if (!req->authed || !req->srv->usage)
@@ -40,8 +40,10 @@ void hw_usage_record_chat(struct hw_request *req, const struct hw_model *model, 
 	rec.prompt_tokens = prompt_tokens;
 	rec.completion_tokens = completion_tokens;
 	rec.cache_read_tokens = cached_tokens;
-	rec.upstream_cost = upstream_cost;
-	rec.baseline_cost = baseline_cost;
+	rec.upstream_cost = costs->upstream;
+	rec.markup_cost = costs->markup;
+	rec.baseline_cost = costs->baseline;
+	rec.passthrough = costs->passthrough;
 	rec.routing_us = routing_ns / 1000;
 	rec.ttft_ms = ttft_ns / 1000000;
 	rec.latency_ms = (hw_clock_mono_ns() - req->t_start_ns) / 1000000;

@@ -359,6 +359,24 @@ static int route_pin(const struct route_ctx *c, const struct hw_model *m,
 	return 0;
 }
 
+/* Passthrough: the pinned model, or the workspace's default for auto and tier names. */
+static int route_passthrough(const struct hw_router *r, const struct route_ctx *c,
+			     const struct hw_model_resolution *res, const char *fallback_id,
+			     struct hw_route_result *out)
+{
+	const struct hw_model *m = res->ask == HW_ASK_MODEL ? res->model : hw_catalog_find(r->cat, fallback_id);
+	if (!m)
+		return fail(out, HW_ERR_BYOK_MISSING, -ENOKEY, json_pack("{s:n}", "provider"),
+			    "The passthrough model '%s' is not in the catalog.", fallback_id);
+	int rc = route_pin(c, m, out);
+	if (rc < 0)
+		return rc;
+	out->tier = "passthrough";
+	out->modifiers = res->ask == HW_ASK_MODEL ? HW_MOD_MODEL_PIN | HW_MOD_PASSTHROUGH : HW_MOD_PASSTHROUGH;
+	hw_route_reason(NULL, out->modifiers, out->reason, sizeof(out->reason));
+	return 0;
+}
+
 /* Counts the usable and the fitting models of tier t; why collects the misfit causes. */
 static size_t tier_models(const struct hw_router *r, const struct route_ctx *c, enum hw_tier t,
 			  size_t *fitting, unsigned *why)
@@ -416,6 +434,8 @@ int hw_route(const struct hw_router *r, const struct hw_route_workspace *ws,
 		if (p->kind != HW_PROVIDER_ECHO)
 			c.echo_ok = false;
 	}
+	if (rq->passthrough_model)
+		return route_passthrough(r, &c, &res, rq->passthrough_model, out);
 	if (res.ask == HW_ASK_MODEL)
 		return route_pin(&c, res.model, out);
 	if (!any)

@@ -58,6 +58,9 @@ struct hw_route_request {
 	int64_t max_tokens;    /* the max tokens that will be sent upstream */
 	bool has_tools;	       /* the request carries a non-empty `tools` */
 	enum hw_budget_verdict budget;
+	/* Passthrough (SPEC §7.6): non-NULL = no scoring; `auto` and tier names go to this
+	 * catalog id, model pins are honoured; tier "passthrough", no fallback. */
+	const char *passthrough_model;
 };
 
 #define HW_ROUTE_MAX_CANDIDATES 32

@@ -236,6 +236,12 @@ struct hw_ledger_entry {
 	char reference[129];
 };
 
+/* One group of the usage report (SPEC §16.3); costs in µ$. */
+struct hw_usage_group {
+	char key[257];
+	int64_t requests, errors, prompt_tokens, completion_tokens, upstream, markup, baseline;
+};
+
 struct hw_store_money_ops {
 	/* The workspace's money state for `month`; creates an empty wallet row when the
 	 * workspace has none (a workspace made before money existed). -ENOENT: no workspace. */
@@ -260,6 +266,11 @@ struct hw_store_money_ops {
 			  double light_only, double block);
 	int (*plan_put)(struct hw_store *st, const char *workspace_id, int64_t included,
 			bool overage_enabled, int64_t overage_per_100k);
+	/* Usage records of [from_ms, to_ms) grouped by none | key | user | model | tier | day
+	 * (malloc'ed groups in key order) and their totals; -EINVAL for another group_by. */
+	int (*usage_report)(struct hw_store *st, const char *workspace_id, int64_t from_ms,
+			    int64_t to_ms, const char *group_by, struct hw_usage_group **out,
+			    size_t *n, struct hw_usage_group *totals);
 };
 
 struct hw_store_ops {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 enum stmt_id {
 	S_BEGIN,
@@ -149,6 +150,7 @@ struct conn {
 	pthread_mutex_t mu;
 	sqlite3_stmt *stmts[S_COUNT];
 	int64_t err_logged_ns;
+	int busy_ms;
 	unsigned err_suppressed;
 };
 
@@ -159,6 +161,7 @@ struct sqlite_store {
 	struct conn *writer; /* &bulk, or &main for ":memory:", which one connection must see */
 	struct conn money;   /* the ledger's: group commits never queue behind a usage batch */
 	struct conn *ledger; /* &money, or &main for ":memory:" */
+	struct hw_sq_stmt_cache ledger_stmts;
 };
 
 static struct sqlite_store *sq(struct hw_store *st) { return (struct sqlite_store *)st; }
@@ -1438,6 +1441,8 @@ static void sq_close(struct hw_store *st)
 	struct sqlite_store *s = sq(st);
 	conn_close(&s->main);
 	conn_close(&s->bulk);
+	for (int i = 0; i < HW_SQ_STMT_CACHE; i++)
+		sqlite3_finalize(s->ledger_stmts.stmt[i]);
 	conn_close(&s->money);
 	free(s);
 }
@@ -1491,13 +1496,17 @@ static const struct hw_store_ops sqlite_ops = {
 		.ledger_sum = hw_sq_money_ledger_sum,
 		.budget_put = hw_sq_money_budget_put,
 		.plan_put = hw_sq_money_plan_put,
+		.usage_report = hw_sq_usage_report,
 	},
 };
 
-sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu)
+sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu,
+				struct hw_sq_stmt_cache **cache)
 {
 	struct conn *c = sq(st)->ledger;
 	*mu = &c->mu;
+	if (cache)
+		*cache = &sq(st)->ledger_stmts;
 	return c->db;
 }
 
@@ -1529,6 +1538,21 @@ out:
 	return rc;
 }
 
+/* Waiting for another connection's write lock. SQLite's own timeout handler sleeps at
+ * least a millisecond, then longer; the writers here hold the lock for a fraction of that,
+ * and the ledger writer's wait is on a response's path, so the first waits are short. */
+static int busy_wait(void *arg, int count)
+{
+	struct conn *c = arg;
+	long us = count < 200 ? 50 : 1000;
+	long waited_ms = count < 200 ? count / 20 : 10 + (count - 200);
+	if (waited_ms >= c->busy_ms)
+		return 0;
+	struct timespec ts = {0, us * 1000};
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static int conn_open(struct conn *c, const char *path, int busy_ms, const char *sync, bool memory)
 {
 	char sql[64];
@@ -1541,7 +1565,8 @@ static int conn_open(struct conn *c, const char *path, int busy_ms, const char *
 		return -EIO;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_timeout(c->db, busy_ms);
+	c->busy_ms = busy_ms;
+	sqlite3_busy_handler(c->db, busy_wait, c);
 	rc = pragma(c, "PRAGMA journal_mode = WAL", memory ? "memory" : "wal");
 	if (rc < 0)
 		return rc;
@@ -1593,6 +1618,10 @@ int hw_store_sqlite_open(const char *path, int64_t busy_timeout_ms, const char *
 		rc = conn_open(&s->bulk, path, busy_ms, sync, false);
 	if (!memory && rc == 0)
 		rc = conn_open(&s->money, path, busy_ms, sync, false);
+	/* Checkpoints (the fsyncs of WAL mode) are left to the other connections: a ledger
+	 * commit waits on a response's path. */
+	if (!memory && rc == 0)
+		rc = pragma(&s->money, "PRAGMA wal_autocheckpoint = 0", NULL);
 out:
 	if (rc < 0) {
 		if (s)

@@ -18,8 +18,19 @@ int hw_store_sqlite_migrate(sqlite3 *db);
 /* Schema version this build writes (the last migration step). */
 int hw_store_sqlite_schema_version(void);
 
-/* The connection money operations use, and the mutex that serializes it. */
-sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu);
+/* Prepared statements of the ledger connection, kept by their SQL text's address (string
+ * literals): the ledger writer commits on the request path, where preparing each time
+ * would cost more than the statements themselves. */
+#define HW_SQ_STMT_CACHE 32
+struct hw_sq_stmt_cache {
+	const char *sql[HW_SQ_STMT_CACHE];
+	sqlite3_stmt *stmt[HW_SQ_STMT_CACHE];
+};
+
+/* The connection money operations use, the mutex that serializes it and its statement
+ * cache (used under that mutex). */
+sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu,
+				struct hw_sq_stmt_cache **cache);
 
 /* store_sqlite_money.c: the money operations of hw_store_ops (see store.h). */
 int hw_sq_money_load(struct hw_store *st, const char *ws, const char *month,
@@ -36,5 +47,8 @@ int hw_sq_money_budget_put(struct hw_store *st, const char *ws, int64_t cap, dou
 			   double light_only, double block);
 int hw_sq_money_plan_put(struct hw_store *st, const char *ws, int64_t included, bool overage,
 			 int64_t per_100k);
+int hw_sq_usage_report(struct hw_store *st, const char *ws, int64_t from_ms, int64_t to_ms,
+		       const char *group_by, struct hw_usage_group **out, size_t *n,
+		       struct hw_usage_group *totals);
 
 #endif

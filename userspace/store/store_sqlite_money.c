@@ -14,12 +14,13 @@
 struct lconn {
 	sqlite3 *db;
 	pthread_mutex_t *mu;
+	struct hw_sq_stmt_cache *cache;
 };
 
 static struct lconn lock(struct hw_store *st)
 {
 	struct lconn c;
-	c.db = hw_store_sqlite_ledger(st, &c.mu);
+	c.db = hw_store_sqlite_ledger(st, &c.mu, &c.cache);
 	pthread_mutex_lock(c.mu);
 	return c;
 }
@@ -36,10 +37,38 @@ static int fail(struct lconn *c, const char *op, int rc)
 	return -EIO;
 }
 
+/* The cached statement for `sql` (a string literal), prepared on first use. */
 static int prep(struct lconn *c, const char *sql, sqlite3_stmt **s)
 {
-	int rc = sqlite3_prepare_v2(c->db, sql, -1, s, NULL);
-	return rc == SQLITE_OK ? 0 : fail(c, "prepare", rc);
+	int i = 0;
+	for (; i < HW_SQ_STMT_CACHE && c->cache->sql[i]; i++) {
+		if (c->cache->sql[i] == sql) {
+			*s = c->cache->stmt[i];
+			return 0;
+		}
+	}
+	*s = NULL;
+	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(c, "prepare", rc);
+	if (i < HW_SQ_STMT_CACHE) {
+		c->cache->sql[i] = sql;
+		c->cache->stmt[i] = *s;
+	}
+	return 0;
+}
+
+/* Done with a statement of prep: reset for the next use (finalized only if uncached). */
+static void done(struct lconn *c, sqlite3_stmt *s)
+{
+	if (!s)
+		return;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	for (int i = 0; i < HW_SQ_STMT_CACHE; i++)
+		if (c->cache->stmt[i] == s)
+			return;
+	sqlite3_finalize(s);
 }
 
 /* Steps a statement that returns no row, then resets it for the next use. */
@@ -109,7 +138,7 @@ static int load_wallet(struct lconn *c, const char *ws, struct hw_money_state *o
 	} else {
 		rc = step == SQLITE_DONE ? -ENOENT : fail(c, "wallet read", step);
 	}
-	sqlite3_finalize(s);
+	done(c, s);
 	return rc;
 }
 
@@ -131,7 +160,7 @@ static int load_month(struct lconn *c, const char *ws, struct hw_money_state *o)
 	} else if (step != SQLITE_DONE) {
 		rc = fail(c, "month read", step);
 	}
-	sqlite3_finalize(s);
+	done(c, s);
 	return rc;
 }
 
@@ -152,7 +181,7 @@ static int load_budget_plan(struct lconn *c, const char *ws, struct hw_money_sta
 	} else if (step != SQLITE_DONE) {
 		rc = fail(c, "budget read", step);
 	}
-	sqlite3_finalize(s);
+	done(c, s);
 	if (rc < 0)
 		return rc;
 	rc = prep(c, "SELECT included_requests, overage_enabled, overage_per_100k FROM plans "
@@ -169,7 +198,7 @@ static int load_budget_plan(struct lconn *c, const char *ws, struct hw_money_sta
 	} else if (step != SQLITE_DONE) {
 		rc = fail(c, "plan read", step);
 	}
-	sqlite3_finalize(s);
+	done(c, s);
 	return rc;
 }
 
@@ -188,7 +217,7 @@ int hw_sq_money_load(struct hw_store *st, const char *ws, const char *month, str
 			sqlite3_bind_text(s, 1, ws, -1, SQLITE_STATIC);
 			rc = run(&c, s, "wallet create");
 		}
-		sqlite3_finalize(s);
+		done(&c, s);
 	}
 	if (rc == 0)
 		rc = load_month(&c, ws, out);
@@ -225,7 +254,7 @@ static int ledger_insert(struct lconn *c, const char *ws, int64_t at_ms, const c
 		step = sqlite3_step(s);
 	}
 	rc = step == SQLITE_DONE ? 0 : fail(c, "ledger insert", step);
-	sqlite3_finalize(s);
+	done(c, s);
 	return rc;
 }
 
@@ -249,7 +278,7 @@ static int outbox_insert(struct lconn *c, const struct hw_outbox_row *rows, size
 		sqlite3_bind_int64(s, 8, r->created_at);
 		rc = run(c, s, "outbox insert");
 	}
-	sqlite3_finalize(s);
+	done(c, s);
 	return rc;
 }
 
@@ -328,7 +357,7 @@ int hw_sq_money_commit(struct hw_store *st, const struct hw_money_commit *m, siz
 		rc = tx_end(&c, rc);
 	}
 	for (int i = 0; i < C_COUNT; i++)
-		sqlite3_finalize(s[i]);
+		done(&c, s[i]);
 	unlock(&c);
 	return rc;
 }
@@ -350,7 +379,7 @@ int hw_sq_money_wallet_create(struct hw_store *st, const char *ws, int64_t credi
 			sqlite3_bind_null(s, 3);
 		rc = run(&c, s, "wallet create");
 	}
-	sqlite3_finalize(s);
+	done(&c, s);
 	if (rc == 0 && credit > 0)
 		rc = ledger_insert(&c, ws, at_ms, "initial_credit", credit, NULL, NULL, NULL, NULL);
 	rc = tx_end(&c, rc);
@@ -389,7 +418,7 @@ static int reference_seen(struct lconn *c, const char *ws, const char *reference
 	} else if (step != SQLITE_DONE) {
 		rc = fail(c, "reference", step);
 	}
-	sqlite3_finalize(s);
+	done(c, s);
 	return rc;
 }
 
@@ -407,7 +436,7 @@ int hw_sq_money_topup(struct hw_store *st, const char *ws, const char *kind, int
 	if (rc == 0) {
 		sqlite3_bind_text(s, 1, ws, -1, SQLITE_STATIC);
 		rc = run(&c, s, "wallet create");
-		sqlite3_finalize(s);
+		done(&c, s);
 		s = NULL;
 	}
 	/* Only the balance and the last top-up: low-balance tiers and the passthrough cycle
@@ -424,7 +453,7 @@ int hw_sq_money_topup(struct hw_store *st, const char *ws, const char *kind, int
 		sqlite3_bind_int(s, 4, strcmp(kind, "topup") == 0);
 		rc = run(&c, s, "topup");
 	}
-	sqlite3_finalize(s);
+	done(&c, s);
 	if (rc == 0) {
 		memset(out, 0, sizeof(*out));
 		rc = ledger_insert(&c, ws, at_ms, kind, amount, NULL, reference, &out->id,
@@ -469,7 +498,7 @@ int hw_sq_money_ledger_list(struct hw_store *st, const char *ws, int64_t before,
 		if (step != SQLITE_DONE)
 			rc = fail(&c, "ledger list", step);
 	}
-	sqlite3_finalize(s);
+	done(&c, s);
 	unlock(&c);
 	if (rc < 0) {
 		free(*out);
@@ -494,7 +523,7 @@ int hw_sq_money_ledger_sum(struct hw_store *st, const char *ws, int64_t *sum, in
 			rc = fail(&c, "ledger sum", step);
 		}
 	}
-	sqlite3_finalize(s);
+	done(&c, s);
 	unlock(&c);
 	return rc;
 }
@@ -519,7 +548,7 @@ int hw_sq_money_budget_put(struct hw_store *st, const char *ws, int64_t cap, dou
 		sqlite3_bind_double(s, 5, block);
 		rc = run(&c, s, "budget put");
 	}
-	sqlite3_finalize(s);
+	done(&c, s);
 	unlock(&c);
 	return rc;
 }
@@ -544,7 +573,7 @@ int hw_sq_money_plan_put(struct hw_store *st, const char *ws, int64_t included, 
 		sqlite3_bind_int64(s, 4, per_100k);
 		rc = run(&c, s, "plan put");
 	}
-	sqlite3_finalize(s);
+	done(&c, s);
 	unlock(&c);
 	return rc;
 }
