@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Accounts, reservations and settlements (SPEC §10) over a real SQLite file: all-or-nothing
+ * reservations under concurrency, refunds, budget and quota limits, the passthrough cycle
+ * with the clock moved, month rollover, and the books after a restart. */
+#include "common/clock.h"
+#include "common/config.h"
+#include "money/ledger.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define USD(x) ((int64_t)((x) * 1000000.0 + 0.5))
+#define WS "01WS"
+
+struct fixture {
+	char dir[64], url[128];
+	struct hw_store *st;
+	struct hw_config *cfg;
+	struct hw_money *m;
+};
+
+static const char yaml[] = "providers: {local: {kind: echo}}\n"
+			   "webhooks: {workers: 1}\n";
+
+static void open_all(struct fixture *f)
+{
+	assert_int_equal(hw_store_open(f->url, 5000, "normal", &f->st), 0);
+	f->m = hw_money_start(f->st);
+	assert_non_null(f->m);
+}
+
+static void close_all(struct fixture *f)
+{
+	hw_money_stop(f->m);
+	f->m = NULL;
+	f->st->ops->close(f->st);
+	f->st = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+	strcpy(f->dir, "/tmp/hw_test_ledger_XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->url, sizeof(f->url), "sqlite:%s/hiway.db", f->dir);
+	assert_int_equal(hw_config_load_string(yaml, strlen(yaml), "hiway.yaml", &f->cfg, err, sizeof(err)), 0);
+	open_all(f);
+	struct hw_workspace ws;
+	memset(&ws, 0, sizeof(ws));
+	strcpy(ws.id, WS);
+	strcpy(ws.name, "w");
+	strcpy(ws.status, "active");
+	strcpy(ws.plan, "unlimited");
+	strcpy(ws.routing_profile, "balanced");
+	assert_int_equal(f->st->ops->workspace_create(f->st, &ws), 0);
+	assert_int_equal(f->st->ops->money.wallet_create(f->st, WS, USD(1), hw_clock_wall_ms()), 0);
+	hw_clock_set_offset_ms(0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+	if (f->st)
+		close_all(f);
+	hw_config_free(f->cfg);
+	hw_clock_set_offset_ms(0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static int admit_reserve(struct fixture *f, struct hw_money_res *r, int64_t worst_up, enum hw_err *err)
+{
+	struct hw_money_refusal why;
+	memset(r, 0, sizeof(*r));
+	int rc = hw_money_admit(f->m, f->cfg, WS, r, &why);
+	if (rc == 0)
+		rc = hw_money_reserve(f->m, f->cfg, r, worst_up, &why);
+	if (err)
+		*err = rc ? why.err : 0;
+	json_decref(why.extra);
+	return rc;
+}
+
+static void settle(struct fixture *f, struct hw_money_res *r, int64_t up, int64_t tokens)
+{
+	struct hw_money_usage u = {up, tokens, true, "req_x"};
+	assert_int_equal(hw_money_settle(f->m, f->cfg, r, &u, NULL, NULL), 0);
+}
+
+/* Books: balance in the store = Σ ledger, and the account says the same. */
+static void assert_books(struct fixture *f, int64_t expect_balance)
+{
+	close_all(f);
+	open_all(f);
+	int64_t sum = 0, n = 0;
+	assert_int_equal(f->st->ops->money.ledger_sum(f->st, WS, &sum, &n), 0);
+	struct hw_money_view v;
+	assert_int_equal(hw_money_view(f->m, f->cfg, WS, &v), 0);
+	assert_int_equal(v.s.balance, sum);
+	assert_int_equal(v.s.balance, expect_balance);
+	assert_int_equal(v.in_flight, 0);
+	assert_int_equal(v.reserved_markup, 0);
+}
+
+static void settle_refunds_difference(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_money_res r;
+	assert_int_equal(admit_reserve(f, &r, USD(0.08), NULL), 0); /* markup 12.5 % = $0.01 */
+	assert_int_equal(r.worst_markup, USD(0.01));
+	struct hw_money_view v;
+	hw_money_view(f->m, f->cfg, WS, &v);
+	assert_int_equal(v.reserved_markup, USD(0.01));
+	assert_int_equal(v.in_flight, 1);
+	settle(f, &r, USD(0.008), 100);
+	assert_int_equal(r.markup_cost, USD(0.001));
+	assert_false(r.active);
+	assert_int_equal(hw_money_settle(f->m, f->cfg, &r, &(struct hw_money_usage){1, 1, true, "x"}, NULL, NULL),
+			 -EINVAL); /* never twice */
+	assert_books(f, USD(1) - USD(0.001));
+	hw_money_view(f->m, f->cfg, WS, &v);
+	assert_int_equal(v.s.spend, USD(0.008));
+	assert_int_equal(v.s.used_requests, 1);
+}
+
+static void markup_capped_and_overrun_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_money_res r;
+	assert_int_equal(admit_reserve(f, &r, USD(0.08), NULL), 0);
+	settle(f, &r, USD(0.16), 10); /* twice the worst case */
+	assert_int_equal(r.markup_cost, USD(0.01));
+	struct hw_money_totals t;
+	hw_money_totals(f->m, &t);
+	assert_int_equal(t.overrun, USD(0.08));
+	assert_books(f, USD(0.99));
+}
+
+static void release_charges_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_money_res r;
+	assert_int_equal(admit_reserve(f, &r, USD(0.08), NULL), 0);
+	hw_money_release(f->m, &r);
+	hw_money_release(f->m, &r); /* a second release is a no-op */
+	assert_books(f, USD(1));
+}
+
+struct race {
+	struct fixture *f;
+	atomic_int ok, refused;
+};
+
+static void *racer(void *arg)
+{
+	struct race *rc = arg;
+	for (int i = 0; i < 50; i++) {
+		struct hw_money_res r;
+		enum hw_err err;
+		if (admit_reserve(rc->f, &r, USD(0.08), &err) == 0) {
+			atomic_fetch_add(&rc->ok, 1);
+			settle(rc->f, &r, USD(0.08), 10); /* the full worst case */
+		} else {
+			assert_int_equal(err, HW_ERR_INSUFFICIENT_CREDITS);
+			atomic_fetch_add(&rc->refused, 1);
+		}
+	}
+	return NULL;
+}
+
+/* $1 fits exactly 100 worst-case markups of $0.01: 16 threads × 50 attempts, exactly 100
+ * succeed, the balance ends at 0, never below. */
+static void exact_fit_under_concurrency(void **state)
+{
+	struct fixture *f = *state;
+	struct race rc = {f, 0, 0};
+	f->cfg->money.passthrough.enabled = false; /* an empty wallet refuses, not passthrough */
+	pthread_t t[16];
+	for (int i = 0; i < 16; i++)
+		pthread_create(&t[i], NULL, racer, &rc);
+	for (int i = 0; i < 16; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&rc.ok), 100);
+	assert_int_equal(atomic_load(&rc.refused), 700);
+	assert_books(f, 0);
+}
+
+static void fallback_grows_reservation(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_money_res r;
+	struct hw_money_refusal why;
+	assert_int_equal(admit_reserve(f, &r, USD(0.08), NULL), 0);
+	assert_int_equal(hw_money_reserve(f->m, f->cfg, &r, USD(0.04), &why), 0); /* never shrinks */
+	assert_int_equal(r.worst_up, USD(0.08));
+	assert_int_equal(hw_money_reserve(f->m, f->cfg, &r, USD(0.8), &why), 0);
+	assert_int_equal(r.worst_markup, USD(0.1));
+	/* $1 cannot hold a $10 worst case at 12.5 %: refused, the reservation unchanged. */
+	assert_int_equal(hw_money_reserve(f->m, f->cfg, &r, USD(10), &why), -EPERM);
+	assert_int_equal(why.err, HW_ERR_INSUFFICIENT_CREDITS);
+	json_decref(why.extra);
+	assert_int_equal(r.worst_markup, USD(0.1));
+	struct hw_money_view v;
+	hw_money_view(f->m, f->cfg, WS, &v);
+	assert_int_equal(v.reserved_markup, USD(0.1));
+	assert_int_equal(v.in_flight, 1);
+	hw_money_release(f->m, &r);
+	assert_books(f, USD(1));
+}
+
+static void budget_cap_and_verdicts(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_money_thresholds th = {0.9, 0.95, 1.0};
+	assert_int_equal(hw_money_set_budget(f->m, WS, USD(0.1), &th), 0);
+	struct hw_money_res r;
+	enum hw_err err;
+	/* $0.11 does not fit in a $0.10 cap. */
+	assert_int_equal(admit_reserve(f, &r, USD(0.11), &err), -EPERM);
+	assert_int_equal(err, HW_ERR_BUDGET_EXCEEDED);
+	assert_int_equal(admit_reserve(f, &r, USD(0.05), NULL), 0);
+	settle(f, &r, USD(0.09), 10);
+	assert_int_equal(admit_reserve(f, &r, USD(0.001), NULL), 0);
+	assert_int_equal(r.verdict, HW_MONEY_DOWNGRADE);
+	settle(f, &r, USD(0.005), 10);
+	assert_int_equal(admit_reserve(f, &r, USD(0.001), NULL), 0);
+	assert_int_equal(r.verdict, HW_MONEY_LIGHT_ONLY);
+	settle(f, &r, USD(0.005), 10);
+	assert_int_equal(admit_reserve(f, &r, USD(0.000001), &err), -EPERM);
+	assert_int_equal(err, HW_ERR_BUDGET_EXCEEDED);
+	/* A new month starts from zero. */
+	int64_t now = hw_clock_wall_s();
+	hw_clock_set_offset_ms((hw_money_next_month(now) - now + 1) * 1000);
+	assert_int_equal(admit_reserve(f, &r, USD(0.01), NULL), 0);
+	assert_int_equal(r.verdict, HW_MONEY_OK);
+	hw_money_release(f->m, &r);
+}
+
+static void quota_counts_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(hw_money_set_plan(f->m, WS, 2, false, 0), 0);
+	struct hw_money_res a, b, c;
+	enum hw_err err;
+	assert_int_equal(admit_reserve(f, &a, 10, NULL), 0);
+	assert_int_equal(admit_reserve(f, &b, 10, NULL), 0);
+	assert_int_equal(admit_reserve(f, &c, 10, &err), -EPERM);
+	assert_int_equal(err, HW_ERR_QUOTA_EXCEEDED);
+	hw_money_release(f->m, &b); /* a failed request counts for nothing */
+	assert_int_equal(admit_reserve(f, &c, 10, NULL), 0);
+	settle(f, &a, 10, 1);
+	settle(f, &c, 10, 1);
+	assert_int_equal(admit_reserve(f, &b, 10, &err), -EPERM);
+	/* With overage on, the third is served and counted as overage. */
+	assert_int_equal(hw_money_set_plan(f->m, WS, 2, true, USD(4)), 0);
+	assert_int_equal(admit_reserve(f, &b, 10, NULL), 0);
+	settle(f, &b, 10, 1);
+	struct hw_money_view v;
+	hw_money_view(f->m, f->cfg, WS, &v);
+	assert_int_equal(v.s.used_requests, 3);
+	assert_int_equal(v.s.overage_requests, 1);
+}
+
+static void passthrough_cycle(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_money_res r;
+	enum hw_err err;
+	/* Spend the wallet to zero: $1 of markup. */
+	assert_int_equal(admit_reserve(f, &r, USD(8), NULL), 0);
+	settle(f, &r, USD(8), 10);
+	/* Empty: the next request opens a cycle and runs without markup. */
+	assert_int_equal(admit_reserve(f, &r, USD(100), NULL), 0);
+	assert_true(r.passthrough);
+	assert_int_equal(r.worst_markup, 0);
+	settle(f, &r, USD(1), 60000);
+	struct hw_money_view v;
+	hw_money_view(f->m, f->cfg, WS, &v);
+	assert_int_not_equal(v.s.pt_since_s, 0);
+	assert_int_equal(v.s.pt_tokens, 60000);
+	assert_true(v.s.pt_warned); /* past half the tokens */
+	/* Still within 72 h and 100k tokens; then time runs out. */
+	hw_clock_set_offset_ms((int64_t)71 * 3600 * 1000);
+	assert_int_equal(admit_reserve(f, &r, 10, NULL), 0);
+	hw_money_release(f->m, &r);
+	hw_clock_set_offset_ms((int64_t)72 * 3600 * 1000);
+	assert_int_equal(admit_reserve(f, &r, 10, &err), -EPERM);
+	assert_int_equal(err, HW_ERR_GRACE_TIME);
+	assert_int_equal(admit_reserve(f, &r, 10, &err), -EPERM);
+	assert_int_equal(err, HW_ERR_GRACE_HARD_CUT);
+	/* A top-up closes the cycle and clears it. */
+	struct hw_ledger_entry e;
+	assert_int_equal(hw_money_topup(f->m, f->cfg, WS, USD(5), "ref-1", &e), 0);
+	assert_int_equal(hw_money_topup(f->m, f->cfg, WS, USD(5), "ref-1", &e), -EALREADY);
+	assert_int_equal(hw_money_topup(f->m, f->cfg, WS, USD(6), "ref-1", &e), -EEXIST);
+	assert_int_equal(admit_reserve(f, &r, 10, NULL), 0);
+	assert_false(r.passthrough);
+	hw_money_release(f->m, &r);
+	assert_books(f, USD(5));
+	hw_money_view(f->m, f->cfg, WS, &v);
+	assert_int_equal(v.s.pt_since_s, 0);
+	assert_int_equal(v.s.pt_tokens, 0);
+	assert_string_equal(v.s.pt_cut, "");
+}
+
+static void grace_tokens_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_money_res r;
+	enum hw_err err;
+	assert_int_equal(admit_reserve(f, &r, USD(8), NULL), 0);
+	settle(f, &r, USD(8), 10);
+	assert_int_equal(admit_reserve(f, &r, 10, NULL), 0);
+	settle(f, &r, 10, 100000);
+	assert_int_equal(admit_reserve(f, &r, 10, &err), -EPERM);
+	assert_int_equal(err, HW_ERR_GRACE_TOKENS);
+	/* The cut survives a restart. */
+	close_all(f);
+	open_all(f);
+	assert_int_equal(admit_reserve(f, &r, 10, &err), -EPERM);
+	assert_int_equal(err, HW_ERR_GRACE_HARD_CUT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(settle_refunds_difference, setup, teardown),
+		cmocka_unit_test_setup_teardown(markup_capped_and_overrun_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(release_charges_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(exact_fit_under_concurrency, setup, teardown),
+		cmocka_unit_test_setup_teardown(fallback_grows_reservation, setup, teardown),
+		cmocka_unit_test_setup_teardown(budget_cap_and_verdicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(quota_counts_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(passthrough_cycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(grace_tokens_cut, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
