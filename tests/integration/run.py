@@ -33,6 +33,7 @@ MODULES = [
     "test_hiwayctl",
     "test_byok",
     "test_webhooks",
+    "test_money",
     "test_metrics",
     "test_shield",
     "test_robustness",
