@@ -380,3 +380,23 @@ def money_usage_report(ctx):
     eq(sorted((g["user"], g["requests"]) for g in r.json["groups"]), [("alice", 2), ("bob", 1)], "groups")
     expect_error(gw.api("GET", "/workspaces/%s/usage?group_by=planet" % ws), 400, "invalid_request",
                  param="group_by")
+
+
+@test
+def money_metrics(ctx):
+    gw = ctx.main
+    ws, key = workspace(ctx, gw, 3)
+    eq(gw.chat(body("metrics " + uniq(), max_tokens=5), key=key).status, 200, "a paid answer")
+    gw.api("PUT", "/workspaces/%s/budget" % ws, {"cap_usd": 0.000001})
+    expect_error(gw.chat(body("metrics refused " + uniq(), max_tokens=5), key=key), 402,
+                 "budget_exceeded")
+    text = gw.get("/metrics").body.decode()
+    line = [x for x in text.splitlines() if x.startswith('hiway_wallet_balance_usd{workspace="%s"}' % ws)]
+    eq(len(line), 1, "balance gauge of the workspace")
+    w = wallet(gw, ws)
+    eq(micro(line[0].split()[-1]), micro(w["balance_usd"]), "gauge = wallet balance")
+    check('hiway_cost_usd_total{kind="markup",workspace="%s"}' % ws in text, "cost counter")
+    n = [x for x in text.splitlines() if x.startswith('hiway_money_rejections_total{code="budget_exceeded"}')]
+    check(n and int(n[0].split()[-1]) >= 1, "budget rejections counted")
+    check("hiway_reservations_in_flight{" in text and "hiway_budget_spent_ratio{" in text,
+          "reservation and budget gauges")

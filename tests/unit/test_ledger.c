@@ -101,7 +101,7 @@ static int admit_reserve(struct fixture *f, struct hw_money_res *r, int64_t wors
 
 static void settle(struct fixture *f, struct hw_money_res *r, int64_t up, int64_t tokens)
 {
-	struct hw_money_usage u = {up, tokens, true, "req_x"};
+	struct hw_money_usage u = {up, tokens, true, "req_x", 0};
 	assert_int_equal(hw_money_settle(f->m, f->cfg, r, &u, NULL, NULL), 0);
 }
 
@@ -133,7 +133,7 @@ static void settle_refunds_difference(void **state)
 	settle(f, &r, USD(0.008), 100);
 	assert_int_equal(r.markup_cost, USD(0.001));
 	assert_false(r.active);
-	assert_int_equal(hw_money_settle(f->m, f->cfg, &r, &(struct hw_money_usage){1, 1, true, "x"}, NULL, NULL),
+	assert_int_equal(hw_money_settle(f->m, f->cfg, &r, &(struct hw_money_usage){1, 1, true, "x", 0}, NULL, NULL),
 			 -EINVAL); /* never twice */
 	assert_books(f, USD(1) - USD(0.001));
 	hw_money_view(f->m, f->cfg, WS, &v);

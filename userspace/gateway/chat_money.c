@@ -90,6 +90,7 @@ void hw_chat_money_settle(struct chat *c, bool full, bool wait)
 		.tokens = c->prompt_tokens + c->completion_tokens,
 		.counts = true,
 		.request_id = req->request_id,
+		.baseline_cost = hw_chat_baseline_cost(c),
 	};
 	if (wait) {
 		c->money_wait = true;

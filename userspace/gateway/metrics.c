@@ -356,5 +356,6 @@ void hw_metrics_render(struct hw_server *srv, struct hw_buf *out)
 			    "1 half-open, 2 open)\n# TYPE hiway_circuit_breaker_state gauge\n");
 	hw_breaker_foreach(render_breaker, out);
 	hw_webhook_metrics_render(out);
+	hw_metrics_money_render(srv, out);
 	render_process(srv, out);
 }

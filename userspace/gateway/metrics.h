@@ -37,4 +37,7 @@ void hw_metrics_shield_detection(const char *threat_type, const char *action);
 /* Renders the text exposition format 0.0.4 into out. */
 void hw_metrics_render(struct hw_server *srv, struct hw_buf *out);
 
+/* metrics_money.c: the money families, from the accounts. */
+void hw_metrics_money_render(struct hw_server *srv, struct hw_buf *out);
+
 #endif

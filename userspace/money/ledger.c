@@ -26,6 +26,7 @@ struct hw_account {
 	char plan[32];
 	struct hw_money_state s;
 	int64_t reserved_markup, reserved_up, in_flight;
+	int64_t total_upstream, total_markup, total_baseline;
 	struct hw_account *next;
 };
 
@@ -609,6 +610,9 @@ int hw_money_settle(struct hw_money *m, const struct hw_config *cfg, struct hw_m
 	a->in_flight--;
 	int64_t before = a->s.spend;
 	a->s.spend += up;
+	a->total_upstream += up;
+	a->total_markup += markup;
+	a->total_baseline += u->baseline_cost;
 	int64_t included, per_100k;
 	bool overage;
 	eff_plan(cfg, a, &included, &overage, &per_100k);
@@ -662,6 +666,9 @@ static void view_locked(const struct hw_config *cfg, const struct hw_account *a,
 	eff_plan(cfg, a, &v->included_requests, &v->overage_enabled, &v->overage_per_100k);
 	snprintf(v->plan, sizeof(v->plan), "%s", a->plan);
 	v->verdict = hw_money_verdict(a->s.spend, v->cap, &v->th);
+	v->total_upstream = a->total_upstream;
+	v->total_markup = a->total_markup;
+	v->total_baseline = a->total_baseline;
 	v->rate_bp = cfg->money.markup.enabled && !a->s.pt_since_s
 			     ? hw_money_rate_bp(cfg->money.markup.brackets, cfg->money.markup.n_brackets, a->s.spend)
 			     : 0;

@@ -65,6 +65,7 @@ struct hw_money_usage {
 	int64_t tokens;	       /* prompt + completion, for the passthrough cycle */
 	bool counts;	       /* a 2xx answer: counts toward the month's requests */
 	const char *request_id;
+	int64_t baseline_cost; /* for the cost counters of /metrics only */
 };
 
 /* SPEC §10.3: charges the actual cost (markup capped at the reservation), refunds the rest,
@@ -87,6 +88,8 @@ struct hw_money_view {
 	int64_t overage_per_100k;
 	char plan[32];
 	enum hw_money_verdict verdict;
+	/* Settled since this process started, for hiway_cost_usd_total. */
+	int64_t total_upstream, total_markup, total_baseline;
 };
 int hw_money_view(struct hw_money *m, const struct hw_config *cfg, const char *workspace_id,
 		  struct hw_money_view *out);
