@@ -282,9 +282,12 @@ static int outbox_insert(struct lconn *c, const struct hw_outbox_row *rows, size
 	return rc;
 }
 
-enum { C_DEBIT, C_MONTH, C_MONTH_FLAGS, C_WALLET_FLAGS, C_COUNT };
+enum { C_BALANCE, C_LEDGER, C_DEBIT, C_MONTH, C_MONTH_FLAGS, C_WALLET_FLAGS, C_COUNT };
 
 static const char *const commit_sql[C_COUNT] = {
+	[C_BALANCE] = "SELECT balance FROM wallets WHERE workspace_id = ?1",
+	[C_LEDGER] = "INSERT INTO ledger(workspace_id, at_ms, kind, amount, balance_after, request_id) "
+		     "VALUES (?1, ?2, 'markup', ?3, ?4, ?5)",
 	[C_DEBIT] = "UPDATE wallets SET balance = balance - ?2 WHERE workspace_id = ?1",
 	[C_MONTH] = "INSERT INTO money_months(workspace_id, month, upstream_spend, used_requests, "
 		    "overage_requests) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(workspace_id, month) "
@@ -296,55 +299,123 @@ static const char *const commit_sql[C_COUNT] = {
 			   "pt_warned = ?5, pt_cut = ?6, pt_rejected = ?7 WHERE workspace_id = ?1",
 };
 
-static int commit_one(struct lconn *c, sqlite3_stmt **s, const struct hw_money_commit *m)
+/* The changes of one workspace and month in a batch, applied with one statement each but
+ * the per-request ledger entries: under load most of a batch is one workspace. */
+struct group {
+	const struct hw_money_commit *first;
+	int64_t markup, upstream, used, overage;
+	const struct hw_money_commit *month_flags, *wallet_flags; /* the latest of each */
+};
+
+static bool same_group(const struct hw_money_commit *a, const struct hw_money_commit *b)
 {
+	return strcmp(a->workspace_id, b->workspace_id) == 0 && strcmp(a->month, b->month) == 0;
+}
+
+/* The ledger entries of the group's requests, in order, each with the balance after it. */
+static int group_ledger(struct lconn *c, sqlite3_stmt **s, const struct hw_money_commit *m, size_t n,
+			const struct group *g)
+{
+	if (g->markup <= 0)
+		return 0;
+	sqlite3_bind_text(s[C_BALANCE], 1, g->first->workspace_id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(s[C_BALANCE]);
+	int64_t bal = step == SQLITE_ROW ? sqlite3_column_int64(s[C_BALANCE], 0) : 0;
+	sqlite3_reset(s[C_BALANCE]);
+	if (step != SQLITE_ROW)
+		return step == SQLITE_DONE ? -ENOENT : fail(c, "balance", step);
 	int rc = 0;
-	if (m->markup > 0) {
-		sqlite3_bind_text(s[C_DEBIT], 1, m->workspace_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s[C_DEBIT], 2, m->markup);
-		rc = run(c, s[C_DEBIT], "debit");
-		if (rc == 0)
-			rc = ledger_insert(c, m->workspace_id, m->at_ms, "markup", -m->markup,
-					   m->request_id, NULL, NULL, NULL);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (m[i].markup <= 0 || !same_group(&m[i], g->first))
+			continue;
+		bal -= m[i].markup;
+		sqlite3_stmt *q = s[C_LEDGER];
+		sqlite3_bind_text(q, 1, m[i].workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, m[i].at_ms);
+		sqlite3_bind_int64(q, 3, -m[i].markup);
+		sqlite3_bind_int64(q, 4, bal);
+		bind_str(q, 5, m[i].request_id);
+		rc = run(c, q, "ledger insert");
 	}
-	if (rc == 0 && (m->upstream || m->used_delta || m->overage_delta || m->month_flags)) {
+	if (rc == 0) {
+		sqlite3_bind_text(s[C_DEBIT], 1, g->first->workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s[C_DEBIT], 2, g->markup);
+		rc = run(c, s[C_DEBIT], "debit");
+	}
+	return rc;
+}
+
+static int group_apply(struct lconn *c, sqlite3_stmt **s, const struct hw_money_commit *m, size_t n,
+		       const struct group *g)
+{
+	const struct hw_money_commit *f = g->first;
+	int rc = group_ledger(c, s, m, n, g);
+	if (rc == 0 && (g->upstream || g->used || g->overage || g->month_flags)) {
 		sqlite3_stmt *q = s[C_MONTH];
-		sqlite3_bind_text(q, 1, m->workspace_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, m->month, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, m->upstream);
-		sqlite3_bind_int64(q, 4, m->used_delta);
-		sqlite3_bind_int64(q, 5, m->overage_delta);
+		sqlite3_bind_text(q, 1, f->workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, f->month, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, g->upstream);
+		sqlite3_bind_int64(q, 4, g->used);
+		sqlite3_bind_int64(q, 5, g->overage);
 		rc = run(c, q, "month");
 	}
-	if (rc == 0 && m->month_flags) {
+	if (rc == 0 && g->month_flags) {
 		sqlite3_stmt *q = s[C_MONTH_FLAGS];
-		sqlite3_bind_text(q, 1, m->workspace_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, m->month, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, m->budget_alerts);
+		sqlite3_bind_text(q, 1, f->workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, f->month, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, g->month_flags->budget_alerts);
 		rc = run(c, q, "month flags");
 	}
-	if (rc == 0 && m->wallet_flags) {
+	const struct hw_money_commit *w = g->wallet_flags;
+	if (rc == 0 && w) {
 		sqlite3_stmt *q = s[C_WALLET_FLAGS];
-		sqlite3_bind_text(q, 1, m->workspace_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, m->low_alerts);
-		if (m->pt_since_s)
-			sqlite3_bind_int64(q, 3, m->pt_since_s);
+		sqlite3_bind_text(q, 1, w->workspace_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, w->low_alerts);
+		if (w->pt_since_s)
+			sqlite3_bind_int64(q, 3, w->pt_since_s);
 		else
 			sqlite3_bind_null(q, 3);
-		sqlite3_bind_int64(q, 4, m->pt_tokens);
-		sqlite3_bind_int(q, 5, m->pt_warned);
-		bind_str(q, 6, m->pt_cut);
-		sqlite3_bind_int(q, 7, m->pt_rejected);
+		sqlite3_bind_int64(q, 4, w->pt_tokens);
+		sqlite3_bind_int(q, 5, w->pt_warned);
+		bind_str(q, 6, w->pt_cut);
+		sqlite3_bind_int(q, 7, w->pt_rejected);
 		rc = run(c, q, "wallet flags");
 	}
-	if (rc == 0)
-		rc = outbox_insert(c, m->rows, m->n_rows);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (same_group(&m[i], f))
+			rc = outbox_insert(c, m[i].rows, m[i].n_rows);
 	return rc;
+}
+
+/* Sums the batch by workspace and month, in first-seen order. */
+static size_t groups_build(const struct hw_money_commit *m, size_t n, struct group *g)
+{
+	size_t ng = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < ng && !same_group(&m[i], g[k].first))
+			k++;
+		if (k == ng)
+			g[ng++] = (struct group){.first = &m[i]};
+		g[k].markup += m[i].markup > 0 ? m[i].markup : 0;
+		g[k].upstream += m[i].upstream;
+		g[k].used += m[i].used_delta;
+		g[k].overage += m[i].overage_delta;
+		if (m[i].month_flags)
+			g[k].month_flags = &m[i];
+		if (m[i].wallet_flags)
+			g[k].wallet_flags = &m[i];
+	}
+	return ng;
 }
 
 int hw_sq_money_commit(struct hw_store *st, const struct hw_money_commit *m, size_t n)
 {
 	sqlite3_stmt *s[C_COUNT] = {0};
+	struct group *g = calloc(n ? n : 1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	size_t ng = groups_build(m, n, g);
 	struct lconn c = lock(st);
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < C_COUNT; i++)
@@ -352,13 +423,14 @@ int hw_sq_money_commit(struct hw_store *st, const struct hw_money_commit *m, siz
 	if (rc == 0)
 		rc = exec(&c, "BEGIN IMMEDIATE", "begin");
 	if (rc == 0) {
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = commit_one(&c, s, &m[i]);
+		for (size_t k = 0; rc == 0 && k < ng; k++)
+			rc = group_apply(&c, s, m, n, &g[k]);
 		rc = tx_end(&c, rc);
 	}
 	for (int i = 0; i < C_COUNT; i++)
 		done(&c, s[i]);
 	unlock(&c);
+	free(g);
 	return rc;
 }
 
