@@ -231,7 +231,8 @@ def money_quota(ctx):
     for i in range(2):
         eq(gw.chat(body("quota %d %s" % (i, uniq()), max_tokens=5), key=key).status, 200, "within quota")
     r = gw.chat(body("quota over " + uniq(), max_tokens=5), key=key)
-    expect_error(r, 402, "quota_exceeded", included_requests=2, used_requests=2)
+    expect_error(r, 402, "quota_exceeded", included_requests=2, used_requests=2,
+                 message="Monthly request quota reached (2 / 2).")
     gw.api("PUT", "/workspaces/%s/plan" % ws, {"overage_enabled": True})
     eq(gw.chat(body("quota overage " + uniq(), max_tokens=5), key=key).status, 200, "overage on")
     p = gw.api("GET", "/workspaces/%s/plan" % ws).json

@@ -339,6 +339,66 @@ static void grace_tokens_cut(void **state)
 	assert_int_equal(err, HW_ERR_GRACE_HARD_CUT);
 }
 
+/* The events a settlement triggers land in the outbox in its own transaction: each
+ * budget threshold once per month, each low-balance tier once per top-up, and the
+ * passthrough cycle's activation, warning, cut and end. */
+static void events_in_outbox(void **state)
+{
+	struct fixture *f = *state;
+	struct hw_webhook wh;
+	memset(&wh, 0, sizeof(wh));
+	strcpy(wh.id, "wh_1");
+	strcpy(wh.workspace_id, WS);
+	strcpy(wh.name, "all");
+	strcpy(wh.url, "http://127.0.0.1:9/");
+	strcpy(wh.security_actions, "[]");
+	wh.secret_box_len = 1;
+	assert_int_equal(f->st->ops->hooks.webhook_create(f->st, &wh), 0);
+	/* Cap $8.20: downgrade at $7.38, light_only at $7.79, block at $8.20. */
+	struct hw_money_thresholds th = {0.9, 0.95, 1.0};
+	assert_int_equal(hw_money_set_budget(f->m, WS, USD(8.2), &th), 0);
+	struct hw_money_res r;
+	/* $7.68 of spend crosses 90 %; its $0.96 of markup leaves $0.04 of the $1 credit,
+	 * under 20 % and 10 % of the last top-up. */
+	assert_int_equal(admit_reserve(f, &r, USD(7.68), NULL), 0);
+	settle(f, &r, USD(7.68), 10);
+	/* $8.00 crosses 95 %; the wallet empties: tier 0. */
+	assert_int_equal(admit_reserve(f, &r, USD(0.32), NULL), 0);
+	settle(f, &r, USD(0.32), 10);
+	/* The empty wallet opens passthrough; $8.20 reaches the cap; 60k tokens pass half the
+	 * grace tokens. */
+	assert_int_equal(admit_reserve(f, &r, USD(0.2), NULL), 0);
+	assert_true(r.passthrough);
+	settle(f, &r, USD(0.2), 60000);
+	struct hw_ledger_entry e;
+	assert_int_equal(hw_money_topup(f->m, f->cfg, WS, USD(5), NULL, &e), 0);
+	close_all(f); /* flushes the writer */
+	open_all(f);
+	struct hw_outbox_row *rows = NULL;
+	size_t n = 0;
+	assert_int_equal(f->st->ops->hooks.outbox_list(f->st, "wh_1", &rows, &n), 0);
+	const char *want[] = {"budget.alert",	       "account.low_balance", "account.low_balance",
+			      "budget.alert",	       "account.low_balance", "passthrough.activated",
+			      "budget.alert",	       "passthrough.warning", "passthrough.deactivated"};
+	size_t nw = sizeof(want) / sizeof(want[0]);
+	char got[512] = "";
+	for (size_t i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s ", rows[i].event);
+	if (n != nw)
+		print_message("outbox events: %s\n", got);
+	assert_int_equal(n, nw);
+	for (size_t i = 0; i < nw; i++)
+		assert_string_equal(rows[i].event, want[i]);
+	assert_non_null(strstr(rows[0].body, "\"threshold\":\"downgrade\""));
+	assert_non_null(strstr(rows[1].body, "\"tier\":20"));
+	assert_non_null(strstr(rows[2].body, "\"tier\":10"));
+	assert_non_null(strstr(rows[3].body, "\"threshold\":\"light_only\""));
+	assert_non_null(strstr(rows[4].body, "\"tier\":0"));
+	assert_non_null(strstr(rows[6].body, "\"verdict\":\"BLOCK\""));
+	assert_non_null(strstr(rows[7].body, "\"trigger\":\"tokens\""));
+	hw_outbox_rows_free(rows, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +411,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(quota_counts_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(passthrough_cycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(grace_tokens_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(events_in_outbox, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -320,11 +320,27 @@ static int refuse_grace(struct hw_money *m, const struct hw_config *cfg, struct 
 				"topup_url", cfg->money.topup_url ? cfg->money.topup_url : ""));
 }
 
+/* 500000 -> "500,000" (the quota message's separators, SPEC §2.4). */
+static void thousands(int64_t v, char *out, size_t len)
+{
+	char digits[24];
+	int n = snprintf(digits, sizeof(digits), "%lld", (long long)(v < 0 ? 0 : v));
+	size_t o = 0;
+	for (int i = 0; i < n && o + 2 < len; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+}
+
 static int refuse_quota(struct hw_money *m, const struct hw_config *cfg, struct hw_account *a,
 			int64_t included, struct hw_money_refusal *why)
 {
-	snprintf(why->msg, sizeof(why->msg), "Monthly request quota reached (%'lld / %'lld).",
-		 (long long)(a->s.used_requests + a->in_flight), (long long)included);
+	char used[32], cap[32];
+	thousands(a->s.used_requests + a->in_flight, used, sizeof(used));
+	thousands(included, cap, sizeof(cap));
+	snprintf(why->msg, sizeof(why->msg), "Monthly request quota reached (%s / %s).", used, cap);
 	return refuse(m, why, HW_ERR_QUOTA_EXCEEDED, HW_MONEY_REJ_QUOTA,
 		      json_pack("{s:I,s:I,s:s}", "included_requests", (json_int_t)included,
 				"used_requests", (json_int_t)a->s.used_requests, "upgrade_url",
