@@ -729,16 +729,23 @@ int hw_money_topup(struct hw_money *m, const struct hw_config *cfg, const char *
 	return 0;
 }
 
+/* The account of `ws` when it is loaded, locked; NULL when not (its next load reads the
+ * store, which already holds the change). */
+static struct hw_account *lock_loaded(struct hw_money *m, const char *ws)
+{
+	pthread_rwlock_rdlock(&m->table_lock);
+	struct hw_account *a = find(m, ws, hash(ws));
+	if (a)
+		pthread_mutex_lock(&a->mu);
+	pthread_rwlock_unlock(&m->table_lock);
+	return a;
+}
+
 int hw_money_set_budget(struct hw_money *m, const char *ws, int64_t cap, const struct hw_money_thresholds *th)
 {
 	int rc = m->st->ops->money.budget_put(m->st, ws, cap, th->downgrade, th->light_only, th->block);
-	if (rc < 0)
-		return rc;
-	uint32_t h = hash(ws);
-	pthread_rwlock_rdlock(&m->table_lock);
-	struct hw_account *a = find(m, ws, h);
+	struct hw_account *a = rc < 0 ? NULL : lock_loaded(m, ws);
 	if (a) {
-		pthread_mutex_lock(&a->mu);
 		a->s.has_budget = true;
 		a->s.cap = cap;
 		a->s.th_downgrade = th->downgrade;
@@ -746,28 +753,21 @@ int hw_money_set_budget(struct hw_money *m, const char *ws, int64_t cap, const s
 		a->s.th_block = th->block;
 		pthread_mutex_unlock(&a->mu);
 	}
-	pthread_rwlock_unlock(&m->table_lock);
-	return 0;
+	return rc;
 }
 
 int hw_money_set_plan(struct hw_money *m, const char *ws, int64_t included, bool overage, int64_t per_100k)
 {
 	int rc = m->st->ops->money.plan_put(m->st, ws, included, overage, per_100k);
-	if (rc < 0)
-		return rc;
-	uint32_t h = hash(ws);
-	pthread_rwlock_rdlock(&m->table_lock);
-	struct hw_account *a = find(m, ws, h);
+	struct hw_account *a = rc < 0 ? NULL : lock_loaded(m, ws);
 	if (a) {
-		pthread_mutex_lock(&a->mu);
 		a->s.has_plan = true;
 		a->s.included_requests = included;
 		a->s.overage_enabled = overage;
 		a->s.overage_per_100k = per_100k;
 		pthread_mutex_unlock(&a->mu);
 	}
-	pthread_rwlock_unlock(&m->table_lock);
-	return 0;
+	return rc;
 }
 
 void hw_money_foreach(struct hw_money *m, const struct hw_config *cfg,
