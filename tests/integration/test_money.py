@@ -401,3 +401,34 @@ def money_metrics(ctx):
     check(n and int(n[0].split()[-1]) >= 1, "budget rejections counted")
     check("hiway_reservations_in_flight{" in text and "hiway_budget_spent_ratio{" in text,
           "reservation and budget gauges")
+
+
+@test
+def money_fallback_reserves_dearer_candidate(ctx):
+    """Heavy tier: the primary (dead/gpt-dead, $0.5/$0.5) fails to connect; the fallback
+    fake/gpt-backup ($3/$6) needs a bigger reservation. A wallet that holds only the
+    primary's worst case skips it as reservation_refused; a funded one is served by it and
+    charged at its prices."""
+    gw = ctx.main
+    b = {"model": "heavy", "max_tokens": 1000,
+         "messages": [{"role": "user", "content": "fallback money " + uniq()}]}
+    # Worst case at the primary: ~50 prompt tokens at $0.5/M + 1000 at $0.5/M ≈ $0.000525,
+    # markup ≈ 66 µ$; at the backup ≈ $0.00615, markup ≈ 769 µ$.
+    ws, key = workspace(ctx, gw, 0.0001)
+    r = gw.chat(b, key=key)
+    eq(r.status, 502, "no candidate left")
+    chain = r.json["error"]["fallback_chain"]
+    eq(chain[0]["model"], "dead/gpt-dead", "primary tried")
+    check(any(e["model"] == "fake/gpt-backup" and e["error"] == "reservation_refused" for e in chain),
+          "the dearer fallback was refused its reservation: %r" % chain)
+    w = wallet(gw, ws)
+    eq(micro(w["balance_usd"]), 100, "nothing charged")
+    eq(micro(w["reserved_usd"]), 0, "nothing left reserved")
+    ws, key = workspace(ctx, gw, 1)
+    r = gw.chat(b, key=key)
+    eq(r.status, 200, "served by the fallback")
+    eq(r.json["_hiway"]["routed_model"], "fake/gpt-backup", "fallback model")
+    u = r.json["usage"]
+    expect_up = -(-u["prompt_tokens"] * 3) + -(-u["completion_tokens"] * 6)  # µ$ at $3/$6 per M
+    eq(micro(r.json["_hiway"]["upstream_cost"]), expect_up, "charged at the fallback's prices")
+    eq(micro(wallet(gw, ws)["reserved_usd"]), 0, "reservation settled")
