@@ -110,6 +110,7 @@ def plan_set_get_token_only(ctx):
     p = ctl_json(gw, ["plan", "set", "--plan", "build"], ws=ws)
     eq((p.get("plan"), p.get("included_requests"), p.get("overage_enabled"),
         p.get("overage_usd_per_100k")), ("build", 100000, False, 4), "build preset")
+    eq(ctl_json(gw, ["workspaces", "get", ws]).get("plan"), "build", "workspace's plan")
     p = ctl_json(gw, ["plan", "set", "--included", "none", "--overage", "on",
                       "--overage-per-100k", "2.5"], ws=ws)
     eq((p.get("included_requests"), p.get("overage_enabled"), p.get("overage_usd_per_100k")),
@@ -117,6 +118,7 @@ def plan_set_get_token_only(ctx):
     g = ctl_json(gw, ["plan", "get"], token=admin_key, ws=ws)
     eq((g.get("included_requests"), g.get("overage_enabled"), g.get("overage_usd_per_100k")),
        (None, True, 2.5), "read back with an admin key")
+    eq(g.get("plan"), "build", "overrides keep the plan's name")
     rc, out, err = ctl(gw, ["plan", "get"], ws=ws)
     eq(rc, 0, "table exit (stderr %r)" % err[:200])
     check(re.search(r"^included requests\s+unlimited$", out, re.M), "table %r" % out[:500])

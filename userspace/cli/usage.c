@@ -137,9 +137,10 @@ static const struct hw_cli_opt usage_opts[] = {
 
 const struct hw_cli_verb hw_cli_usage_verbs[] = {
 	{NULL, "[--group-by key|user|model|tier|day] [--from D] [--to D]",
-	 "Usage and costs: requests, tokens, upstream, markup and baseline cost, savings;\n"
-	 "per group with --group-by, and the reservations of requests in flight. D is\n"
-	 "YYYY-MM-DD or an RFC 3339 time; the default is the start of the month to now.",
+	 "Requests, tokens and costs, in total or per group.\n"
+	 "Upstream, markup and baseline cost and savings, per --group-by value, then what\n"
+	 "requests in flight hold reserved. D is YYYY-MM-DD or an RFC 3339 time; the\n"
+	 "default is the start of the month to now.",
 	 usage_opts, 0, 0, usage_run},
 	{NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
