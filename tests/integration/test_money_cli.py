@@ -122,7 +122,7 @@ def plan_set_get_token_only(ctx):
     rc, out, err = ctl(gw, ["plan", "get"], ws=ws)
     eq(rc, 0, "table exit (stderr %r)" % err[:200])
     check(re.search(r"^included requests\s+unlimited$", out, re.M), "table %r" % out[:500])
-    check(re.search(r"^overage\s+true$", out, re.M), "table %r" % out[:500])
+    check(re.search(r"^overage\s+on$", out, re.M), "table %r" % out[:500])
     p = ctl_json(gw, ["plan", "set", "--included", "250", "--overage", "off"], ws=ws)
     eq((p.get("included_requests"), p.get("overage_enabled")), (250, False), "included 250")
     rc, _, err = ctl(gw, ["plan", "set", "--plan", "free"], token=admin_key, ws=ws)

@@ -128,6 +128,7 @@ struct field {
 	const char *path;      /* dotted path into the answer */
 	const char *unit;      /* appended to a value that is not null, or NULL */
 	const char *null_text; /* shown for null or missing */
+	bool on_off;           /* a boolean shown as the on|off that `set` takes */
 };
 
 static json_t *lookup(json_t *obj, const char *path)
@@ -166,8 +167,13 @@ static void show_fields(const struct hw_cli *cli, json_t *obj, const struct fiel
 		return;
 	}
 	view = hw_cli_must(json_object());
-	for (size_t i = 0; i < n; i++)
-		view_add(view, f[i].label, lookup(obj, f[i].path), f[i].unit, f[i].null_text);
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = lookup(obj, f[i].path);
+		if (f[i].on_off && json_is_boolean(v))
+			hw_cli_set(view, f[i].label, json_string(json_is_true(v) ? "on" : "off"));
+		else
+			view_add(view, f[i].label, v, f[i].unit, f[i].null_text);
+	}
 	if (extra && json_object_update(view, extra))
 		hw_cli_oom();
 	hw_cli_print_object(view, NULL);
@@ -219,13 +225,13 @@ static char *passthrough_text(json_t *pt)
 static void show_wallet(const struct hw_cli *cli, json_t *w)
 {
 	static const struct field f[] = {
-		{"balance", "balance_usd", "USD", NULL},
-		{"reserved", "reserved_usd", "USD", NULL},
-		{"available", "available_usd", "USD", NULL},
-		{"last top-up", "last_topup_usd", "USD", "none"},
-		{"last top-up at", "last_topup_at", NULL, "never"},
-		{"markup", "markup_percent", "%", NULL},
-		{"month spend", "month_upstream_spend_usd", "USD (upstream)", NULL},
+		{"balance", "balance_usd", "USD", NULL, false},
+		{"reserved", "reserved_usd", "USD", NULL, false},
+		{"available", "available_usd", "USD", NULL, false},
+		{"last top-up", "last_topup_usd", "USD", "none", false},
+		{"last top-up at", "last_topup_at", NULL, "never", false},
+		{"markup", "markup_percent", "%", NULL, false},
+		{"month spend", "month_upstream_spend_usd", "USD (upstream)", NULL, false},
 	};
 	json_t *pt = json_object_get(w, "passthrough");
 	json_t *cut = json_object_get(pt, "cut");
@@ -348,15 +354,15 @@ const struct hw_cli_verb hw_cli_wallet_verbs[] = {
 /* ---- budget ---- */
 
 static const struct field budget_fields[] = {
-	{"cap", "cap_usd", "USD", "none"},
-	{"downgrade at", "thresholds.downgrade", "x cap", NULL},
-	{"light only at", "thresholds.light_only", "x cap", NULL},
-	{"block at", "thresholds.block", "x cap", NULL},
-	{"month", "month", NULL, NULL},
-	{"spent", "spent_usd", "USD", NULL},
-	{"reserved", "reserved_usd", "USD", NULL},
-	{"verdict", "verdict", NULL, NULL},
-	{"resets at", "reset_at", NULL, NULL},
+	{"cap", "cap_usd", "USD", "none", false},
+	{"downgrade at", "thresholds.downgrade", "x cap", NULL, false},
+	{"light only at", "thresholds.light_only", "x cap", NULL, false},
+	{"block at", "thresholds.block", "x cap", NULL, false},
+	{"month", "month", NULL, NULL, false},
+	{"spent", "spent_usd", "USD", NULL, false},
+	{"reserved", "reserved_usd", "USD", NULL, false},
+	{"verdict", "verdict", NULL, NULL, false},
+	{"resets at", "reset_at", NULL, NULL, false},
 };
 
 static int budget_run(struct hw_cli *cli, const char *method, const char *body)
@@ -431,16 +437,16 @@ const struct hw_cli_verb hw_cli_budget_verbs[] = {
 /* ---- plan ---- */
 
 static const struct field plan_fields[] = {
-	{"plan", "plan", NULL, NULL},
-	{"included requests", "included_requests", NULL, "unlimited"},
-	{"overage", "overage_enabled", NULL, NULL},
-	{"overage price", "overage_usd_per_100k", "USD per 100k requests", NULL},
-	{"month", "month", NULL, NULL},
-	{"used requests", "used_requests", NULL, NULL},
-	{"in flight", "in_flight_requests", NULL, NULL},
-	{"overage requests", "overage_requests", NULL, NULL},
-	{"overage cost", "overage_cost_usd", "USD", NULL},
-	{"resets at", "reset_at", NULL, NULL},
+	{"plan", "plan", NULL, NULL, false},
+	{"included requests", "included_requests", NULL, "unlimited", false},
+	{"overage", "overage_enabled", NULL, NULL, true},
+	{"overage price", "overage_usd_per_100k", "USD per 100k requests", NULL, false},
+	{"month", "month", NULL, NULL, false},
+	{"used requests", "used_requests", NULL, NULL, false},
+	{"in flight", "in_flight_requests", NULL, NULL, false},
+	{"overage requests", "overage_requests", NULL, NULL, false},
+	{"overage cost", "overage_cost_usd", "USD", NULL, false},
+	{"resets at", "reset_at", NULL, NULL, false},
 };
 
 static int plan_run(struct hw_cli *cli, const char *method, const char *body)
