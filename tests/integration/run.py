@@ -31,6 +31,7 @@ MODULES = [
     "test_messages",
     "test_admin_keys",
     "test_hiwayctl",
+    "test_money_cli",
     "test_byok",
     "test_webhooks",
     "test_money",

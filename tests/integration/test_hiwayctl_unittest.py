@@ -165,8 +165,7 @@ class Offline(unittest.TestCase):
             self.assertIn("no workspace", r.err)
 
     def test_not_available(self):
-        for group in ("ip-rules", "bans", "budget", "plan",
-                      "wallet", "guardian", "usage", "perimeter"):
+        for group in ("ip-rules", "bans", "guardian", "perimeter"):
             r = ctl(group, "list")
             self.assertEqual(r.rc, 2, r)
             self.assertIn("hiwayctl: '%s' is not available in this version" % group, r.err)

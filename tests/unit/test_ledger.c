@@ -257,7 +257,7 @@ static void budget_cap_and_verdicts(void **state)
 static void quota_counts_in_flight(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(hw_money_set_plan(f->m, WS, 2, false, 0), 0);
+	assert_int_equal(hw_money_set_plan(f->m, WS, NULL, 2, false, 0), 0);
 	struct hw_money_res a, b, c;
 	enum hw_err err;
 	assert_int_equal(admit_reserve(f, &a, 10, NULL), 0);
@@ -270,7 +270,7 @@ static void quota_counts_in_flight(void **state)
 	settle(f, &c, 10, 1);
 	assert_int_equal(admit_reserve(f, &b, 10, &err), -EPERM);
 	/* With overage on, the third is served and counted as overage. */
-	assert_int_equal(hw_money_set_plan(f->m, WS, 2, true, USD(4)), 0);
+	assert_int_equal(hw_money_set_plan(f->m, WS, NULL, 2, true, USD(4)), 0);
 	assert_int_equal(admit_reserve(f, &b, 10, NULL), 0);
 	settle(f, &b, 10, 1);
 	struct hw_money_view v;

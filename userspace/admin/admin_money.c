@@ -251,6 +251,7 @@ void hw_admin_plan_put(struct hw_admin_call *c)
 		return;
 	int64_t included = v.included_requests, per_100k = v.overage_per_100k;
 	bool overage = v.overage_enabled;
+	const char *name = NULL;
 	json_t *j = json_object_get(in, "plan");
 	if (j) {
 		const struct hw_cfg_plan *p = NULL;
@@ -261,6 +262,7 @@ void hw_admin_plan_put(struct hw_admin_call *c)
 			hw_admin_fail_param(c, "plan", "plan must name one of plans.presets.");
 			goto out;
 		}
+		name = p->name;
 		included = p->included_requests;
 		overage = p->overage_enabled;
 		per_100k = p->overage_per_100k;
@@ -289,11 +291,13 @@ void hw_admin_plan_put(struct hw_admin_call *c)
 		hw_admin_fail_param(c, "overage_usd_per_100k", "overage_usd_per_100k must be a number >= 0.");
 		goto out;
 	}
-	int rc = hw_money_set_plan(c->ctx->money, c->ws_id, included, overage, per_100k);
+	int rc = hw_money_set_plan(c->ctx->money, c->ws_id, name, included, overage, per_100k);
 	if (rc < 0) {
 		hw_admin_fail_store(c, rc, "Workspace");
 		goto out;
 	}
+	/* The workspace object shows the plan too: cached copies are stale. */
+	c->changed = name != NULL;
 	hw_admin_plan_get(c);
 out:
 	json_decref(in);

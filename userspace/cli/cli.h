@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* hiwayctl internals (SPEC §17): global options, the option parser, the management API
  * client and the table printer that the command files (workspaces.c, keys.c, providers.c,
- * health.c) are written against. Commands return a process exit status, never a negative
+ * health.c, money.c, ...) are written against. Commands return a process exit status, never a negative
  * errno. */
 #ifndef HW_CLI_CLI_H
 #define HW_CLI_CLI_H
@@ -113,6 +113,11 @@ int hw_cli_call(const struct hw_cli *cli, const char *method, const char *path, 
 int hw_cli_call_status(const struct hw_cli *cli, const char *method, const char *path,
 		       json_t *body, bool auth, json_t **out, long *status);
 
+/* Like hw_cli_call with auth, but `body` is JSON text built by the caller: amounts typed on
+ * the command line go out digit for digit, which a double in a json_t could not promise. */
+int hw_cli_call_raw(const struct hw_cli *cli, const char *method, const char *path,
+		    const char *body, json_t **out);
+
 /* GET a non-JSON answer (the CSV export): on a 2xx, *text (malloc'ed, NUL-terminated) and
  * *len; errors are reported as hw_cli_call does. */
 int hw_cli_call_text(const struct hw_cli *cli, const char *path, char **text, size_t *len);
@@ -121,6 +126,10 @@ struct hw_cli_param {
 	const char *name;
 	const char *value; /* NULL: not sent */
 };
+
+/* `path` with "?name=value&..." for the params whose value is set, values percent-encoded.
+ * Caller frees. */
+char *hw_cli_query(const char *path, const struct hw_cli_param *params, size_t nparams);
 
 /* GET a list (SPEC §16.1). With `limit` or `cursor` set, fetches that one page; else follows
  * next_cursor through every page. *out is {"data":[...],"next_cursor":...}. */
@@ -177,5 +186,9 @@ extern const struct hw_cli_verb hw_cli_providers_verbs[];
 extern const struct hw_cli_verb hw_cli_webhooks_verbs[];
 extern const struct hw_cli_verb hw_cli_audit_verbs[];
 extern const struct hw_cli_verb hw_cli_security_verbs[];
+extern const struct hw_cli_verb hw_cli_wallet_verbs[];
+extern const struct hw_cli_verb hw_cli_budget_verbs[];
+extern const struct hw_cli_verb hw_cli_plan_verbs[];
+extern const struct hw_cli_verb hw_cli_usage_verbs[];
 
 #endif

@@ -218,17 +218,15 @@ static void report_envelope(const struct hw_cli *cli, json_t *err, const struct 
 		fputs("hint: pass --token or set HIWAY_ADMIN_TOKEN\n", stderr);
 }
 
-int hw_cli_call_status(const struct hw_cli *cli, const char *method, const char *path,
-		       json_t *body, bool auth, json_t **out, long *status)
+/* One call with the body already serialised (`text` may be NULL). */
+static int call_text(const struct hw_cli *cli, const char *method, const char *path,
+		     const char *text, bool auth, json_t **out, long *status)
 {
 	struct http_resp r = {0};
-	char *text = NULL;
 	json_t *doc = NULL;
 	int ret;
 
 	*out = NULL;
-	if (body)
-		text = hw_cli_must(json_dumps(body, JSON_COMPACT));
 	ret = perform(cli, method, path, text, auth, &r);
 	if (ret)
 		goto out;
@@ -270,14 +268,30 @@ int hw_cli_call_status(const struct hw_cli *cli, const char *method, const char 
 	ret = HW_CLI_OK;
 out:
 	json_decref(doc);
-	/* The body may carry a secret (a legacy key being imported, a key just minted). */
-	if (text)
-		explicit_bzero(text, strlen(text));
-	free(text);
+	/* The answer may carry a secret (a key just minted). */
 	if (r.data)
 		explicit_bzero(r.data, r.len);
 	free(r.data);
 	return ret;
+}
+
+int hw_cli_call_status(const struct hw_cli *cli, const char *method, const char *path,
+		       json_t *body, bool auth, json_t **out, long *status)
+{
+	char *text = body ? hw_cli_must(json_dumps(body, JSON_COMPACT)) : NULL;
+	int ret = call_text(cli, method, path, text, auth, out, status);
+
+	/* The body may carry a secret (a legacy key being imported). */
+	if (text)
+		explicit_bzero(text, strlen(text));
+	free(text);
+	return ret;
+}
+
+int hw_cli_call_raw(const struct hw_cli *cli, const char *method, const char *path,
+		    const char *body, json_t **out)
+{
+	return call_text(cli, method, path, body, true, out, NULL);
 }
 
 int hw_cli_call(const struct hw_cli *cli, const char *method, const char *path, json_t *body,
@@ -321,8 +335,7 @@ out:
 	return ret;
 }
 
-static char *page_query(const char *path, const struct hw_cli_param *params, size_t nparams,
-			const char *limit, const char *cursor)
+char *hw_cli_query(const char *path, const struct hw_cli_param *params, size_t nparams)
 {
 	char *q = hw_cli_must(strdup(path));
 	const char *sep = "?";
@@ -334,7 +347,15 @@ static char *page_query(const char *path, const struct hw_cli_param *params, siz
 		append(&q, "=", params[i].value, true);
 		sep = "&";
 	}
-	append(&q, sep, "limit=", false);
+	return q;
+}
+
+static char *page_query(const char *path, const struct hw_cli_param *params, size_t nparams,
+			const char *limit, const char *cursor)
+{
+	char *q = hw_cli_query(path, params, nparams);
+
+	append(&q, strchr(q, '?') ? "&" : "?", "limit=", false);
 	append(&q, "", limit, true);
 	if (cursor) {
 		append(&q, "&", "cursor=", false);

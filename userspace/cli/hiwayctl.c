@@ -30,12 +30,12 @@ static const struct group groups[] = {
 	{"bans", NULL, NULL},
 	{"security", hw_cli_security_verbs, NEEDS_WS},
 	{"audit", hw_cli_audit_verbs, NEEDS_WS},
-	{"budget", NULL, NULL},
-	{"plan", NULL, NULL},
-	{"wallet", NULL, NULL},
+	{"budget", hw_cli_budget_verbs, NEEDS_WS},
+	{"plan", hw_cli_plan_verbs, NEEDS_WS},
+	{"wallet", hw_cli_wallet_verbs, NEEDS_WS},
 	{"guardian", NULL, NULL},
 	{"webhooks", hw_cli_webhooks_verbs, NEEDS_WS},
-	{"usage", NULL, NULL},
+	{"usage", hw_cli_usage_verbs, NEEDS_WS},
 	{"perimeter", NULL, NULL},
 };
 

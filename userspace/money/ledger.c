@@ -756,11 +756,27 @@ int hw_money_set_budget(struct hw_money *m, const char *ws, int64_t cap, const s
 	return rc;
 }
 
-int hw_money_set_plan(struct hw_money *m, const char *ws, int64_t included, bool overage, int64_t per_100k)
+/* The plan's name lives on the workspace row, where a new account reads it. */
+static int plan_name_put(struct hw_money *m, const char *ws, const char *name)
 {
-	int rc = m->st->ops->money.plan_put(m->st, ws, included, overage, per_100k);
+	struct hw_workspace w;
+	int rc = m->st->ops->workspace_get(m->st, ws, &w);
+	if (rc < 0)
+		return rc;
+	snprintf(w.plan, sizeof(w.plan), "%s", name);
+	return m->st->ops->workspace_update(m->st, &w);
+}
+
+int hw_money_set_plan(struct hw_money *m, const char *ws, const char *plan_name, int64_t included,
+		      bool overage, int64_t per_100k)
+{
+	int rc = plan_name ? plan_name_put(m, ws, plan_name) : 0;
+	if (rc == 0)
+		rc = m->st->ops->money.plan_put(m->st, ws, included, overage, per_100k);
 	struct hw_account *a = rc < 0 ? NULL : lock_loaded(m, ws);
 	if (a) {
+		if (plan_name)
+			snprintf(a->plan, sizeof(a->plan), "%s", plan_name);
 		a->s.has_plan = true;
 		a->s.included_requests = included;
 		a->s.overage_enabled = overage;

@@ -99,8 +99,9 @@ int hw_money_topup(struct hw_money *m, const struct hw_config *cfg, const char *
 		   int64_t amount, const char *reference, struct hw_ledger_entry *out);
 int hw_money_set_budget(struct hw_money *m, const char *workspace_id, int64_t cap,
 			const struct hw_money_thresholds *th);
-int hw_money_set_plan(struct hw_money *m, const char *workspace_id, int64_t included,
-		      bool overage_enabled, int64_t overage_per_100k);
+/* `plan_name` (NULL: unchanged) is the preset the values came from, shown as the plan. */
+int hw_money_set_plan(struct hw_money *m, const char *workspace_id, const char *plan_name,
+		      int64_t included, bool overage_enabled, int64_t overage_per_100k);
 
 /* Every loaded account, for the money gauges of /metrics. */
 void hw_money_foreach(struct hw_money *m, const struct hw_config *cfg,
