@@ -4,6 +4,7 @@
  * with the clock moved, month rollover, and the books after a restart. */
 #include "common/clock.h"
 #include "common/config.h"
+#include "money/journal.h"
 #include "money/ledger.h"
 #include "store/store.h"
 
@@ -24,7 +25,7 @@
 #define WS "01WS"
 
 struct fixture {
-	char dir[64], url[128];
+	char dir[64], url[128], journal[128];
 	struct hw_store *st;
 	struct hw_config *cfg;
 	struct hw_money *m;
@@ -36,7 +37,7 @@ static const char yaml[] = "providers: {local: {kind: echo}}\n"
 static void open_all(struct fixture *f)
 {
 	assert_int_equal(hw_store_open(f->url, 5000, "normal", &f->st), 0);
-	f->m = hw_money_start(f->st);
+	f->m = hw_money_start(f->st, f->journal, false);
 	assert_non_null(f->m);
 }
 
@@ -55,6 +56,7 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/hw_test_ledger_XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->url, sizeof(f->url), "sqlite:%s/hiway.db", f->dir);
+	snprintf(f->journal, sizeof(f->journal), "%s/hiway.db-ledger", f->dir);
 	assert_int_equal(hw_config_load_string(yaml, strlen(yaml), "hiway.yaml", &f->cfg, err, sizeof(err)), 0);
 	open_all(f);
 	struct hw_workspace ws;
@@ -102,7 +104,7 @@ static int admit_reserve(struct fixture *f, struct hw_money_res *r, int64_t wors
 static void settle(struct fixture *f, struct hw_money_res *r, int64_t up, int64_t tokens)
 {
 	struct hw_money_usage u = {up, tokens, true, "req_x", 0};
-	assert_int_equal(hw_money_settle(f->m, f->cfg, r, &u, NULL, NULL), 0);
+	assert_int_equal(hw_money_settle(f->m, f->cfg, r, &u), 0);
 }
 
 /* Books: balance in the store = Σ ledger, and the account says the same. */
@@ -133,7 +135,7 @@ static void settle_refunds_difference(void **state)
 	settle(f, &r, USD(0.008), 100);
 	assert_int_equal(r.markup_cost, USD(0.001));
 	assert_false(r.active);
-	assert_int_equal(hw_money_settle(f->m, f->cfg, &r, &(struct hw_money_usage){1, 1, true, "x", 0}, NULL, NULL),
+	assert_int_equal(hw_money_settle(f->m, f->cfg, &r, &(struct hw_money_usage){1, 1, true, "x", 0}),
 			 -EINVAL); /* never twice */
 	assert_books(f, USD(1) - USD(0.001));
 	hw_money_view(f->m, f->cfg, WS, &v);
@@ -399,6 +401,86 @@ static void events_in_outbox(void **state)
 	hw_outbox_rows_free(rows, n);
 }
 
+/* A process that died after journaling a settlement but before its ledger writer
+ * committed it: the next start applies the record, once, and empties the journal. */
+static void journal_replayed_after_crash(void **state)
+{
+	struct fixture *f = *state;
+	close_all(f);
+	struct hw_journal *j;
+	assert_int_equal(hw_journal_open(f->journal, false, 1000000, &j), 0);
+	struct hw_money_job *job = calloc(1, sizeof(*job));
+	strcpy(job->c.workspace_id, WS);
+	hw_money_month(hw_clock_wall_s(), job->c.month);
+	strcpy(job->c.request_id, "req_crash");
+	job->c.at_ms = hw_clock_wall_ms();
+	job->c.markup = 123;
+	job->c.upstream = 984;
+	job->c.used_delta = 1;
+	assert_int_equal(hw_journal_append(j, job), 0);
+	assert_int_equal(job->c.seq, 1000000);
+	free(job);
+	hw_journal_close(j);
+	open_all(f); /* replays */
+	assert_books(f, USD(1) - 123);
+	struct hw_money_view v;
+	assert_int_equal(hw_money_view(f->m, f->cfg, WS, &v), 0);
+	assert_int_equal(v.s.spend, 984);
+	assert_int_equal(v.s.used_requests, 1);
+	FILE *fp = fopen(f->journal, "r");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	assert_int_equal(ftell(fp), 0); /* trimmed once applied */
+	fclose(fp);
+	/* A record already applied is never applied twice. */
+	assert_int_equal(hw_journal_open(f->journal, false, 1000000, &j), 0);
+	job = calloc(1, sizeof(*job));
+	strcpy(job->c.workspace_id, WS);
+	strcpy(job->c.month, v.s.month);
+	job->c.markup = 123;
+	assert_int_equal(hw_journal_append(j, job), 0);
+	free(job);
+	hw_journal_close(j);
+	assert_books(f, USD(1) - 123);
+}
+
+/* Records survive the round trip through their text, events included. */
+static void journal_record_round_trip(void **state)
+{
+	(void)state;
+	struct hw_money_job job;
+	memset(&job, 0, sizeof(job));
+	job.c.seq = 42;
+	strcpy(job.c.workspace_id, WS);
+	strcpy(job.c.month, "2026-11");
+	strcpy(job.c.request_id, "req_1");
+	job.c.markup = 7;
+	job.c.wallet_flags = true;
+	job.c.pt_since_s = 1700000000;
+	strcpy(job.c.pt_cut, "grace_period_exceeded_time");
+	strcpy(job.event[0], "budget.alert");
+	job.data[0] = json_pack("{s:s}", "threshold", "block");
+	job.n_events = 1;
+	char *line = hw_journal_encode(&job);
+	assert_non_null(line);
+	struct hw_money_job *back = hw_journal_decode(line, strlen(line) - 1);
+	assert_non_null(back);
+	assert_int_equal(back->c.seq, 42);
+	assert_string_equal(back->c.request_id, "req_1");
+	assert_int_equal(back->c.markup, 7);
+	assert_true(back->c.wallet_flags);
+	assert_int_equal(back->c.pt_since_s, 1700000000);
+	assert_string_equal(back->c.pt_cut, "grace_period_exceeded_time");
+	assert_int_equal(back->n_events, 1);
+	assert_string_equal(back->event[0], "budget.alert");
+	assert_string_equal(json_string_value(json_object_get(back->data[0], "threshold")), "block");
+	assert_null(hw_journal_decode("{\"seq\":", 7)); /* a cut record */
+	json_decref(back->data[0]);
+	json_decref(job.data[0]);
+	free(back);
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +494,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(passthrough_cycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(grace_tokens_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_in_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(journal_replayed_after_crash, setup, teardown),
+		cmocka_unit_test(journal_record_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,16 +93,10 @@ struct chat {
 	struct hw_buf echo_wire; /* an echo answer served with delays */
 	size_t *echo_ends;
 
-	/* Money (SPEC §10): the reservation, and the settlement the answer's last bytes wait
-	 * for. money_wait and money_durable are shared with the ledger writer under req->lock;
-	 * a stream's closing bytes collect in `tail` until the settlement is durable. */
+	/* Money (SPEC §10): the reservation, settled once. */
 	struct hw_money_res money;
 	int64_t prompt_est; /* the reservation's prompt estimate (§10.2) */
 	bool settled;       /* settle was called: never twice */
-	bool money_wait;
-	bool money_durable;
-	bool to_tail;
-	struct hw_buf tail;
 };
 
 /* chat_money.c */
@@ -113,18 +107,11 @@ bool hw_chat_money_admit(struct chat *c, enum MHD_Result *ret);
 int hw_chat_money_reserve(struct chat *c, const struct hw_model *m, struct hw_money_refusal *why);
 /* Answers a refusal of admission or reservation. */
 enum MHD_Result hw_chat_money_refused(struct chat *c, struct hw_money_refusal *why);
-/* Settles the answer on its usage (or at the full reservation when `full`), once. With
- * `wait`, the closing bytes wait: c->money_wait is set until the ledger writer reports the
- * settlement durable, then the stream's tail is released or the connection resumed. */
-void hw_chat_money_settle(struct chat *c, bool full, bool wait);
-/* Non-streaming answers: true once the settlement is durable (settling first if needed);
- * false after suspending the connection until it is. Takes req->lock. */
-bool hw_chat_money_ready(struct chat *c);
+/* Settles the answer on its usage (or at the full reservation when `full`), once; durable
+ * when it returns. Called before an answer's body or a stream's closing bytes are written. */
+void hw_chat_money_settle(struct chat *c, bool full);
 /* Ends a reservation nobody answered with (no charge). */
 void hw_chat_money_release(struct chat *c);
-/* Where the relay writes the client's bytes: the output, or the tail held for the
- * settlement. */
-struct hw_buf *hw_chat_sink(struct chat *c);
 
 /* chat_relay.c */
 int64_t hw_chat_upstream_cost(const struct chat *c, const struct hw_model *m);

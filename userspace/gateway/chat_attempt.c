@@ -195,7 +195,7 @@ static enum attempt_class attempt_end(struct chat *c)
 	const struct hw_config *cfg = hw_server_cfg(c->req->srv);
 	if (c->started) {
 		hw_chat_end_stream(c, c->result);
-		c->req->out_done = !c->to_tail; /* else when the settlement is durable */
+		c->req->out_done = true;
 		return c->terminal ? A_SUCCESS : A_FINAL;
 	}
 	bool json_ct = strncmp(c->call.content_type, "application/json", 16) == 0;
@@ -245,7 +245,7 @@ static void on_done(struct hw_upstream_call *call, enum hw_call_result r)
 	if (charged)
 		hw_chat_estimate_usage(c);
 	if (gone && (charged || r == HW_CALL_CANCELLED))
-		hw_chat_money_settle(c, !charged, false);
+		hw_chat_money_settle(c, !charged);
 	hw_metrics_upstream(c->model->provider_id, c->model->upstream_model, c->model->upstream_model,
 			    metric_outcome(c), c->t_done_ns - call->t_submit_ns,
 			    charged ? c->prompt_tokens : 0, charged ? c->completion_tokens : 0);
@@ -358,7 +358,7 @@ static enum MHD_Result run_echo(struct chat *c)
 	hw_chat_relay_sse(c, wire->data, wire->len);
 	if (!c->terminal)
 		hw_chat_end_stream(c, HW_CALL_ABORTED);
-	req->out_done = !c->to_tail;
+	req->out_done = true;
 	pthread_mutex_unlock(&req->lock);
 	hw_metrics_upstream(c->model->provider_id, c->model->upstream_model, c->model->upstream_model,
 			    "ok", 0, c->prompt_tokens, c->completion_tokens);

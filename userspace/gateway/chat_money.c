@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The chat pipeline's money steps (SPEC §3 steps 12, 14 and 16, §10): admission before
- * routing, the reservation before each attempt, and the settlement whose commit the
- * answer's last bytes wait for, so a response the client received is never unbilled. */
+ * routing, the reservation before each attempt, and the settlement, durable in the ledger
+ * journal when hw_money_settle returns, so it comes before the answer's last bytes and a
+ * response the client received is never unbilled. */
 #include "gateway/chat.h"
 #include "gateway/server.h"
-#include "gateway/worker.h"
 #include "money/ledger.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-struct hw_buf *hw_chat_sink(struct chat *c) { return c->to_tail ? &c->tail : &c->req->out; }
 
 enum MHD_Result hw_chat_money_refused(struct chat *c, struct hw_money_refusal *why)
 {
@@ -52,32 +50,7 @@ void hw_chat_money_release(struct chat *c)
 		hw_money_release(c->req->srv->money, &c->money);
 }
 
-/* The ledger writer's report (its own thread): the settlement is durable. */
-static void on_durable(void *arg, int rc)
-{
-	struct hw_request *req = arg;
-	struct chat *c = req->endpoint;
-	(void)rc; /* a commit abandoned at shutdown still lets the answer finish */
-	pthread_mutex_lock(&req->lock);
-	c->money_durable = true;
-	if (c->to_tail) {
-		c->to_tail = false;
-		if (!req->client_gone && c->tail.len)
-			hw_buf_append(&req->out, c->tail.data, c->tail.len);
-		hw_buf_free(&c->tail);
-		memset(&c->tail, 0, sizeof(c->tail));
-		if (c->terminal || c->interrupted)
-			req->out_done = true;
-	}
-	bool resumed = req->suspended && !req->client_gone;
-	hw_request_wake_locked(req);
-	pthread_mutex_unlock(&req->lock);
-	if (resumed)
-		hw_worker_resumed(req->worker);
-	hw_request_unref(req);
-}
-
-void hw_chat_money_settle(struct chat *c, bool full, bool wait)
+void hw_chat_money_settle(struct chat *c, bool full)
 {
 	struct hw_request *req = c->req;
 	struct hw_money *m = req->srv->money;
@@ -92,33 +65,6 @@ void hw_chat_money_settle(struct chat *c, bool full, bool wait)
 		.request_id = req->request_id,
 		.baseline_cost = hw_chat_baseline_cost(c),
 	};
-	if (wait) {
-		c->money_wait = true;
-		hw_request_ref(req);
-	}
-	hw_money_settle(m, hw_server_cfg(req->srv), &c->money, &u, wait ? on_durable : NULL,
-			wait ? req : NULL);
+	hw_money_settle(m, hw_server_cfg(req->srv), &c->money, &u);
 }
 
-bool hw_chat_money_ready(struct chat *c)
-{
-	struct hw_request *req = c->req;
-	if (!req->srv->money)
-		return true;
-	pthread_mutex_lock(&req->lock);
-	bool start = !c->settled && c->money.active;
-	pthread_mutex_unlock(&req->lock);
-	if (start)
-		hw_chat_money_settle(c, false, true);
-	pthread_mutex_lock(&req->lock);
-	bool ready = !c->money_wait || c->money_durable;
-	if (!ready) {
-		/* The resume comes back through hw_ep_chat_resume's answer path. */
-		c->final_ready = true;
-		req->phase = HW_PHASE_WAITING;
-		req->suspended = true;
-		MHD_suspend_connection(req->conn);
-	}
-	pthread_mutex_unlock(&req->lock);
-	return ready;
-}

@@ -107,7 +107,7 @@ static void count_output(struct chat *c, json_t *message)
 static void emit(struct chat *c, const char *event, const char *data, size_t len)
 {
 	if (!c->req->client_gone)
-		hw_sse_write(hw_chat_sink(c), event, data, len);
+		hw_sse_write(&c->req->out, event, data, len);
 }
 
 static void emit_json(struct chat *c, json_t *obj)
@@ -138,7 +138,7 @@ static void emit_chunk(struct chat *c, json_t *chunk)
 	}
 	if (c->native || c->req->client_gone || !c->menc_live)
 		return;
-	if (hw_messages_stream_chunk(&c->menc, chunk, hw_chat_sink(c)) == -EPROTO)
+	if (hw_messages_stream_chunk(&c->menc, chunk, &c->req->out) == -EPROTO)
 		c->menc_broken = true;
 }
 
@@ -160,20 +160,13 @@ static void emit_messages_end(struct chat *c)
 		emit(c, "message_stop", stop, sizeof(stop) - 1);
 	} else if (c->menc_live && !c->req->client_gone) {
 		hw_messages_stream_finish(&c->menc, c->prompt_tokens, c->completion_tokens,
-					  c->cached_tokens, hiway, hw_chat_sink(c));
+					  c->cached_tokens, hiway, &c->req->out);
 	}
 	json_decref(hiway);
 }
 
-/* The stream's end (SPEC §10.3): settled before the meta chunk, whose costs it reports; the
- * closing bytes wait in the tail until the settlement is durable. Under req->lock, so the
- * ledger writer cannot release the tail before it is complete. */
-static void settle_stream(struct chat *c, bool full)
-{
-	hw_chat_money_settle(c, full, true);
-	if (c->money_wait && !c->money_durable)
-		c->to_tail = true;
-}
+/* The stream's end (SPEC §10.3): settled before the meta chunk, whose costs it reports. */
+static void settle_stream(struct chat *c, bool full) { hw_chat_money_settle(c, full); }
 
 static void emit_meta_and_done(struct chat *c)
 {
@@ -219,7 +212,7 @@ static void emit_interruption(struct chat *c, const char *reason)
 			emit(c, "error", text, strlen(text));
 		free(text);
 	} else if (!c->req->client_gone) {
-		hw_messages_stream_error(&c->menc, json_object_get(body, "error"), hw_chat_sink(c));
+		hw_messages_stream_error(&c->menc, json_object_get(body, "error"), &c->req->out);
 	}
 	json_decref(body);
 }
@@ -485,8 +478,7 @@ enum MHD_Result hw_chat_answer_completion(struct chat *c)
 {
 	absorb_answer(c);
 	c->answered = true;
-	if (!hw_chat_money_ready(c))
-		return MHD_YES; /* resumed once the settlement is durable */
+	hw_chat_money_settle(c, false);
 	json_t *obj = c->answer;
 	c->answer = NULL;
 	json_object_set_new(obj, "model", json_string(c->model->id));

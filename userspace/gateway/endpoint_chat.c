@@ -31,7 +31,6 @@ static void chat_free(void *arg)
 	hw_usage_record_chat(c->req, c->model, c->tier, c->reason, c->end_user[0] ? c->end_user : NULL,
 			     c->body.model, c->body.stream, c->prompt_tokens, c->completion_tokens,
 			     c->cached_tokens, &costs, c->routing_ns, c->ttft_ns);
-	hw_buf_free(&c->tail);
 	hw_chat_req_free(&c->body);
 	hw_buf_free(&c->raw);
 	hw_buf_free(&c->echo_wire);

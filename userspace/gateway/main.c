@@ -39,6 +39,19 @@ struct snapshot_list {
 	struct snapshot_list *next;
 };
 
+/* Money with its ledger journal beside the SQLite file ("<path>-ledger"). */
+static struct hw_money *money_start(struct hw_store *st, const struct hw_config *cfg)
+{
+	const char *url = cfg->store;
+	char path[4096];
+	bool file = strncmp(url, "sqlite:", 7) == 0 && strcmp(url + 7, ":memory:") != 0;
+	if (file)
+		snprintf(path, sizeof(path), "%s-ledger", url + 7);
+	bool full = cfg->store_options.sqlite_synchronous &&
+		    strcmp(cfg->store_options.sqlite_synchronous, "full") == 0;
+	return hw_money_start(st, file ? path : NULL, full);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hiwayd [--config FILE] [--check-config] [--version]\n"
@@ -254,7 +267,7 @@ int main(int argc, char **argv)
 	hw_shield_audit_attach(srv.store);
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	/* Reservations of an earlier run were in memory only: a restart released them. */
-	if (cfg->money.enabled && !(srv.money = hw_money_start(srv.store)))
+	if (cfg->money.enabled && !(srv.money = money_start(srv.store, cfg)))
 		goto out;
 	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
 	    hw_server_start(&srv) < 0)

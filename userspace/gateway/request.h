@@ -21,7 +21,6 @@
 struct hw_server;
 struct hw_upstream_call;
 struct hw_engine;
-struct hw_worker;
 
 enum hw_route {
 	HW_ROUTE_UNKNOWN,
@@ -53,7 +52,6 @@ struct hw_request {
 	atomic_int refs;
 	struct hw_server *srv;
 	struct hw_engine *engine; /* the accepting worker's: the provider call runs there too */
-	struct hw_worker *worker; /* the accepting worker, woken by other threads' resumes */
 	struct MHD_Connection *conn;
 	enum hw_route route;
 	const char *method;

@@ -359,7 +359,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		if (!req)
 			return MHD_NO;
 		req->engine = worker->engine;
-		req->worker = worker;
 		*con_cls = req;
 		req->conn = conn;
 		req->method = method;

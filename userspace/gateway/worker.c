@@ -57,8 +57,6 @@ static long mhd_wait(struct hw_worker *w, long wait)
 	return wait;
 }
 
-static __thread unsigned tl_resumes;
-
 static void handle_control(struct hw_worker *w)
 {
 	uint64_t v;
@@ -73,9 +71,9 @@ static void handle_control(struct hw_worker *w)
 	}
 	if (atomic_exchange(&w->interrupt, false))
 		hw_engine_interrupt(w->engine);
-	if (atomic_exchange(&w->resumed, false))
-		tl_resumes++;
 }
+
+static __thread unsigned tl_resumes;
 
 void hw_worker_note_resume(void) { tl_resumes++; }
 
@@ -207,12 +205,6 @@ int hw_worker_start(struct hw_worker *w, struct hw_server *srv, unsigned index, 
 void hw_worker_quiesce(struct hw_worker *w)
 {
 	atomic_store(&w->quiesce, true);
-	wake(w);
-}
-
-void hw_worker_resumed(struct hw_worker *w)
-{
-	atomic_store(&w->resumed, true);
 	wake(w);
 }
 

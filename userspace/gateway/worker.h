@@ -32,7 +32,7 @@ struct hw_worker {
 	struct hw_epoll_tag wake_tag;
 	size_t n_daemons;
 	struct hw_engine *engine;
-	atomic_bool stop, quiesce, interrupt, resumed;
+	atomic_bool stop, quiesce, interrupt;
 };
 
 /* Creates the listeners and daemons of one worker and starts its thread. */
@@ -40,9 +40,6 @@ int hw_worker_start(struct hw_worker *w, struct hw_server *srv, unsigned index, 
 /* Thread-safe requests, carried out by the worker's own thread. */
 void hw_worker_quiesce(struct hw_worker *w);
 void hw_worker_interrupt(struct hw_worker *w);
-/* Called by another thread after it resumed one of this worker's connections: the worker
- * wakes and runs its daemons (MHD's own signal for it may be consumed already). */
-void hw_worker_resumed(struct hw_worker *w);
 /* Called after MHD_resume_connection on a worker thread: MHD picks resumed connections up
  * only at the start of MHD_run, so the loop runs its daemons again before it sleeps. */
 void hw_worker_note_resume(void);

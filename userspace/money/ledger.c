@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/json_usd.h"
 #include "common/log.h"
+#include "money/journal.h"
 #include "money/money_writer.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ struct hw_account {
 
 struct hw_money {
 	struct hw_store *st;
+	struct hw_journal *journal; /* NULL with an in-memory store */
 	struct hw_money_writer *writer;
 	pthread_rwlock_t table_lock;
 	struct hw_account *buckets[BUCKETS];
@@ -47,19 +49,50 @@ static uint32_t hash(const char *s)
 	return h % BUCKETS;
 }
 
-struct hw_money *hw_money_start(struct hw_store *st)
+#define JOURNAL_SEQ_SETTING "ledger_journal_seq"
+
+static int replay_one(void *arg, struct hw_money_job *job)
+{
+	hw_money_writer_submit(arg, job);
+	return 0;
+}
+
+struct hw_money *hw_money_start(struct hw_store *st, const char *journal_path, bool sync_each)
 {
 	struct hw_money *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
 	m->st = st;
 	pthread_rwlock_init(&m->table_lock, NULL);
+	char text[32] = "0";
+	int64_t applied = 0, last = 0;
+	if (journal_path && st->ops->setting_get(st, JOURNAL_SEQ_SETTING, text, sizeof(text)) < 0)
+		snprintf(text, sizeof(text), "0");
+	applied = strtoll(text, NULL, 10);
 	m->writer = hw_money_writer_start(st);
-	if (!m->writer) {
-		free(m);
-		return NULL;
+	if (!m->writer)
+		goto fail;
+	if (journal_path) {
+		/* Records a previous run appended but never committed go first, in order. */
+		if (hw_journal_replay(journal_path, applied, replay_one, m->writer, &last) < 0)
+			goto fail;
+		if (last > applied)
+			hw_log(HW_LOG_INFO, "money: applying ledger journal records %lld to %lld",
+			       (long long)applied + 1, (long long)last);
+		if (hw_money_writer_flush(m->writer) < 0)
+			goto fail;
+		if (hw_journal_open(journal_path, sync_each, last + 1, &m->journal) < 0)
+			goto fail;
+		hw_journal_trim(m->journal, -1); /* everything in it is applied now */
+		hw_money_writer_set_journal(m->writer, m->journal);
 	}
 	return m;
+fail:
+	hw_log(HW_LOG_ERROR, "money: the ledger journal could not be applied");
+	hw_money_writer_stop(m->writer);
+	pthread_rwlock_destroy(&m->table_lock);
+	free(m);
+	return NULL;
 }
 
 void hw_money_stop(struct hw_money *m)
@@ -67,6 +100,7 @@ void hw_money_stop(struct hw_money *m)
 	if (!m)
 		return;
 	hw_money_writer_stop(m->writer);
+	hw_journal_close(m->journal);
 	for (size_t i = 0; i < BUCKETS; i++) {
 		struct hw_account *a = m->buckets[i];
 		while (a) {
@@ -142,7 +176,7 @@ static void job_event(struct hw_money_job *j, const char *event, json_t *data)
 		json_decref(data);
 		return;
 	}
-	j->event[j->n_events] = event;
+	snprintf(j->event[j->n_events], sizeof(j->event[0]), "%s", event);
 	j->data[j->n_events++] = data;
 }
 
@@ -158,11 +192,19 @@ static void job_wallet(struct hw_money_job *j, const struct hw_account *a)
 	snprintf(j->c.pt_cut, sizeof(j->c.pt_cut), "%s", a->s.pt_cut);
 }
 
-/* Hands the job to the writer; called with the account locked (see the file comment). */
+/* Journals the job (durable from here) and hands it to the writer; called with the account
+ * locked (see the file comment). */
 static void job_submit(struct hw_money *m, struct hw_money_job *j)
 {
-	if (j)
-		hw_money_writer_submit(m->writer, j);
+	if (!j)
+		return;
+	if (m->journal) {
+		int rc = hw_journal_append(m->journal, j);
+		if (rc < 0)
+			hw_log(HW_LOG_ERROR, "money: ledger journal append failed (%s): the change is "
+					     "durable only once committed", strerror(-rc));
+	}
+	hw_money_writer_submit(m->writer, j);
 }
 
 /* passthrough.* data (SPEC §15): the cycle's start, and per event its progress fields. */
@@ -604,7 +646,7 @@ static void cycle_progress(const struct hw_config *cfg, struct hw_account *a, in
 }
 
 int hw_money_settle(struct hw_money *m, const struct hw_config *cfg, struct hw_money_res *res,
-		    const struct hw_money_usage *u, void (*done)(void *arg, int rc), void *arg)
+		    const struct hw_money_usage *u)
 {
 	struct hw_account *a = res->acct;
 	if (!a || !res->active)
@@ -653,8 +695,6 @@ int hw_money_settle(struct hw_money *m, const struct hw_config *cfg, struct hw_m
 			low_balance(cfg, a, j);
 		if (res->passthrough)
 			cycle_progress(cfg, a, u->tokens, j, now);
-		j->done = done;
-		j->arg = arg;
 	} else {
 		hw_log(HW_LOG_ERROR, "money: out of memory: settlement of %s kept in memory only",
 		       u->request_id ? u->request_id : "?");
@@ -663,8 +703,6 @@ int hw_money_settle(struct hw_money *m, const struct hw_config *cfg, struct hw_m
 	res->markup_cost = markup;
 	job_submit(m, j);
 	pthread_mutex_unlock(&a->mu);
-	if (!j && done)
-		done(arg, -ENOMEM);
 	return 0;
 }
 

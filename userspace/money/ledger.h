@@ -40,7 +40,10 @@ struct hw_money_refusal {
 	json_t *extra;
 };
 
-struct hw_money *hw_money_start(struct hw_store *st);
+/* Applies what the ledger journal at `journal_path` holds beyond the store (a previous run
+ * that died before its ledger writer caught up), then starts. `journal_path` NULL = no
+ * journal (an in-memory store): changes are durable only once the writer committed them. */
+struct hw_money *hw_money_start(struct hw_store *st, const char *journal_path, bool sync_each);
 /* Commits everything pending and frees every account. */
 void hw_money_stop(struct hw_money *m);
 
@@ -69,11 +72,11 @@ struct hw_money_usage {
 };
 
 /* SPEC §10.3: charges the actual cost (markup capped at the reservation), refunds the rest,
- * emits the events it triggers, and queues the change; res->markup_cost is set at once.
- * `done` (may be NULL) runs on the writer thread when the change is durable. Returns 0,
- * or -EINVAL without an active reservation (then `done` is not called). */
+ * emits the events it triggers; the change is in the ledger journal (durable) when this
+ * returns and in SQLite soon after. res->markup_cost is set. 0, or -EINVAL without an
+ * active reservation. */
 int hw_money_settle(struct hw_money *m, const struct hw_config *cfg, struct hw_money_res *res,
-		    const struct hw_money_usage *u, void (*done)(void *arg, int rc), void *arg);
+		    const struct hw_money_usage *u);
 
 /* Management (SPEC §16.2). Each reads or changes one workspace's account; -ENOENT when the
  * workspace does not exist, -EIO when the store fails. */

@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "events/outbox.h"
+#include "money/journal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -24,7 +25,11 @@ struct hw_money_writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct hw_money_job *head, *tail;
-	bool stopping;
+	bool stopping, busy;
+	int last_rc;
+	int64_t applied; /* highest journal number committed */
+	struct hw_journal *journal;
+	pthread_cond_t idle;
 	_Atomic uint64_t commits;
 };
 
@@ -96,6 +101,7 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (!w->head)
 			break;
+		w->busy = true;
 		struct hw_money_job *jobs = w->head, *last = jobs;
 		size_t n = 1;
 		while (last->next && n < BATCH) {
@@ -114,14 +120,26 @@ static void *writer_main(void *arg)
 			hw_log(HW_LOG_ERROR, "money: %zu ledger changes could not be committed", n);
 		else
 			atomic_fetch_add(&w->commits, 1);
+		int64_t top = 0;
 		while (jobs) {
 			struct hw_money_job *next = jobs->next;
-			if (jobs->done)
-				jobs->done(jobs->arg, rc);
+			if (jobs->c.seq > top)
+				top = jobs->c.seq;
 			job_free(jobs);
 			jobs = next;
 		}
 		pthread_mutex_lock(&w->mu);
+		w->last_rc = rc;
+		if (rc == 0 && top > w->applied)
+			w->applied = top;
+		if (!w->head) {
+			/* Caught up: the journal's records are all in SQLite (a failed batch keeps
+			 * them for the next start). */
+			if (w->journal && rc == 0)
+				hw_journal_trim(w->journal, w->applied);
+			w->busy = false;
+			pthread_cond_broadcast(&w->idle);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -135,6 +153,7 @@ struct hw_money_writer *hw_money_writer_start(struct hw_store *st)
 	w->st = st;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->idle, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		free(w);
 		return NULL;
@@ -165,8 +184,26 @@ void hw_money_writer_stop(struct hw_money_writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->idle);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
+}
+
+void hw_money_writer_set_journal(struct hw_money_writer *w, struct hw_journal *j)
+{
+	pthread_mutex_lock(&w->mu);
+	w->journal = j;
+	pthread_mutex_unlock(&w->mu);
+}
+
+int hw_money_writer_flush(struct hw_money_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->head || w->busy)
+		pthread_cond_wait(&w->idle, &w->mu);
+	int rc = w->last_rc;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
 }
 
 uint64_t hw_money_writer_commits(struct hw_money_writer *w) { return atomic_load(&w->commits); }

@@ -210,6 +210,7 @@ struct hw_money_state {
  * (markup debited, spend and request counters added) and/or new flag values, with the
  * outbox rows of the events it caused, all in one transaction. */
 struct hw_money_commit {
+	int64_t seq; /* its ledger journal record; the store keeps the highest applied */
 	char workspace_id[HW_ID_MAX];
 	char month[8];
 	char request_id[132]; /* "" = no ledger entry */

@@ -282,7 +282,7 @@ static int outbox_insert(struct lconn *c, const struct hw_outbox_row *rows, size
 	return rc;
 }
 
-enum { C_BALANCE, C_LEDGER, C_DEBIT, C_MONTH, C_MONTH_FLAGS, C_WALLET_FLAGS, C_COUNT };
+enum { C_BALANCE, C_LEDGER, C_DEBIT, C_MONTH, C_MONTH_FLAGS, C_WALLET_FLAGS, C_SEQ, C_COUNT };
 
 static const char *const commit_sql[C_COUNT] = {
 	[C_BALANCE] = "SELECT balance FROM wallets WHERE workspace_id = ?1",
@@ -297,6 +297,10 @@ static const char *const commit_sql[C_COUNT] = {
 	[C_MONTH_FLAGS] = "UPDATE money_months SET budget_alerts = ?3 WHERE workspace_id = ?1 AND month = ?2",
 	[C_WALLET_FLAGS] = "UPDATE wallets SET low_alerts = ?2, pt_since = ?3, pt_tokens = ?4, "
 			   "pt_warned = ?5, pt_cut = ?6, pt_rejected = ?7 WHERE workspace_id = ?1",
+	/* The ledger journal's highest record applied, with the changes it carried. */
+	[C_SEQ] = "INSERT INTO settings(name, value) VALUES ('ledger_journal_seq', ?1) "
+		  "ON CONFLICT(name) DO UPDATE SET value = excluded.value "
+		  "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
 };
 
 /* The changes of one workspace and month in a batch, applied with one statement each but
@@ -425,6 +429,15 @@ int hw_sq_money_commit(struct hw_store *st, const struct hw_money_commit *m, siz
 	if (rc == 0) {
 		for (size_t k = 0; rc == 0 && k < ng; k++)
 			rc = group_apply(&c, s, m, n, &g[k]);
+		int64_t top = 0;
+		for (size_t i = 0; i < n; i++)
+			top = m[i].seq > top ? m[i].seq : top;
+		if (rc == 0 && top > 0) {
+			char v[24];
+			snprintf(v, sizeof(v), "%lld", (long long)top);
+			sqlite3_bind_text(s[C_SEQ], 1, v, -1, SQLITE_TRANSIENT);
+			rc = run(&c, s[C_SEQ], "journal seq");
+		}
 		rc = tx_end(&c, rc);
 	}
 	for (int i = 0; i < C_COUNT; i++)
