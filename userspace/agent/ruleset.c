@@ -45,20 +45,33 @@ static int trie_create(const struct hw_perim_maps *m, int fam6, int kind)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Inserts r; when its CIDR is already there (a rule and a ban on the same network), the
+ * longer-lived entry stays so a permanent deny never inherits a ban's expiry. */
 static int trie_insert(int fd, const struct hw_perim_rule *r)
 {
 	struct hw_rule_val v = { .origin = r->origin, .expires_ns = r->expires_ns };
-	int rc;
+	struct hw_rule_val old;
+	union {
+		struct hw_lpm_v4 v4;
+		struct hw_lpm_v6 v6;
+	} k;
+	memset(&k, 0, sizeof(k));
 	if (r->family == 4) {
-		struct hw_lpm_v4 k = { .prefixlen = r->prefixlen };
-		memcpy(k.addr, r->addr, 4);
-		rc = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+		k.v4.prefixlen = r->prefixlen;
+		memcpy(k.v4.addr, r->addr, 4);
 	} else {
-		struct hw_lpm_v6 k = { .prefixlen = r->prefixlen };
-		memcpy(k.addr, r->addr, 16);
-		rc = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+		k.v6.prefixlen = r->prefixlen;
+		memcpy(k.v6.addr, r->addr, 16);
 	}
-	return rc < 0 ? -errno : 0;
+	if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &k, &old) < 0)
+		return -errno;
+	if (old.expires_ns == 0 || (v.expires_ns != 0 && v.expires_ns <= old.expires_ns))
+		return 0;
+	return bpf_map_update_elem(fd, &k, &v, BPF_ANY) < 0 ? -errno : 0;
 }
 
 /* Pins fd at dir/name, replacing what was there: pinned under a temporary name first and
