@@ -98,7 +98,7 @@ int hw_attach_prepare_dir(const char *pin_dir)
 static int pin_replace(int fd, const char *path)
 {
 	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s_new", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp) < 0)
@@ -360,7 +360,7 @@ static void prune_link(const char *path, const char *name, void *arg)
 	const char *ifname = strncmp(name, "xdp_", 4) == 0 ? name + 4 :
 			     strncmp(name, "tc_", 3) == 0  ? name + 3 :
 							     NULL;
-	if (ifname && !strstr(name, ".new") && !kept(arg, ifname)) {
+	if (ifname && !strstr(name, "_new") && !kept(arg, ifname)) {
 		hw_log(HW_LOG_INFO, "agent: %s no longer configured: detaching", ifname);
 		drop_link(path);
 	}

@@ -80,7 +80,7 @@ static int repin(const char *dir, const char *name, int fd)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.new", dir, name) >= (int)sizeof(tmp))
+	    snprintf(tmp, sizeof(tmp), "%s/%s_new", dir, name) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp) < 0)
