@@ -3,12 +3,12 @@
  * thin entry points, XDP and TC ingress, that map its verdict to the hook's action codes.
  * Only packet bytes are parsed, never kernel structs, so no vmlinux.h/CO-RE is needed: the
  * object loads unchanged on any kernel with the helpers below. */
-#include <linux/bpf.h>
-#include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
+#include "perimeter_bucket.h"
 #include "perimeter_maps.h"
 #include "perimeter_parse.h"
-#include "perimeter_bucket.h"
+#include <bpf/bpf_helpers.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -36,14 +36,14 @@ static __always_inline void hw_match(const struct hw_pkt *p, __u32 gen, __u64 no
 	void *allow, *deny;
 
 	if (p->family == 4) {
-		struct hw_lpm_v4 k = { .prefixlen = 32 };
+		struct hw_lpm_v4 k = {.prefixlen = 32};
 		__builtin_memcpy(k.addr, p->saddr, 4);
 		allow = bpf_map_lookup_elem(&rule_sets_v4, &allow_slot);
 		deny = bpf_map_lookup_elem(&rule_sets_v4, &deny_slot);
 		*allowed = allow && hw_live(bpf_map_lookup_elem(allow, &k), now);
 		*denied = !*allowed && deny && hw_live(bpf_map_lookup_elem(deny, &k), now);
 	} else {
-		struct hw_lpm_v6 k = { .prefixlen = 128 };
+		struct hw_lpm_v6 k = {.prefixlen = 128};
 		__builtin_memcpy(k.addr, p->saddr, 16);
 		allow = bpf_map_lookup_elem(&rule_sets_v6, &allow_slot);
 		deny = bpf_map_lookup_elem(&rule_sets_v6, &deny_slot);
@@ -56,7 +56,7 @@ static __always_inline int hw_port_protected(const struct hw_pkt *p)
 {
 	if (!p->has_l4)
 		return 0;
-	struct hw_port k = { .port = p->dport };
+	struct hw_port k = {.port = p->dport};
 	return bpf_map_lookup_elem(&prot_ports, &k) != NULL;
 }
 

@@ -5,9 +5,9 @@
 #ifndef HIWAY_BPF_PERIMETER_BUCKET_H
 #define HIWAY_BPF_PERIMETER_BUCKET_H
 
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
 #include "hiway/perimeter.h"
+#include <bpf/bpf_helpers.h>
+#include <linux/bpf.h>
 
 #define HW_SYN_COST_MILLI 1000ull
 /* Past this gap any bucket is full; capping elapsed keeps elapsed * rate inside 64 bits. */
@@ -21,7 +21,7 @@ static __always_inline int hw_bucket_take(void *map, const void *key, __u64 now,
 	__u64 cap = (__u64)cfg->syn_burst * 1000ull;
 	struct hw_bucket *b = bpf_map_lookup_elem(map, key);
 	if (!b) {
-		struct hw_bucket nb = { .last_ns = now };
+		struct hw_bucket nb = {.last_ns = now};
 		if (cap < HW_SYN_COST_MILLI)
 			return 0;
 		nb.tokens_milli = cap - HW_SYN_COST_MILLI;

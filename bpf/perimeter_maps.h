@@ -4,9 +4,9 @@
 #ifndef HIWAY_BPF_PERIMETER_MAPS_H
 #define HIWAY_BPF_PERIMETER_MAPS_H
 
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
 #include "hiway/perimeter.h"
+#include <bpf/bpf_helpers.h>
+#include <linux/bpf.h>
 
 /* Inner-map templates: they fix key and value size of the tries the agent creates per
  * generation; max_entries of the real tries may differ (not part of the map-in-map check). */

@@ -5,6 +5,8 @@
 #ifndef HIWAY_BPF_PERIMETER_PARSE_H
 #define HIWAY_BPF_PERIMETER_PARSE_H
 
+#include "hiway/perimeter.h"
+#include <bpf/bpf_endian.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -12,8 +14,6 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
-#include <bpf/bpf_endian.h>
-#include "hiway/perimeter.h"
 
 #define HW_ETH_P_8021Q 0x8100
 #define HW_ETH_P_8021AD 0x88A8
@@ -25,7 +25,7 @@ struct hw_pkt {
 	__u8 has_l4; /* dport and tcp_flags are valid */
 	__u8 l4proto;
 	__u8 tcp_flags;
-	__u16 dport; /* host order */
+	__u16 dport;	/* host order */
 	__u8 saddr[16]; /* v4 uses the first 4 bytes */
 };
 

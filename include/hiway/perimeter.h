@@ -38,7 +38,8 @@ enum hw_ruleset_kind {
 #define HW_RULESET_GENERATIONS 2
 #define HW_RULESET_SLOTS (HW_RULESET_GENERATIONS * HW_RULESET_KINDS)
 
-#define HW_CFG_DENY_SCOPE_ALL (1u << 0) /* perimeter_cfg.flags: drop denied sources on every port */
+#define HW_CFG_DENY_SCOPE_ALL (1u << 0) /* perimeter_cfg.flags: drop denied sources on every port  \
+					 */
 
 #define HW_PROT_PORTS_MAX 64
 #define HW_TRIE_MAX_DEFAULT 131072

@@ -14,11 +14,11 @@
 
 struct frame_opts {
 	const char *src; /* textual source address; its family picks IPv4 or IPv6 */
-	int vlans; /* 0..3 tags */
+	int vlans;	 /* 0..3 tags */
 	uint16_t tpid[3];
-	uint8_t ihl; /* IPv4 only; 0 = 5 */
+	uint8_t ihl;	   /* IPv4 only; 0 = 5 */
 	uint16_t frag_off; /* IPv4: the 13-bit offset in 8-byte units; IPv6: same in the frag hdr */
-	int v6_frag; /* IPv6: insert a fragment header */
+	int v6_frag;	   /* IPv6: insert a fragment header */
 	const uint8_t *v6_ext; /* IPv6: extension header next-header values before the frag/L4 */
 	int n_v6_ext;
 	uint8_t proto; /* 0 = TCP */

@@ -6,6 +6,7 @@
  * (qdisc found) remembers it for --detach. */
 #include "agent/agent_attach.h"
 
+#include "common/log.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
@@ -19,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
-#include "common/log.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -33,7 +33,7 @@
 
 int hw_attach_want_parse(const char *s, enum hw_attach_want *out)
 {
-	static const char *const names[] = { "auto", "native", "tc", "generic" };
+	static const char *const names[] = {"auto", "native", "tc", "generic"};
 	for (int i = 0; i < 4; i++)
 		if (s && strcmp(s, names[i]) == 0) {
 			*out = (enum hw_attach_want)i;
@@ -76,7 +76,8 @@ int hw_attach_prepare_dir(const char *pin_dir)
 {
 	if (!on_bpffs("/sys/fs/bpf") && strncmp(pin_dir, "/sys/fs/bpf/", 12) == 0) {
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0) {
-			hw_log(HW_LOG_ERROR, "agent: mounting bpffs on /sys/fs/bpf: %s", strerror(errno));
+			hw_log(HW_LOG_ERROR, "agent: mounting bpffs on /sys/fs/bpf: %s",
+			       strerror(errno));
 			return -errno;
 		}
 		hw_log(HW_LOG_INFO, "agent: mounted bpffs on /sys/fs/bpf");
@@ -122,14 +123,14 @@ int hw_attach_pin_prog(const char *pin_dir, const char *name, int prog_fd)
 
 static uint32_t prog_id_of(int prog_fd)
 {
-	struct bpf_prog_info info = { 0 };
+	struct bpf_prog_info info = {0};
 	uint32_t len = sizeof(info);
 	return bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0 ? info.id : 0;
 }
 
 static const char *xdp_mode_name(int ifindex)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_xdp_query_opts q = {.sz = sizeof(struct bpf_xdp_query_opts)};
 	if (bpf_xdp_query(ifindex, 0, &q) < 0)
 		return "xdp-native";
 	return q.attach_mode == XDP_ATTACHED_SKB ? "xdp-generic" : "xdp-native";
@@ -154,7 +155,7 @@ static int update_pinned(const char *pin_dir, const char *ifname, int ifindex,
 			 enum hw_attach_want want, int xdp_fd, int tc_fd, struct hw_attached *out,
 			 char stale[2][PATH_MAX], int *n_stale)
 {
-	static const char *const kinds[] = { "links/xdp_", "links/tc_" };
+	static const char *const kinds[] = {"links/xdp_", "links/tc_"};
 	for (int k = 0; k < 2; k++) {
 		char path[PATH_MAX];
 		if (path_join(path, sizeof(path), pin_dir, kinds[k], ifname))
@@ -172,8 +173,8 @@ static int update_pinned(const char *pin_dir, const char *ifname, int ifindex,
 		int rc = bpf_link_update(lfd, pfd, NULL) < 0 ? -errno : 0;
 		close(lfd);
 		if (rc) {
-			hw_log(HW_LOG_WARN, "agent: %s: replacing the program in %s: %s", ifname, path,
-			       strerror(-rc));
+			hw_log(HW_LOG_WARN, "agent: %s: replacing the program in %s: %s", ifname,
+			       path, strerror(-rc));
 			snprintf(stale[(*n_stale)++], PATH_MAX, "%s", path);
 			continue;
 		}
@@ -187,7 +188,7 @@ static int update_pinned(const char *pin_dir, const char *ifname, int ifindex,
 static int link_xdp(const char *pin_dir, const char *ifname, int ifindex, int fd, __u32 flags)
 {
 	char path[PATH_MAX];
-	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags);
+	struct bpf_link_create_opts o = {.sz = sizeof(struct bpf_link_create_opts), .flags = flags};
 	int rc = path_join(path, sizeof(path), pin_dir, "links/xdp_", ifname);
 	if (rc)
 		return rc;
@@ -216,9 +217,13 @@ static int link_tcx(const char *pin_dir, const char *ifname, int ifindex, int fd
 /* clsact filter for kernels without tcx. */
 static int filter_tc(const char *pin_dir, const char *ifname, int ifindex, int fd)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = HW_TC_HANDLE, .priority = HW_TC_PRIO,
-		    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
+	struct bpf_tc_hook hook = {
+	    .sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_INGRESS};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts),
+				   .handle = HW_TC_HANDLE,
+				   .priority = HW_TC_PRIO,
+				   .prog_fd = fd,
+				   .flags = BPF_TC_F_REPLACE};
 	char marker[PATH_MAX];
 	int rc = bpf_tc_hook_create(&hook);
 	bool made = rc == 0;
@@ -233,8 +238,8 @@ static int filter_tc(const char *pin_dir, const char *ifname, int ifindex, int f
 	return rc;
 }
 
-int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want want,
-		    int xdp_fd, int tc_fd, struct hw_attached *out)
+int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want want, int xdp_fd,
+		    int tc_fd, struct hw_attached *out)
 {
 	char stale[2][PATH_MAX];
 	int n_stale = 0, rc;
@@ -257,8 +262,9 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 		if (!rc)
 			out->mode = "xdp-native";
 		else if (want == HW_ATTACH_AUTO)
-			hw_log(HW_LOG_INFO, "agent: %s: native XDP refused (%s), falling back to TC",
-			       ifname, strerror(-rc));
+			hw_log(HW_LOG_INFO,
+			       "agent: %s: native XDP refused (%s), falling back to TC", ifname,
+			       strerror(-rc));
 	}
 	if (want == HW_ATTACH_GENERIC) {
 		rc = link_xdp(pin_dir, ifname, ifindex, xdp_fd, XDP_FLAGS_SKB_MODE);
@@ -268,8 +274,9 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 	if (!out->mode && (want == HW_ATTACH_AUTO || want == HW_ATTACH_TC)) {
 		rc = link_tcx(pin_dir, ifname, ifindex, tc_fd);
 		if (rc) {
-			hw_log(HW_LOG_INFO, "agent: %s: tcx link refused (%s), using a clsact filter",
-			       ifname, strerror(-rc));
+			hw_log(HW_LOG_INFO,
+			       "agent: %s: tcx link refused (%s), using a clsact filter", ifname,
+			       strerror(-rc));
 			rc = filter_tc(pin_dir, ifname, ifindex, tc_fd);
 		}
 		if (!rc)
@@ -312,8 +319,10 @@ static void drop_filter(const char *ifname, bool made_qdisc)
 	int ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex)
 		return;
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = HW_TC_HANDLE, .priority = HW_TC_PRIO);
+	struct bpf_tc_hook hook = {
+	    .sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_INGRESS};
+	struct bpf_tc_opts opts = {
+	    .sz = sizeof(struct bpf_tc_opts), .handle = HW_TC_HANDLE, .priority = HW_TC_PRIO};
 	bpf_tc_detach(&hook, &opts);
 	if (made_qdisc) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
@@ -322,9 +331,8 @@ static void drop_filter(const char *ifname, bool made_qdisc)
 }
 
 /* Calls fn(path, name) for each entry of dir/sub. */
-static void each_entry(const char *dir, const char *sub, void (*fn)(const char *, const char *,
-								    void *),
-		       void *arg)
+static void each_entry(const char *dir, const char *sub,
+		       void (*fn)(const char *, const char *, void *), void *arg)
 {
 	char path[PATH_MAX];
 	if (path_join(path, sizeof(path), dir, sub, NULL))
@@ -357,9 +365,9 @@ static bool kept(const struct prune_arg *a, const char *ifname)
 
 static void prune_link(const char *path, const char *name, void *arg)
 {
-	const char *ifname = strncmp(name, "xdp_", 4) == 0 ? name + 4 :
-			     strncmp(name, "tc_", 3) == 0  ? name + 3 :
-							     NULL;
+	const char *ifname = strncmp(name, "xdp_", 4) == 0  ? name + 4
+			     : strncmp(name, "tc_", 3) == 0 ? name + 3
+							    : NULL;
 	if (ifname && !strstr(name, "_new") && !kept(arg, ifname)) {
 		hw_log(HW_LOG_INFO, "agent: %s no longer configured: detaching", ifname);
 		drop_link(path);
@@ -377,7 +385,7 @@ static void prune_marker(const char *path, const char *name, void *arg)
 
 void hw_attach_prune(const char *pin_dir, char *const *keep, size_t n)
 {
-	struct prune_arg a = { keep, n };
+	struct prune_arg a = {keep, n};
 	each_entry(pin_dir, "links", prune_link, &a);
 	each_entry(pin_dir, "progs", prune_marker, &a);
 }

@@ -26,8 +26,8 @@ int hw_attach_pin_prog(const char *pin_dir, const char *name, int prog_fd);
 
 /* Attaches (or, when a pinned link for ifname exists, swaps the program inside it without a
  * moment unprotected) and reports the mode. */
-int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want want,
-		    int xdp_fd, int tc_fd, struct hw_attached *out);
+int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want want, int xdp_fd,
+		    int tc_fd, struct hw_attached *out);
 
 /* Removes the attachments of interfaces that are pinned but not in keep[0..n). */
 void hw_attach_prune(const char *pin_dir, char *const *keep, size_t n);

@@ -5,6 +5,9 @@
  * keeps the old maps until the agent swaps the new program in after reconciling. */
 #include "agent/agent_load.h"
 
+#include "common/log.h"
+#include "hiway/perimeter.h"
+#include "perimeter.skel.h"
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <limits.h>
@@ -12,9 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "common/log.h"
-#include "hiway/perimeter.h"
-#include "perimeter.skel.h"
 
 /* Maps the object defines for itself: the inner-map templates and .bss are not pinned. */
 static bool pinned_map(const struct bpf_map *m)

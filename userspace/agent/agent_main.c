@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/libbpf.h>
 #include "agent/agent_attach.h"
 #include "agent/agent_load.h"
 #include "agent/agent_store.h"
@@ -21,6 +20,7 @@
 #include "common/log.h"
 #include "hiway/perimeter.h"
 #include "perimeter.skel.h"
+#include <bpf/libbpf.h>
 
 #define HW_SAFETY_RECONCILE_NS (60ull * 1000000000ull)
 #define HW_STATUS_EVERY_NS (5ull * 1000000000ull)
@@ -81,7 +81,8 @@ static int apply_settings(struct agent *a)
 		ports[n++] = (uint16_t)c->perimeter.protected_ports[i];
 	int rc = hw_perim_apply_cfg(&a->maps, ports, n, (uint32_t)c->perimeter.syn_rate_per_s,
 				    (uint32_t)c->perimeter.syn_burst,
-				    c->perimeter.deny_scope && strcmp(c->perimeter.deny_scope, "all") == 0);
+				    c->perimeter.deny_scope &&
+					strcmp(c->perimeter.deny_scope, "all") == 0);
 	if (rc)
 		hw_log(HW_LOG_ERROR, "agent: writing perimeter_cfg/prot_ports: %s", strerror(-rc));
 	return rc;
@@ -95,7 +96,8 @@ static int reconcile(struct agent *a)
 	size_t n = 0;
 	int rc = hw_agent_store_generation(a->db, &gen);
 	if (!rc)
-		rc = hw_agent_store_rules(a->db, a->cfg->perimeter.workspace_rules_in_kernel, &rules, &n);
+		rc = hw_agent_store_rules(a->db, a->cfg->perimeter.workspace_rules_in_kernel,
+					  &rules, &n);
 	if (!rc)
 		rc = hw_perim_swap(&a->maps, rules, n, (uint64_t)gen);
 	if (rc) {
@@ -104,7 +106,8 @@ static int reconcile(struct agent *a)
 	} else {
 		hw_perim_count(rules, n, &a->counts);
 		if (gen != a->applied_gen || hw_log_enabled(HW_LOG_DEBUG))
-			hw_log(HW_LOG_INFO, "agent: rule set of generation %lld applied (%zu entries)",
+			hw_log(HW_LOG_INFO,
+			       "agent: rule set of generation %lld applied (%zu entries)",
 			       (long long)gen, n);
 		a->applied_gen = gen;
 	}
@@ -121,11 +124,13 @@ static int attach_all(struct agent *a)
 	hw_attach_want_parse(c->perimeter.attach, &want);
 	int xdp = bpf_program__fd(a->skel->progs.hw_perimeter_xdp);
 	int tc = bpf_program__fd(a->skel->progs.hw_perimeter_tc);
-	if (hw_attach_pin_prog(pin, "hw_perimeter_xdp", xdp) || hw_attach_pin_prog(pin, "hw_perimeter_tc", tc))
+	if (hw_attach_pin_prog(pin, "hw_perimeter_xdp", xdp) ||
+	    hw_attach_pin_prog(pin, "hw_perimeter_tc", tc))
 		hw_log(HW_LOG_WARN, "agent: pinning the programs under %s/progs failed", pin);
 	a->n_att = 0;
 	for (size_t i = 0; i < c->perimeter.n_interfaces && a->n_att < HW_MAX_IFACES; i++) {
-		if (hw_attach_iface(pin, c->perimeter.interfaces[i], want, xdp, tc, &a->att[a->n_att]) == 0)
+		if (hw_attach_iface(pin, c->perimeter.interfaces[i], want, xdp, tc,
+				    &a->att[a->n_att]) == 0)
 			a->n_att++;
 		else
 			failed++;
@@ -138,32 +143,32 @@ static void write_status(struct agent *a, const char *status)
 {
 	json_t *ifs = json_array(), *rules, *stats = json_object();
 	for (size_t i = 0; i < a->n_att; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:s, s:I}", "name", a->att[i].ifname, "mode",
-						     a->att[i].mode, "prog_id",
+		json_array_append_new(ifs, json_pack("{s:s, s:s, s:I}", "name", a->att[i].ifname,
+						     "mode", a->att[i].mode, "prog_id",
 						     (json_int_t)a->att[i].prog_id));
 	rules = json_pack("{s:I, s:I, s:I, s:I, s:I}", "allow_v4", (json_int_t)a->counts.allow_v4,
 			  "deny_v4", (json_int_t)a->counts.deny_v4, "allow_v6",
-			  (json_int_t)a->counts.allow_v6, "deny_v6", (json_int_t)a->counts.deny_v6, "bans",
-			  (json_int_t)a->counts.bans);
-	static const char *const names[HW_VERDICT_COUNT] = { "pass", "pass_allowed", "drop_deny",
-							     "drop_ratelimit", "pass_unparsed" };
-	struct hw_verdict_stat vs[HW_VERDICT_COUNT] = { 0 };
+			  (json_int_t)a->counts.allow_v6, "deny_v6", (json_int_t)a->counts.deny_v6,
+			  "bans", (json_int_t)a->counts.bans);
+	static const char *const names[HW_VERDICT_COUNT] = {"pass", "pass_allowed", "drop_deny",
+							    "drop_ratelimit", "pass_unparsed"};
+	struct hw_verdict_stat vs[HW_VERDICT_COUNT] = {0};
 	if (a->skel)
 		hw_perim_stats_read(&a->maps, vs);
 	for (int v = 0; v < HW_VERDICT_COUNT; v++)
 		json_object_set_new(stats, names[v],
-				    json_pack("{s:I, s:I}", "packets", (json_int_t)vs[v].packets, "bytes",
-					      (json_int_t)vs[v].bytes));
+				    json_pack("{s:I, s:I}", "packets", (json_int_t)vs[v].packets,
+					      "bytes", (json_int_t)vs[v].bytes));
 	char *ji = json_dumps(ifs, JSON_COMPACT), *jr = json_dumps(rules, JSON_COMPACT),
 	     *js = json_dumps(stats, JSON_COMPACT);
-	struct hw_agent_status st = { .node_id = a->cfg->node_id ? a->cfg->node_id : "local",
-				      .version = HIWAY_VERSION,
-				      .status = status,
-				      .pid = (int)getpid(),
-				      .generation = a->applied_gen,
-				      .interfaces_json = ji ? ji : "[]",
-				      .rules_json = jr ? jr : "{}",
-				      .stats_json = js ? js : "{}" };
+	struct hw_agent_status st = {.node_id = a->cfg->node_id ? a->cfg->node_id : "local",
+				     .version = HIWAY_VERSION,
+				     .status = status,
+				     .pid = (int)getpid(),
+				     .generation = a->applied_gen,
+				     .interfaces_json = ji ? ji : "[]",
+				     .rules_json = jr ? jr : "{}",
+				     .stats_json = js ? js : "{}"};
 	hw_agent_store_status(a->db, &st);
 	free(ji);
 	free(jr);
@@ -185,8 +190,8 @@ static int start(struct agent *a)
 	}
 	rc = hw_attach_prepare_dir(c->perimeter.pin_path);
 	if (!rc)
-		rc = hw_agent_load(c->perimeter.pin_path, (uint32_t)c->perimeter.limits.max_tracked_sources,
-				   &a->skel);
+		rc = hw_agent_load(c->perimeter.pin_path,
+				   (uint32_t)c->perimeter.limits.max_tracked_sources, &a->skel);
 	if (!rc)
 		rc = hw_perim_maps_init(&a->maps, a->skel->obj,
 					(uint32_t)c->perimeter.limits.max_rules_per_family,
@@ -199,7 +204,8 @@ static int start(struct agent *a)
 		rc = reconcile(a);
 	if (!rc) {
 		if (c->perimeter.n_interfaces == 0)
-			hw_log(HW_LOG_INFO, "agent: perimeter.interfaces is empty: nothing to attach");
+			hw_log(HW_LOG_INFO,
+			       "agent: perimeter.interfaces is empty: nothing to attach");
 		rc = attach_all(a);
 	}
 	return rc;
@@ -228,7 +234,7 @@ static void run_loop(struct agent *a)
 	uint64_t last_full = mono_ns(), last_status = mono_ns();
 	while (!g_stop) {
 		int64_t ms = a->cfg->perimeter.poll_ms > 0 ? a->cfg->perimeter.poll_ms : 250;
-		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 		if (g_stop)
 			break;
@@ -239,7 +245,8 @@ static void run_loop(struct agent *a)
 		uint64_t now = mono_ns();
 		if (a->skel) {
 			int64_t gen = 0;
-			bool changed = hw_agent_store_generation(a->db, &gen) == 0 && gen != a->applied_gen;
+			bool changed =
+			    hw_agent_store_generation(a->db, &gen) == 0 && gen != a->applied_gen;
 			if (changed || now - last_full >= HW_SAFETY_RECONCILE_NS) {
 				reconcile(a);
 				last_full = now;
@@ -282,19 +289,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	struct agent a = { .cfg_path = path };
+	struct agent a = {.cfg_path = path};
 	if (load_config(path, &a.cfg) < 0)
 		return 2;
 	apply_logging(a.cfg);
 	if (detach) {
 		int rc = hw_attach_detach_all(a.cfg->perimeter.pin_path);
 		if (!rc)
-			hw_log(HW_LOG_INFO, "agent: detached; %s removed", a.cfg->perimeter.pin_path);
+			hw_log(HW_LOG_INFO, "agent: detached; %s removed",
+			       a.cfg->perimeter.pin_path);
 		hw_config_free(a.cfg);
 		return rc ? 1 : 0;
 	}
 
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);

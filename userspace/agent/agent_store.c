@@ -3,14 +3,14 @@
  * rows are the gateway's; this file only reads them and writes the agent_status row. */
 #include "agent/agent_store.h"
 
+#include "common/log.h"
+#include "store/store_sqlite.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "common/log.h"
-#include "store/store_sqlite.h"
 
 int hw_agent_store_open(const char *url, int64_t busy_timeout_ms, sqlite3 **out)
 {
@@ -23,7 +23,8 @@ int hw_agent_store_open(const char *url, int64_t busy_timeout_ms, sqlite3 **out)
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(url + 7, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		hw_log(HW_LOG_ERROR, "agent: store %s: %s", url + 7, db ? sqlite3_errmsg(db) : "oom");
+		hw_log(HW_LOG_ERROR, "agent: store %s: %s", url + 7,
+		       db ? sqlite3_errmsg(db) : "oom");
 		sqlite3_close(db);
 		return -EIO;
 	}
@@ -90,7 +91,7 @@ int hw_agent_parse_cidr(const char *text, struct hw_perim_rule *r)
 	/* The gateway stores normalized networks; clearing host bits again costs nothing and
 	 * keeps a hand-inserted row from matching less than it says. */
 	for (long bit = plen; bit < max; bit++)
-		r->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		r->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
 	return 0;
 }
 
@@ -144,10 +145,11 @@ static int collect(sqlite3 *db, const char *sql, int64_t now_s, int ws_deny, str
 		sqlite3_bind_int(st, 2, ws_deny);
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		struct hw_perim_rule r = { 0 };
+		struct hw_perim_rule r = {0};
 		const char *cidr = (const char *)sqlite3_column_text(st, 0);
 		if (hw_agent_parse_cidr(cidr, &r) < 0) {
-			hw_log(HW_LOG_WARN, "agent: skipping unreadable CIDR %s", cidr ? cidr : "(null)");
+			hw_log(HW_LOG_WARN, "agent: skipping unreadable CIDR %s",
+			       cidr ? cidr : "(null)");
 			continue;
 		}
 		r.allow = sqlite3_column_int(st, 1) != 0;
@@ -167,21 +169,23 @@ out:
 
 int hw_agent_store_rules(sqlite3 *db, bool ws_deny, struct hw_perim_rule **out, size_t *n)
 {
-	struct rule_vec rv = { 0 };
+	struct rule_vec rv = {0};
 	int64_t now_s = (int64_t)time(NULL);
 	/* Workspace allow rules never enter the kernel (SPEC §13.2). */
-	int rc = collect(db,
-			 "SELECT cidr, action = 'allow', CASE WHEN workspace_id IS NULL THEN 1 ELSE 2 END,"
-			 " expires_at FROM ip_rules WHERE kernel = 1"
-			 " AND (expires_at IS NULL OR expires_at > ?1)"
-			 " AND (workspace_id IS NULL OR (?2 AND action = 'deny'))"
-			 " AND action IN ('allow', 'deny')",
-			 now_s, ws_deny, &rv);
+	int rc = collect(
+	    db,
+	    "SELECT cidr, action = 'allow', CASE WHEN workspace_id IS NULL THEN 1 ELSE 2 END,"
+	    " expires_at FROM ip_rules WHERE kernel = 1"
+	    " AND (expires_at IS NULL OR expires_at > ?1)"
+	    " AND (workspace_id IS NULL OR (?2 AND action = 'deny'))"
+	    " AND action IN ('allow', 'deny')",
+	    now_s, ws_deny, &rv);
 	if (!rc)
-		rc = collect(db,
-			     "SELECT cidr, 0, CASE WHEN reason = 'manual' THEN 4 ELSE 3 END, expires_at"
-			     " FROM bans WHERE expires_at IS NULL OR expires_at > ?1",
-			     now_s, 0, &rv);
+		rc = collect(
+		    db,
+		    "SELECT cidr, 0, CASE WHEN reason = 'manual' THEN 4 ELSE 3 END, expires_at"
+		    " FROM bans WHERE expires_at IS NULL OR expires_at > ?1",
+		    now_s, 0, &rv);
 	if (rc) {
 		free(rv.v);
 		return rc;
@@ -198,15 +202,16 @@ int hw_agent_store_status(sqlite3 *db, const struct hw_agent_status *s)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO agent_status(node_id, pid, version, status, heartbeat_at,"
-			       " generation, interfaces, rules, stats) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
-			       " ON CONFLICT(node_id) DO UPDATE SET pid = excluded.pid,"
-			       " version = excluded.version, status = excluded.status,"
-			       " heartbeat_at = excluded.heartbeat_at, generation = excluded.generation,"
-			       " interfaces = excluded.interfaces, rules = excluded.rules,"
-			       " stats = excluded.stats",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		db,
+		"INSERT INTO agent_status(node_id, pid, version, status, heartbeat_at,"
+		" generation, interfaces, rules, stats) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+		" ON CONFLICT(node_id) DO UPDATE SET pid = excluded.pid,"
+		" version = excluded.version, status = excluded.status,"
+		" heartbeat_at = excluded.heartbeat_at, generation = excluded.generation,"
+		" interfaces = excluded.interfaces, rules = excluded.rules,"
+		" stats = excluded.stats",
+		-1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, s->node_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, s->pid);

@@ -4,10 +4,10 @@
 #ifndef HW_AGENT_STORE_H
 #define HW_AGENT_STORE_H
 
+#include "agent/ruleset.h"
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "agent/ruleset.h"
 
 /* url is the config's `store` ("sqlite:PATH"); runs the schema migrations so the tables
  * exist even when the agent starts before hiwayd ever has. */

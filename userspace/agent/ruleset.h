@@ -5,17 +5,17 @@
 #ifndef HW_AGENT_RULESET_H
 #define HW_AGENT_RULESET_H
 
+#include "hiway/perimeter.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "hiway/perimeter.h"
 
 struct hw_perim_rule {
-	int family; /* 4 or 6 */
+	int family;	  /* 4 or 6 */
 	uint8_t addr[16]; /* network order, host bits cleared */
 	uint32_t prefixlen;
 	bool allow;
-	uint32_t origin; /* enum hw_rule_origin */
+	uint32_t origin;     /* enum hw_rule_origin */
 	uint64_t expires_ns; /* CLOCK_MONOTONIC, 0 = never */
 };
 
@@ -28,7 +28,7 @@ struct hw_perim_maps {
 	int btf_fd; /* the object's BTF, so new tries carry named key/value fields; -1: none */
 	uint32_t btf_key_v4, btf_key_v6, btf_val;
 	uint32_t trie_max;
-	const char *pin_dir; /* where allow_v4 .. deny_v6 are re-pinned on swap; NULL: no pins */
+	const char *pin_dir;   /* where allow_v4 .. deny_v6 are re-pinned on swap; NULL: no pins */
 	uint64_t last_swap_ns; /* CLOCK_MONOTONIC of the last swap (retired-slot grace) */
 };
 
