@@ -111,7 +111,7 @@ test:
 tidy:
 	clang-tidy --quiet $(LIB_SRC) userspace/gateway/main.c $(wildcard userspace/cli/*.c) \
 		$(wildcard tests/fakes/*.c) -- $(CFLAGS)
-	clang-tidy --quiet $(AGENT_SRC) $(BPF_TEST_SRC) -- $(CFLAGS) -I$(OUT)/bpf
+	clang-tidy --quiet $(AGENT_SRC) $(BPF_TEST_SRC) -- $(CFLAGS) -isystem $(OUT)/bpf
 
 clean:
 	rm -rf build build-asan

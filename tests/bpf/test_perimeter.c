@@ -375,7 +375,7 @@ static void test_garbage(void **state)
 	stats(f, a);
 	int runs = 0;
 	for (int i = 0; i < 2000; i++) {
-		uint8_t buf[FR_MAX];
+		uint8_t buf[FR_MAX] = {0};
 		size_t len;
 		if (i % 2) {
 			len = frame_build(

@@ -53,7 +53,7 @@ static int mkdir_p(const char *path)
 	char tmp[PATH_MAX];
 	if (strlen(path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	strcpy(tmp, path);
+	memcpy(tmp, path, strlen(path) + 1);
 	for (char *p = tmp + 1; *p; p++)
 		if (*p == '/') {
 			*p = '\0';

@@ -65,7 +65,7 @@ int hw_agent_parse_cidr(const char *text, struct hw_perim_rule *r)
 	char a[64];
 	if (!text || strlen(text) >= sizeof(a))
 		return -EINVAL;
-	strcpy(a, text);
+	memcpy(a, text, strlen(text) + 1);
 	char *slash = strchr(a, '/');
 	long plen = -1;
 	if (slash) {
