@@ -48,9 +48,11 @@ AGENT_OBJ  := $(AGENT_SRC:%.c=$(OUT)/%.o)
 AGENT_LIB_OBJ := $(filter-out $(OUT)/userspace/agent/agent_main.o,$(AGENT_OBJ))
 BPF_TEST_SRC := $(wildcard tests/bpf/test_*.c)
 BPF_TEST_BIN := $(BPF_TEST_SRC:tests/bpf/test_%.c=$(OUT)/tests/test_bpf_%)
+# The perimeter benchmark's tools (bench/perimeter/run.sh).
+PERIM_BENCH_BIN := $(OUT)/bench/perimeter-cost $(OUT)/bench/perimeter-flood
 
 .PHONY: all asan tests clean run test check-format tidy
-all: $(BINS) $(UNIT_BIN) $(BPF_TEST_BIN)
+all: $(BINS) $(UNIT_BIN) $(BPF_TEST_BIN) $(PERIM_BENCH_BIN)
 
 asan:
 	$(MAKE) VARIANT=asan TEST_HOOKS=1
@@ -102,6 +104,15 @@ $(OUT)/hiway-agent: $(AGENT_OBJ) $(OUT)/libhiway.a
 $(OUT)/tests/test_bpf_%: $(OUT)/tests/bpf/test_%.o $(AGENT_LIB_OBJ) $(OUT)/libhiway.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(BPF_LIBS) -lcmocka
+
+$(OUT)/bench/perimeter/cost.o: CFLAGS += -I$(OUT)/bpf
+$(OUT)/bench/perimeter/cost.o: | $(BPF_SKEL)
+
+$(OUT)/bench/perimeter-cost: $(OUT)/bench/perimeter/cost.o $(AGENT_LIB_OBJ) $(OUT)/libhiway.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(BPF_LIBS)
+
+$(OUT)/bench/perimeter-flood: $(OUT)/bench/perimeter/flood.o
+	$(CC) $(LDSAN) -o $@ $^
 
 tests: $(UNIT_BIN) $(BPF_TEST_BIN)
 

@@ -22,14 +22,14 @@ static __always_inline __u64 hw_now(void)
 	return t ? t : bpf_ktime_get_ns();
 }
 
-static __always_inline int hw_live(const struct hw_rule_val *v, __u64 now)
+/* The clock is read only for an entry that can expire: most packets never pay for it. */
+static __always_inline int hw_live(const struct hw_rule_val *v)
 {
-	return v && (v->expires_ns == 0 || now < v->expires_ns);
+	return v && (v->expires_ns == 0 || hw_now() < v->expires_ns);
 }
 
 /* Looks p's source up in the active generation's tries: *allowed / *denied. */
-static __always_inline void hw_match(const struct hw_pkt *p, __u32 gen, __u64 now, int *allowed,
-				     int *denied)
+static __always_inline void hw_match(const struct hw_pkt *p, __u32 gen, int *allowed, int *denied)
 {
 	__u32 allow_slot = gen * HW_RULESET_KINDS + HW_RULESET_ALLOW;
 	__u32 deny_slot = gen * HW_RULESET_KINDS + HW_RULESET_DENY;
@@ -40,15 +40,15 @@ static __always_inline void hw_match(const struct hw_pkt *p, __u32 gen, __u64 no
 		__builtin_memcpy(k.addr, p->saddr, 4);
 		allow = bpf_map_lookup_elem(&rule_sets_v4, &allow_slot);
 		deny = bpf_map_lookup_elem(&rule_sets_v4, &deny_slot);
-		*allowed = allow && hw_live(bpf_map_lookup_elem(allow, &k), now);
-		*denied = !*allowed && deny && hw_live(bpf_map_lookup_elem(deny, &k), now);
+		*allowed = allow && hw_live(bpf_map_lookup_elem(allow, &k));
+		*denied = !*allowed && deny && hw_live(bpf_map_lookup_elem(deny, &k));
 	} else {
 		struct hw_lpm_v6 k = {.prefixlen = 128};
 		__builtin_memcpy(k.addr, p->saddr, 16);
 		allow = bpf_map_lookup_elem(&rule_sets_v6, &allow_slot);
 		deny = bpf_map_lookup_elem(&rule_sets_v6, &deny_slot);
-		*allowed = allow && hw_live(bpf_map_lookup_elem(allow, &k), now);
-		*denied = !*allowed && deny && hw_live(bpf_map_lookup_elem(deny, &k), now);
+		*allowed = allow && hw_live(bpf_map_lookup_elem(allow, &k));
+		*denied = !*allowed && deny && hw_live(bpf_map_lookup_elem(deny, &k));
 	}
 }
 
@@ -86,19 +86,21 @@ static __always_inline enum hw_verdict hw_decide(void *data, void *data_end)
 		return HW_VERDICT_PASS;
 	/* One read of active_gen per packet: both lookups use the same generation. */
 	__u32 gen = *(volatile __u32 *)&ctl->active_gen & 1;
-	__u64 now = hw_now();
 	int allowed = 0, denied = 0;
-	hw_match(&p, gen, now, &allowed, &denied);
+	hw_match(&p, gen, &allowed, &denied);
 	if (allowed)
 		return HW_VERDICT_PASS_ALLOWED;
 
+	int syn = p.l4proto == IPPROTO_TCP &&
+		  (p.tcp_flags & (HW_TCP_FLAG_SYN | HW_TCP_FLAG_ACK)) == HW_TCP_FLAG_SYN;
+	/* Fast path for most traffic: neither denied nor a SYN the limit could apply to, so the
+	 * port does not matter. */
+	if (!denied && !(syn && cfg->syn_rate_per_s))
+		return HW_VERDICT_PASS;
 	int prot = hw_port_protected(&p);
 	if (denied && ((cfg->flags & HW_CFG_DENY_SCOPE_ALL) || prot))
 		return HW_VERDICT_DROP_DENY;
-
-	if (prot && cfg->syn_rate_per_s && p.l4proto == IPPROTO_TCP &&
-	    (p.tcp_flags & (HW_TCP_FLAG_SYN | HW_TCP_FLAG_ACK)) == HW_TCP_FLAG_SYN &&
-	    !hw_syn_allowed(&p, now, cfg))
+	if (prot && syn && cfg->syn_rate_per_s && !hw_syn_allowed(&p, hw_now(), cfg))
 		return HW_VERDICT_DROP_RATELIMIT;
 	return HW_VERDICT_PASS;
 }
