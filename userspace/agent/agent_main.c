@@ -42,7 +42,8 @@ struct agent {
 	struct perimeter_bpf *skel;
 	struct hw_perim_maps maps;
 	sqlite3 *db;
-	int64_t applied_gen; /* the store's perimeter_generation last reconciled */
+	int64_t applied_gen;	 /* the store's perimeter_generation last reconciled */
+	uint64_t next_expiry_ns; /* earliest expires_ns in the kernel (0 = none) */
 	struct hw_perim_counts counts;
 	struct hw_attached att[HW_MAX_IFACES];
 	size_t n_att;
@@ -105,6 +106,13 @@ static int reconcile(struct agent *a)
 		       strerror(-rc));
 	} else {
 		hw_perim_count(rules, n, &a->counts);
+		/* An expired /32 in the trie would hide a live shorter prefix (the trie returns the
+		 * longest match only), so the set is rebuilt as soon as an entry expires. */
+		a->next_expiry_ns = 0;
+		for (size_t i = 0; i < n; i++)
+			if (rules[i].expires_ns &&
+			    (!a->next_expiry_ns || rules[i].expires_ns < a->next_expiry_ns))
+				a->next_expiry_ns = rules[i].expires_ns;
 		if (gen != a->applied_gen || hw_log_enabled(HW_LOG_DEBUG))
 			hw_log(HW_LOG_INFO,
 			       "agent: rule set of generation %lld applied (%zu entries)",
@@ -247,7 +255,8 @@ static void run_loop(struct agent *a)
 			int64_t gen = 0;
 			bool changed =
 			    hw_agent_store_generation(a->db, &gen) == 0 && gen != a->applied_gen;
-			if (changed || now - last_full >= HW_SAFETY_RECONCILE_NS) {
+			bool expired = a->next_expiry_ns && now >= a->next_expiry_ns;
+			if (changed || expired || now - last_full >= HW_SAFETY_RECONCILE_NS) {
 				reconcile(a);
 				last_full = now;
 			}
