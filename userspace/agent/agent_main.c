@@ -44,6 +44,7 @@ struct agent {
 	sqlite3 *db;
 	int64_t applied_gen;	 /* the store's perimeter_generation last reconciled */
 	uint64_t next_expiry_ns; /* earliest expires_ns in the kernel (0 = none) */
+	bool attach_pending;	 /* an interface failed to attach: retried with each full pass */
 	struct hw_perim_counts counts;
 	struct hw_attached att[HW_MAX_IFACES];
 	size_t n_att;
@@ -186,7 +187,7 @@ static void write_status(struct agent *a, const char *status)
 	json_decref(stats);
 }
 
-static int start(struct agent *a)
+static int start(struct agent *a, bool once)
 {
 	const struct hw_config *c = a->cfg;
 	int rc = hw_agent_store_open(c->store, c->store_options.busy_timeout_ms, &a->db);
@@ -215,6 +216,13 @@ static int start(struct agent *a)
 			hw_log(HW_LOG_INFO,
 			       "agent: perimeter.interfaces is empty: nothing to attach");
 		rc = attach_all(a);
+		/* A missing interface must not take the perimeter down on the others: the
+		 * foreground agent keeps running and retries; --once reports it in its exit code.
+		 */
+		if (rc && !once) {
+			a->attach_pending = true;
+			rc = 0;
+		}
 	}
 	return rc;
 }
@@ -234,7 +242,8 @@ static int reload(struct agent *a)
 		return 0;
 	apply_settings(a);
 	reconcile(a);
-	return attach_all(a);
+	a->attach_pending = attach_all(a) != 0;
+	return 0;
 }
 
 static void run_loop(struct agent *a)
@@ -256,8 +265,12 @@ static void run_loop(struct agent *a)
 			bool changed =
 			    hw_agent_store_generation(a->db, &gen) == 0 && gen != a->applied_gen;
 			bool expired = a->next_expiry_ns && now >= a->next_expiry_ns;
-			if (changed || expired || now - last_full >= HW_SAFETY_RECONCILE_NS) {
+			bool full = now - last_full >= HW_SAFETY_RECONCILE_NS;
+			if (changed || expired || full)
 				reconcile(a);
+			if (full) {
+				if (a->attach_pending)
+					a->attach_pending = attach_all(a) != 0;
 				last_full = now;
 			}
 		}
@@ -315,7 +328,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	int rc = start(&a);
+	int rc = start(&a, once);
 	if (a.db)
 		write_status(&a, rc ? "error" : (a.skel ? "running" : "disabled"));
 	if (!rc && !once)
