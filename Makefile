@@ -101,6 +101,11 @@ $(AGENT_OBJ) $(BPF_TEST_SRC:%.c=$(OUT)/%.o): | $(BPF_SKEL)
 $(OUT)/hiway-agent: $(AGENT_OBJ) $(OUT)/libhiway.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(BPF_LIBS)
 
+# Unit tests of the agent's userspace code link its objects too.
+$(OUT)/tests/test_agent_%: $(OUT)/tests/unit/test_agent_%.o $(AGENT_LIB_OBJ) $(OUT)/libhiway.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(BPF_LIBS) -lcmocka
+
 $(OUT)/tests/test_bpf_%: $(OUT)/tests/bpf/test_%.o $(AGENT_LIB_OBJ) $(OUT)/libhiway.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(BPF_LIBS) -lcmocka
