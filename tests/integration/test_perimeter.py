@@ -293,6 +293,9 @@ def _lab(ctx, fn, perimeter_extra="", name=None):
     try:
         lab.up(ctx)
         fn(lab)
+        bad = [ln for ln in (lab.agent_text() if lab.agent is not None else "").splitlines()
+               if any(mk in ln for mk in harness.SANITIZER_MARKERS)]
+        check(not bad, "agent sanitizer reports: %s" % bad[:5])
     finally:
         errs = lab.down()
         check(not errs, "lab cleanup: %s" % errs)
