@@ -317,6 +317,19 @@ def deny_rule_drops_attacker_client_unaffected(ctx):
         # Deleting the rule opens the door again within a poll or two.
         lab.wait_applied(lab.del_rule(lab.peer_a + "/32"))
         lab.attacker_ok()
+        # SIGHUP reloads the file: perimeter settings change, and rule changes keep applying.
+        with open(lab.gw.config_path, "a") as f:
+            f.write("  deny_scope: all\n  syn_rate_per_s: 9\n")
+        lab.agent.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            cfg = lab.bpftool_dump("perimeter_cfg")[0]["value"]
+            if cfg["flags"] == 1 and cfg["syn_rate_per_s"] == 9:
+                break
+            time.sleep(0.05)
+        check(cfg["flags"] == 1 and cfg["syn_rate_per_s"] == 9, "reloaded settings %s" % cfg)
+        lab.wait_applied(lab.add_rule(lab.peer_a + "/32"))
+        lab.attacker_blocked()
     _lab(ctx, body, name="deny_rule_drops_attacker_client_unaffected")
 
 

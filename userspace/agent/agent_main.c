@@ -4,6 +4,7 @@
  * links whatever happens to this process; only --detach removes them. */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,6 +49,9 @@ struct agent {
 	struct hw_perim_counts counts;
 	struct hw_attached att[HW_MAX_IFACES];
 	size_t n_att;
+	/* The pin directory in use; a reload never moves it (the maps live there). A copy: the
+	 * configuration it came from is freed on reload. */
+	char pin_dir[PATH_MAX];
 };
 
 static uint64_t mono_ns(void)
@@ -128,7 +132,7 @@ static int attach_all(struct agent *a)
 {
 	const struct hw_config *c = a->cfg;
 	enum hw_attach_want want = HW_ATTACH_AUTO;
-	const char *pin = c->perimeter.pin_path;
+	const char *pin = a->pin_dir;
 	int failed = 0;
 	hw_attach_want_parse(c->perimeter.attach, &want);
 	int xdp = bpf_program__fd(a->skel->progs.hw_perimeter_xdp);
@@ -197,14 +201,15 @@ static int start(struct agent *a, bool once)
 		hw_log(HW_LOG_INFO, "agent: perimeter.enabled is false: idling");
 		return 0;
 	}
-	rc = hw_attach_prepare_dir(c->perimeter.pin_path);
+	snprintf(a->pin_dir, sizeof(a->pin_dir), "%s", c->perimeter.pin_path);
+	rc = hw_attach_prepare_dir(a->pin_dir);
 	if (!rc)
-		rc = hw_agent_load(c->perimeter.pin_path,
-				   (uint32_t)c->perimeter.limits.max_tracked_sources, &a->skel);
+		rc = hw_agent_load(a->pin_dir, (uint32_t)c->perimeter.limits.max_tracked_sources,
+				   &a->skel);
 	if (!rc)
 		rc = hw_perim_maps_init(&a->maps, a->skel->obj,
 					(uint32_t)c->perimeter.limits.max_rules_per_family,
-					c->perimeter.pin_path);
+					a->pin_dir);
 	/* Settings and rules go into the maps before the program is attached or swapped in, so
 	 * it never runs on empty maps. */
 	if (!rc)
@@ -234,6 +239,9 @@ static int reload(struct agent *a)
 		hw_log(HW_LOG_ERROR, "agent: reload rejected, the running configuration stays");
 		return -EINVAL;
 	}
+	if (a->skel && strcmp(nc->perimeter.pin_path, a->pin_dir) != 0)
+		hw_log(HW_LOG_WARN, "agent: perimeter.pin_path changes only on restart; %s stays",
+		       a->pin_dir);
 	hw_config_free(a->cfg);
 	a->cfg = nc;
 	apply_logging(nc);

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 /* Option structs are initialized by hand, { .sz = sizeof(...), ... }, rather than with
  * LIBBPF_OPTS: the same effect, and a static analyser can follow it. */
+#include "common/log.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -186,12 +187,15 @@ int hw_perim_swap(struct hw_perim_maps *m, const struct hw_perim_rule *rules, si
 		goto out;
 	}
 	m->last_swap_ns = mono_ns();
+	/* The switch is done; the pins only show the active tries to bpftool, so a failure to
+	 * re-pin is reported, not returned as a failed swap. */
 	if (m->pin_dir)
 		for (int f = 0; f < 2; f++)
 			for (int k = 0; k < HW_RULESET_KINDS; k++) {
 				rc = repin(m->pin_dir, trie_names[f][k], fds[f][k]);
 				if (rc)
-					goto out;
+					hw_log(HW_LOG_WARN, "agent: re-pinning %s/%s: %s",
+					       m->pin_dir, trie_names[f][k], strerror(-rc));
 			}
 	rc = 0;
 out:
