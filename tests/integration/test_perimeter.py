@@ -452,21 +452,27 @@ def tc_mode_enforces_and_detaches(ctx):
         lab.wait_applied(lab.add_rule(lab.peer_a + "/32"))
         lab.attacker_blocked()
         lab.client_ok()
+        gen = lab.add_rule("10.251.0.0/16")
         with lab.db() as c:
-            deadline = time.monotonic() + 8
+            deadline = time.monotonic() + 3
             row = None
             while time.monotonic() < deadline:
                 row = c.execute("SELECT pid, status, generation, interfaces, rules, stats "
                                 "FROM agent_status").fetchone()
-                if row and row[2] >= 1 and json.loads(row[5])["drop_deny"]["packets"] > 0:
+                if row and row[2] >= gen:
                     break
-                time.sleep(0.5)
-        check(row is not None, "agent_status row")
+                time.sleep(0.05)
+        check(row is not None and row[2] >= gen, "agent_status row at generation %d: %s" % (gen, row))
+        check(row[0] == lab.agent.pid and row[1] == "running", "pid/status %s" % (row[:2],))
         ifs = json.loads(row[3])
         check(sorted(i["mode"] for i in ifs) == ["tc", "tc"] and all(i["prog_id"] > 0 for i in ifs),
               "interfaces %s" % row[3])
-        check(json.loads(row[4])["deny_v4"] == 1, "rules %s" % row[4])
-        check(json.loads(row[5])["drop_deny"]["packets"] > 0, "stats %s" % row[5])
+        check(json.loads(row[4]) == {"allow_v4": 0, "deny_v4": 2, "allow_v6": 0, "deny_v6": 0,
+                                     "bans": 0}, "rules %s" % row[4])
+        st = json.loads(row[5])
+        check(sorted(st) == sorted(["pass", "pass_allowed", "drop_deny", "drop_ratelimit",
+                                    "pass_unparsed"]) and st["drop_deny"]["packets"] > 0,
+              "stats %s" % row[5])
         lab.agent.send_signal(signal.SIGTERM)
         lab.agent.wait(10)
         lab.attacker_blocked()

@@ -276,6 +276,11 @@ static void run_loop(struct agent *a)
 			bool full = now - last_full >= HW_SAFETY_RECONCILE_NS;
 			if (changed || expired || full)
 				reconcile(a);
+			/* A new generation shows in the status at once, not up to 5 s later. */
+			if (changed && a->applied_gen == gen) {
+				write_status(a, "running");
+				last_status = now;
+			}
 			if (full) {
 				if (a->attach_pending)
 					a->attach_pending = attach_all(a) != 0;
