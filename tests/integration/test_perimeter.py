@@ -10,6 +10,7 @@ and removed in a finally block; processes are stopped through their Popen handle
 Traffic goes only to addresses inside the namespaces made here. Skips (with a note) when not
 root or when BPF or network namespaces are unavailable."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -524,3 +525,42 @@ def ban_expiry_uncovers_shorter_deny(ctx):
         lab.attacker_blocked()
         check(ver > 0, "generation")
     _lab(ctx, body)
+
+
+@test
+def attach_mode_changes_never_unprotect(ctx):
+    """Restarting the agent with another attach mode moves every interface to it (native and
+    generic XDP through a temporary tcx link, as the kernel refuses both at once) while a
+    denied source keeps probing: no probe ever gets through."""
+    def body(lab):
+        def once(mode):
+            with open(lab.gw.config_path) as f:
+                text = f.read()
+            with open(lab.gw.config_path, "w") as f:
+                f.write(re.sub(r"  attach: \w+\n", "  attach: %s\n" % mode, text))
+            r = subprocess.run([AGENT, "--config", lab.gw.config_path, "--once"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            check(r.returncode == 0, "agent --once (%s): %s" % (mode, r.stderr.decode()[-500:]))
+            return r.stderr.decode()
+        once("generic")
+        lab.add_rule(lab.peer_a + "/32")
+        once("generic")
+        lab.attacker_blocked()
+        probe = subprocess.Popen(["ip", "netns", "exec", lab.ns_a, "python3", "-c", PROBE,
+                                  lab.host_a, str(lab.port), "16", "0.2", "0.05"],
+                                 stdout=subprocess.PIPE)
+        try:
+            for mode, want in (("native", "xdp-native"), ("tc", "tc"), ("generic", "xdp-generic"),
+                               ("native", "xdp-native")):
+                log = once(mode)
+                check("attached in mode %s" % want in log, "mode %s:\n%s" % (mode, log[-600:]))
+            res = json.loads(probe.communicate(timeout=60)[0])
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+                probe.wait()
+        check(res["ok"] == 0, "attacker got through during mode changes: %s" % res)
+        lab.client_ok()
+        links = sorted(os.listdir(os.path.join(lab.pin, "links")))
+        check(links == sorted(["xdp_" + lab.if_a, "xdp_" + lab.if_c]), "links %s" % links)
+    _lab(ctx, body, "  attach: generic\n")

@@ -243,6 +243,17 @@ static int filter_tc(const char *pin_dir, const char *ifname, int ifindex, int f
 	return rc;
 }
 
+/* Detaches a pinned link and removes its pin. */
+static void drop_link(const char *path)
+{
+	int lfd = bpf_obj_get(path);
+	if (lfd >= 0) {
+		bpf_link_detach(lfd);
+		close(lfd);
+	}
+	unlink(path);
+}
+
 int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want want, int xdp_fd,
 		    int tc_fd, struct hw_attached *out)
 {
@@ -260,6 +271,24 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 		hw_log(HW_LOG_INFO, "agent: %s: program replaced in the pinned %s link", ifname,
 		       out->mode);
 		goto drop_stale;
+	}
+	/* Native and generic XDP cannot be attached at once: moving between them goes through a
+	 * temporary (unpinned) tcx link so the interface is never unprotected. */
+	int bridge = -1;
+	if (n_stale && want != HW_ATTACH_TC) {
+		for (int i = 0; i < n_stale; i++)
+			if (strstr(stale[i], "/links/xdp_")) {
+				bridge = bpf_link_create(
+				    tc_fd, ifindex, (enum bpf_attach_type)HW_BPF_TCX_INGRESS, NULL);
+				if (bridge < 0)
+					hw_log(HW_LOG_WARN,
+					       "agent: %s: XDP mode change without a tcx bridge: "
+					       "briefly "
+					       "unprotected",
+					       ifname);
+				drop_link(stale[i]);
+				stale[i][0] = '\0'; /* gone; the new link takes its path */
+			}
 	}
 	rc = -EOPNOTSUPP;
 	if (want == HW_ATTACH_AUTO || want == HW_ATTACH_NATIVE) {
@@ -287,6 +316,8 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 		if (!rc)
 			out->mode = "tc";
 	}
+	if (bridge >= 0)
+		close(bridge); /* unpinned: closing its only fd detaches it */
 	if (!out->mode) {
 		hw_log(HW_LOG_ERROR, "agent: %s: attach failed: %s", ifname, strerror(-rc));
 		return rc;
@@ -297,6 +328,8 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 drop_stale:
 	/* The new attachment is in place before the one of the wrong mode goes. */
 	for (int i = 0; i < n_stale; i++) {
+		if (!stale[i][0])
+			continue;
 		int lfd = bpf_obj_get(stale[i]);
 		if (lfd >= 0) {
 			bpf_link_detach(lfd);
@@ -305,17 +338,6 @@ drop_stale:
 		unlink(stale[i]);
 	}
 	return 0;
-}
-
-/* Detaches a pinned link and removes its pin. */
-static void drop_link(const char *path)
-{
-	int lfd = bpf_obj_get(path);
-	if (lfd >= 0) {
-		bpf_link_detach(lfd);
-		close(lfd);
-	}
-	unlink(path);
 }
 
 /* Removes the clsact filter behind a marker pin, and the qdisc when the agent made it. */
