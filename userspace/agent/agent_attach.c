@@ -254,6 +254,37 @@ static void drop_link(const char *path)
 	unlink(path);
 }
 
+/* Removes the clsact filter behind a marker pin, and the qdisc when the agent made it. */
+static void drop_filter(const char *ifname, bool made_qdisc)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		return;
+	struct bpf_tc_hook hook = {
+	    .sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_INGRESS};
+	struct bpf_tc_opts opts = {
+	    .sz = sizeof(struct bpf_tc_opts), .handle = HW_TC_HANDLE, .priority = HW_TC_PRIO};
+	bpf_tc_detach(&hook, &opts);
+	if (made_qdisc) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+}
+
+/* Removes ifname's clsact filter markers, and the filters (and qdisc) they stand for. */
+static void drop_markers(const char *pin_dir, const char *ifname)
+{
+	static const char *const kinds[] = {"progs/tcq_", "progs/tcf_"};
+	for (int k = 0; k < 2; k++) {
+		char path[PATH_MAX];
+		if (path_join(path, sizeof(path), pin_dir, kinds[k], ifname) == 0 &&
+		    access(path, F_OK) == 0) {
+			drop_filter(ifname, k == 0);
+			unlink(path);
+		}
+	}
+}
+
 int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want want, int xdp_fd,
 		    int tc_fd, struct hw_attached *out)
 {
@@ -275,6 +306,7 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 	/* Native and generic XDP cannot be attached at once: moving between them goes through a
 	 * temporary (unpinned) tcx link so the interface is never unprotected. */
 	int bridge = -1;
+	bool used_filter = false;
 	if (n_stale && want != HW_ATTACH_TC) {
 		for (int i = 0; i < n_stale; i++)
 			if (strstr(stale[i], "/links/xdp_")) {
@@ -312,12 +344,25 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 			       "agent: %s: tcx link refused (%s), using a clsact filter", ifname,
 			       strerror(-rc));
 			rc = filter_tc(pin_dir, ifname, ifindex, tc_fd);
+			used_filter = rc == 0;
 		}
 		if (!rc)
 			out->mode = "tc";
 	}
+	if (bridge >= 0 && !out->mode) {
+		/* The new mode failed and the old XDP link is gone: the bridge stays, as the
+		 * interface's TC attachment. */
+		char path[PATH_MAX];
+		if (path_join(path, sizeof(path), pin_dir, "links/tc_", ifname) == 0 &&
+		    pin_replace(bridge, path) == 0) {
+			hw_log(HW_LOG_WARN, "agent: %s: %s; kept on TC instead", ifname,
+			       strerror(-rc));
+			out->mode = "tc";
+			used_filter = false;
+		}
+	}
 	if (bridge >= 0)
-		close(bridge); /* unpinned: closing its only fd detaches it */
+		close(bridge); /* unpinned, it detaches with its only fd */
 	if (!out->mode) {
 		hw_log(HW_LOG_ERROR, "agent: %s: attach failed: %s", ifname, strerror(-rc));
 		return rc;
@@ -325,6 +370,9 @@ int hw_attach_iface(const char *pin_dir, const char *ifname, enum hw_attach_want
 	out->prog_id = prog_id_of(strcmp(out->mode, "tc") == 0 ? tc_fd : xdp_fd);
 	hw_log(HW_LOG_INFO, "agent: %s: attached in mode %s (prog id %u)", ifname, out->mode,
 	       out->prog_id);
+	/* A clsact filter of an earlier run goes once a link has taken over. */
+	if (!used_filter)
+		drop_markers(pin_dir, ifname);
 drop_stale:
 	/* The new attachment is in place before the one of the wrong mode goes. */
 	for (int i = 0; i < n_stale; i++) {
@@ -338,23 +386,6 @@ drop_stale:
 		unlink(stale[i]);
 	}
 	return 0;
-}
-
-/* Removes the clsact filter behind a marker pin, and the qdisc when the agent made it. */
-static void drop_filter(const char *ifname, bool made_qdisc)
-{
-	int ifindex = (int)if_nametoindex(ifname);
-	if (!ifindex)
-		return;
-	struct bpf_tc_hook hook = {
-	    .sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_INGRESS};
-	struct bpf_tc_opts opts = {
-	    .sz = sizeof(struct bpf_tc_opts), .handle = HW_TC_HANDLE, .priority = HW_TC_PRIO};
-	bpf_tc_detach(&hook, &opts);
-	if (made_qdisc) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
-	}
 }
 
 /* Calls fn(path, name) for each entry of dir/sub. */
