@@ -152,7 +152,7 @@ drops() { # the summed drop_deny packets of the pinned verdict_stats
 flood() { # SECONDS MAX PPS: SYNs from 200 sources of the attacker's /24 to hiwayd's port
 	ip netns exec "$NS_A" "$B/bench/perimeter-flood" eth0 "$MAC_A" "$HOST_A" "$PORT" "10.203.$OCT.2" 200 "$1" "$2" "$3"
 }
-attach() { # MODE: native | tc
+attach() { # MODE: native | generic | tc
 	sed "s/@ATTACH@/$1/" "$WORK/hiway.yaml.in" >"$WORK/hiway.yaml"
 	"$B/hiway-agent" --config "$WORK/hiway.yaml" --once >>"$WORK/agent.log" 2>&1 || die "agent failed: $(tail -3 "$WORK/agent.log")"
 }
@@ -184,7 +184,7 @@ nft_drops() {
 }
 # Alternating rounds, best per mode: the machine is shared and one core's send rate moves.
 for round in $(seq "$ROUNDS"); do
-	for mode in native tc nft; do
+	for mode in native generic tc nft; do
 		if [[ $mode == nft ]]; then nft_on; d0=0; else attach "$mode"; d0=$(drops); fi
 		read -r sent el < <(flood "$FLOOD_S" 100000000 0)
 		if [[ $mode == nft ]]; then d=$(nft_drops); nft delete table netdev "$NFT_TABLE"; else d=$(($(drops) - d0)); detach; fi
@@ -197,9 +197,11 @@ for round in $(seq "$ROUNDS"); do
 done
 printf '%-26s %12s %12s %12s\n' "" "sent" "dropped" "drops/s"
 printf '%-26s %12s %12s %12s\n' "hiway XDP (native, veth)" "${SENT[native]}" "${DROP[native]}" "${RATE[native]}"
+printf '%-26s %12s %12s %12s\n' "hiway XDP (generic)" "${SENT[generic]}" "${DROP[generic]}" "${RATE[generic]}"
 printf '%-26s %12s %12s %12s\n' "hiway TC (tcx)" "${SENT[tc]}" "${DROP[tc]}" "${RATE[tc]}"
 printf '%-26s %12s %12s %12s\n' "nftables netdev-ingress set" "${SENT[nft]}" "${DROP[nft]}" "${RATE[nft]}"
 echo "XDP/nftables drop rate: $(ratio_met "${RATE[native]}" "${RATE[nft]}" 1.5)"
+echo "XDP generic/nftables:   $(ratio_met "${RATE[generic]}" "${RATE[nft]}" 1.5)"
 echo "TC/nftables drop rate:  $(ratio_met "${RATE[tc]}" "${RATE[nft]}" 1.5)"
 
 # ---------------------------------------------------------------- 3. legit client p99
