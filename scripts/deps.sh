@@ -4,8 +4,10 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
-            libyaml-dev libsqlite3-dev libssl-dev libcmocka-dev libhyperscan-dev)
-TEST_PKGS=(python3 nginx wrk curl libpcre2-dev)
+            libyaml-dev libsqlite3-dev libssl-dev libcmocka-dev libhyperscan-dev
+            clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev)
+# iproute2 (ip netns, tc) and nftables: the perimeter's integration tests and benchmark.
+TEST_PKGS=(python3 nginx wrk curl libpcre2-dev iproute2 nftables)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs every test: unit tests (cmocka) and integration tests (real hiwayd + fake upstream
-# on loopback), first on the release build, then on the ASan/UBSan build.
+# on loopback), first on the release build, then on the ASan/UBSan build. The kernel
+# perimeter's BPF_PROG_TEST_RUN tests are built as build*/tests/test_bpf_* and run with the
+# unit tests (they skip without root/CAP_BPF); its netns tests are in the integration run.
 # Closes with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -46,6 +46,7 @@ MODULES = [
     "test_providers",
     "test_clients",
     "test_audit",
+    "test_perimeter",
 ]
 
 
