@@ -1439,6 +1439,20 @@ static void sq_close(struct hw_store *st)
 	free(s);
 }
 
+sqlite3 *hw_store_sqlite_acquire(struct hw_store *st)
+{
+	struct conn *c = &sq(st)->main;
+	pthread_mutex_lock(&c->mu);
+	return c->db;
+}
+
+void hw_store_sqlite_release(struct hw_store *st) { pthread_mutex_unlock(&sq(st)->main.mu); }
+
+int hw_store_sqlite_fail(struct hw_store *st, const char *op, int rc)
+{
+	return conn_fail(&sq(st)->main, op, rc);
+}
+
 static const struct hw_store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
@@ -1478,6 +1492,11 @@ static const struct hw_store_ops sqlite_ops = {
 		.outbox_finish = sq_outbox_finish,
 		.outbox_pending = sq_outbox_pending,
 		.outbox_list = sq_outbox_list,
+	},
+	.security = {
+		.config_get = hw_store_sqlite_security_get,
+		.config_put = hw_store_sqlite_security_put,
+		.config_list_all = hw_store_sqlite_security_list_all,
 	},
 };
 
