@@ -44,6 +44,9 @@ static const struct route routes[] = {
 	{"workspaces/*/webhooks", "POST", ACCESS_BOTH, hw_admin_webhooks_create},
 	{"workspaces/*/webhooks/*", "PATCH", ACCESS_BOTH, hw_admin_webhook_patch},
 	{"workspaces/*/webhooks/*", "DELETE", ACCESS_BOTH, hw_admin_webhook_delete},
+	{"workspaces/*/security/config", "GET", ACCESS_BOTH, hw_admin_security_config_get},
+	{"workspaces/*/security/config", "POST", ACCESS_BOTH, hw_admin_security_config_put},
+	{"workspaces/*/security/config", "PUT", ACCESS_BOTH, hw_admin_security_config_put},
 	{"workspaces/*/security/verify", "GET", ACCESS_BOTH, hw_admin_audit_verify},
 	{"workspaces/*/security/export", "GET", ACCESS_BOTH, hw_admin_audit_export},
 };

@@ -181,9 +181,8 @@ int hw_shield_custom_parse(const json_t *arr, struct hw_shield_pattern **out, si
 	return parse(arr, true, out, n, param, plen, msg, mlen);
 }
 
-/* The settings object of `c`; its patterns compiled into one database. */
-static int build(const struct hw_security_config *c, struct hw_shield_ws **out, char *err,
-		 size_t errlen)
+int hw_shield_ws_prepare(const struct hw_security_config *c, struct hw_shield_ws **out,
+			 char *err, size_t errlen)
 {
 	struct hw_shield_ws *ws = calloc(1, sizeof(*ws));
 	struct hw_shield_pattern *pats = NULL;
@@ -238,7 +237,9 @@ static void reap(bool all)
 	}
 }
 
-static int publish(const char *id, struct hw_shield_ws *ws)
+void hw_shield_ws_discard(struct hw_shield_ws *ws) { ws_free(ws); }
+
+int hw_shield_ws_publish(const char *id, struct hw_shield_ws *ws)
 {
 	int rc = 0;
 	pthread_mutex_lock(&write_lock);
@@ -248,6 +249,7 @@ static int publish(const char *id, struct hw_shield_ws *ws)
 		size_t b = bucket_of(id);
 		e = calloc(1, sizeof(*e));
 		if (!e) {
+			ws_free(ws);
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -278,14 +280,12 @@ out:
 int hw_shield_ws_set(const struct hw_security_config *c, char *err, size_t errlen)
 {
 	struct hw_shield_ws *ws;
-	int rc = build(c, &ws, err, errlen);
+	int rc = hw_shield_ws_prepare(c, &ws, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = publish(c->workspace_id, ws);
-	if (rc < 0) {
-		ws_free(ws);
+	rc = hw_shield_ws_publish(c->workspace_id, ws);
+	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
-	}
 	return rc;
 }
 

@@ -34,8 +34,16 @@ struct hw_shield_ws {
 int hw_shield_custom_parse(const json_t *arr, struct hw_shield_pattern **out, size_t *n,
 			   char *param, size_t plen, char *msg, size_t mlen);
 
-/* Compiles `c`'s custom patterns (off the request path) and publishes its settings for
- * c->workspace_id, replacing the previous ones. 0, or -EINVAL/-ENOMEM with `err`. */
+/* Builds the settings object of `c`, its custom patterns compiled (off the request path).
+ * 0, or -EINVAL/-ENOMEM with `err`. */
+int hw_shield_ws_prepare(const struct hw_security_config *c, struct hw_shield_ws **out,
+			 char *err, size_t errlen);
+/* Makes `ws` (taken over, freed on failure) the settings of the workspace, replacing the
+ * previous ones. 0 or -ENOMEM. */
+int hw_shield_ws_publish(const char *workspace_id, struct hw_shield_ws *ws);
+/* Frees a prepared object that was not published. */
+void hw_shield_ws_discard(struct hw_shield_ws *ws);
+/* prepare, then publish. */
 int hw_shield_ws_set(const struct hw_security_config *c, char *err, size_t errlen);
 /* Loads every workspace's settings from the store (start). A row whose patterns no longer
  * compile is logged and published without them, so one bad row cannot stop the gateway. */
