@@ -154,16 +154,15 @@ static int parse(const char *text, char *param, size_t *n)
 /* A JSON array of `count` valid patterns; caller frees. */
 static char *many(int count)
 {
-	static const char one[] = "{\"name\":\"n\",\"threat_type\":\"pii\",\"pattern\":\"p\"}";
-	char *s = malloc((size_t)count * sizeof(one) + 3);
+	json_t *arr = json_array();
+	char *s;
+
+	for (int i = 0; i < count; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", "n", "threat_type",
+						     "pii", "pattern", "p"));
+	s = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
 	assert_non_null(s);
-	strcpy(s, "[");
-	for (int i = 0; i < count; i++) {
-		if (i)
-			strcat(s, ",");
-		strcat(s, one);
-	}
-	strcat(s, "]");
 	return s;
 }
 

@@ -122,7 +122,7 @@ int hw_cli_security_config(struct hw_cli *cli, const struct hw_cli_args *a)
 
 	if (!ws)
 		return HW_CLI_USAGE;
-	if (strcmp(verb, "get") && strcmp(verb, "set"))
+	if (strcmp(verb, "get") != 0 && strcmp(verb, "set") != 0)
 		return hw_cli_usage("security config: expected get or set, got '%s'", verb);
 	path = HW_CLI_PATH("workspaces", ws, "security", "config");
 	if (strcmp(verb, "set") == 0) {

@@ -110,7 +110,8 @@ static int one_pattern(const json_t *item, size_t i, struct hw_shield_pattern *p
 	if (!json_is_object(item))
 		return fail(param, plen, msg, mlen, i, NULL, "must be an object {name, threat_type, pattern}");
 	json_object_foreach((json_t *)item, key, v) {
-		if (strcmp(key, "name") && strcmp(key, "threat_type") && strcmp(key, "pattern"))
+		if (strcmp(key, "name") != 0 && strcmp(key, "threat_type") != 0 &&
+		    strcmp(key, "pattern") != 0)
 			return fail(param, plen, msg, mlen, i, key, "is not a known field");
 	}
 	v = json_object_get(item, "name");
@@ -155,11 +156,10 @@ static int parse(const json_t *arr, bool check, struct hw_shield_pattern **out, 
 			 HW_SHIELD_CUSTOM_MAX);
 		return -EINVAL;
 	}
-	if (json_array_size(arr)) {
-		list = calloc(json_array_size(arr), sizeof(*list));
-		if (!list)
-			return -ENOMEM;
-	}
+	/* One slot at least, so an empty list is not a NULL one. */
+	list = calloc(json_array_size(arr) + 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
 	json_array_foreach(arr, i, item) {
 		rc = one_pattern(item, i, &list[len], check, param, plen, msg, mlen);
 		if (rc < 0)
