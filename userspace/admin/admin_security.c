@@ -32,13 +32,12 @@ static json_t *config_json(const struct hw_config *cfg, const struct hw_security
 	double thr = dthr ? cfg->shield.threshold : sc->threshold;
 	json_t *pats = sc->custom_patterns ? json_loads(sc->custom_patterns, 0, NULL) : NULL;
 
-	return json_pack("{s:s,s:s,s:o,s:I,s:o,s:{s:b,s:b,s:b},s:o}", "workspace_id",
-			 sc->workspace_id, "mode", dmode ? cfg->shield.mode : sc->mode, "threshold",
-			 hw_json_usd(llround(thr * 1e6)), "retention_days",
-			 (json_int_t)(dret ? cfg->shield.retention_days : sc->retention_days),
-			 "custom_patterns", pats ? pats : json_array(), "defaults", "mode", dmode,
-			 "threshold", dthr, "retention_days", dret, "updated_at",
-			 hw_admin_time_json(sc->updated_at));
+	return json_pack(
+	    "{s:s,s:s,s:o,s:I,s:o,s:{s:b,s:b,s:b},s:o}", "workspace_id", sc->workspace_id, "mode",
+	    dmode ? cfg->shield.mode : sc->mode, "threshold", hw_json_usd(llround(thr * 1e6)),
+	    "retention_days", (json_int_t)(dret ? cfg->shield.retention_days : sc->retention_days),
+	    "custom_patterns", pats ? pats : json_array(), "defaults", "mode", dmode, "threshold",
+	    dthr, "retention_days", dret, "updated_at", hw_admin_time_json(sc->updated_at));
 }
 
 /* The workspace's row, or an all-defaults one when it has none; answers on failure. */
@@ -89,7 +88,8 @@ static int take_scalars(struct hw_admin_call *c, const json_t *body, struct hw_s
 		if (json_is_null(v)) {
 			sc->threshold = -1;
 		} else if (!json_is_number(v) || !(t >= 0 && t <= 1)) {
-			hw_admin_fail_param(c, "threshold", "threshold must be null or a number from 0 to 1.");
+			hw_admin_fail_param(c, "threshold",
+					    "threshold must be null or a number from 0 to 1.");
 			return -EINVAL;
 		} else {
 			sc->threshold = round(t * 1e6) / 1e6; /* answered with at most 6 decimals */
@@ -100,9 +100,10 @@ static int take_scalars(struct hw_admin_call *c, const json_t *body, struct hw_s
 			sc->retention_days = 0;
 		} else if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			   json_integer_value(v) > RETENTION_DAYS_MAX) {
-			hw_admin_fail_param(c, "retention_days",
-					    "retention_days must be null or an integer from 1 to %d.",
-					    RETENTION_DAYS_MAX);
+			hw_admin_fail_param(
+			    c, "retention_days",
+			    "retention_days must be null or an integer from 1 to %d.",
+			    RETENTION_DAYS_MAX);
 			return -EINVAL;
 		} else {
 			sc->retention_days = json_integer_value(v);

@@ -15,9 +15,9 @@ static const char *const skip_patterns[] = {"custom_patterns", NULL};
 static void show(const struct hw_cli *cli, json_t *cfg)
 {
 	static const struct hw_cli_col cols[] = {
-		{"NAME", "name", NULL},
-		{"THREAT_TYPE", "threat_type", NULL},
-		{"PATTERN", "pattern", NULL},
+	    {"NAME", "name", NULL},
+	    {"THREAT_TYPE", "threat_type", NULL},
+	    {"PATTERN", "pattern", NULL},
 	};
 	json_t *pats = json_object_get(cfg, "custom_patterns");
 
@@ -62,7 +62,8 @@ static int set_retention(json_t *body, const char *v)
 	errno = 0;
 	d = strtoll(v, &end, 10);
 	if (!*v || *end || errno || d < 1 || d > 3650)
-		return hw_cli_usage("security config set: --retention-days takes 1 to 3650, or default");
+		return hw_cli_usage(
+		    "security config set: --retention-days takes 1 to 3650, or default");
 	hw_cli_set(body, "retention_days", json_integer(d));
 	return 0;
 }
@@ -77,7 +78,8 @@ static int set_patterns(json_t *body, const char *path)
 	if (!json_is_array(v)) {
 		json_decref(v);
 		return hw_cli_usage("--patterns-file %s: expected a JSON array of "
-				    "{name, threat_type, pattern}", path);
+				    "{name, threat_type, pattern}",
+				    path);
 	}
 	hw_cli_set(body, "custom_patterns", v);
 	return 0;
@@ -141,11 +143,8 @@ int hw_cli_security_config(struct hw_cli *cli, const struct hw_cli_args *a)
 }
 
 const struct hw_cli_opt hw_cli_security_config_opts[] = {
-    {"mode", true},
-    {"threshold", true},
-    {"retention-days", true},
-    {"patterns-file", true},
-    {NULL, false},
+    {"mode", true},	     {"threshold", true}, {"retention-days", true},
+    {"patterns-file", true}, {NULL, false},
 };
 
 const char hw_cli_security_config_synopsis[] =

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKETS	 1024
+#define BUCKETS 1024
 #define GRACE_NS (60LL * 1000000000LL)
 
 struct entry {
@@ -49,8 +49,8 @@ static size_t bucket_of(const char *id)
 
 static struct entry *find(const char *id)
 {
-	for (struct entry *e = atomic_load_explicit(&buckets[bucket_of(id)], memory_order_acquire); e;
-	     e = e->next)
+	for (struct entry *e = atomic_load_explicit(&buckets[bucket_of(id)], memory_order_acquire);
+	     e; e = e->next)
 		if (strcmp(e->id, id) == 0)
 			return e;
 	return NULL;
@@ -92,7 +92,8 @@ static int pattern_check(const char *expr, char *why, size_t len)
 	hs_compile_error_t *cerr = NULL;
 	if (hs_compile(expr, HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK,
 		       NULL, &db, &cerr) != HS_SUCCESS) {
-		snprintf(why, len, "is not a valid pattern: %s", cerr ? cerr->message : "compile failed");
+		snprintf(why, len, "is not a valid pattern: %s",
+			 cerr ? cerr->message : "compile failed");
 		hs_free_compile_error(cerr);
 		return -EINVAL;
 	}
@@ -108,8 +109,10 @@ static int one_pattern(const json_t *item, size_t i, struct hw_shield_pattern *p
 	char why[256];
 
 	if (!json_is_object(item))
-		return fail(param, plen, msg, mlen, i, NULL, "must be an object {name, threat_type, pattern}");
-	json_object_foreach((json_t *)item, key, v) {
+		return fail(param, plen, msg, mlen, i, NULL,
+			    "must be an object {name, threat_type, pattern}");
+	json_object_foreach((json_t *)item, key, v)
+	{
 		if (strcmp(key, "name") != 0 && strcmp(key, "threat_type") != 0 &&
 		    strcmp(key, "pattern") != 0)
 			return fail(param, plen, msg, mlen, i, key, "is not a known field");
@@ -118,12 +121,14 @@ static int one_pattern(const json_t *item, size_t i, struct hw_shield_pattern *p
 	if (!json_is_string(v) || !json_string_length(v) ||
 	    strlen(json_string_value(v)) != json_string_length(v) ||
 	    utf8_chars(json_string_value(v)) > HW_SHIELD_CUSTOM_NAME_MAX)
-		return fail(param, plen, msg, mlen, i, "name", "must be a string of 1 to 64 characters");
+		return fail(param, plen, msg, mlen, i, "name",
+			    "must be a string of 1 to 64 characters");
 	v = json_object_get(item, "threat_type");
 	int t = json_is_string(v) ? hw_threat_parse(json_string_value(v)) : -1;
 	if (t < 0)
-		return fail(param, plen, msg, mlen, i, "threat_type",
-			    "must be prompt_injection, prompt_extraction, jailbreak, pii or secrets");
+		return fail(
+		    param, plen, msg, mlen, i, "threat_type",
+		    "must be prompt_injection, prompt_extraction, jailbreak, pii or secrets");
 	v = json_object_get(item, "pattern");
 	if (!json_is_string(v) || !json_string_length(v) ||
 	    json_string_length(v) > HW_SHIELD_CUSTOM_PATTERN_MAX ||
@@ -152,7 +157,8 @@ static int parse(const json_t *arr, bool check, struct hw_shield_pattern **out, 
 	*n = 0;
 	if (!json_is_array(arr) || json_array_size(arr) > HW_SHIELD_CUSTOM_MAX) {
 		snprintf(param, plen, "custom_patterns");
-		snprintf(msg, mlen, "custom_patterns must be null or an array of at most %d patterns.",
+		snprintf(msg, mlen,
+			 "custom_patterns must be null or an array of at most %d patterns.",
 			 HW_SHIELD_CUSTOM_MAX);
 		return -EINVAL;
 	}
@@ -160,7 +166,8 @@ static int parse(const json_t *arr, bool check, struct hw_shield_pattern **out, 
 	list = calloc(json_array_size(arr) + 1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		rc = one_pattern(item, i, &list[len], check, param, plen, msg, mlen);
 		if (rc < 0)
 			break;
@@ -181,8 +188,8 @@ int hw_shield_custom_parse(const json_t *arr, struct hw_shield_pattern **out, si
 	return parse(arr, true, out, n, param, plen, msg, mlen);
 }
 
-int hw_shield_ws_prepare(const struct hw_security_config *c, struct hw_shield_ws **out,
-			 char *err, size_t errlen)
+int hw_shield_ws_prepare(const struct hw_security_config *c, struct hw_shield_ws **out, char *err,
+			 size_t errlen)
 {
 	struct hw_shield_ws *ws = calloc(1, sizeof(*ws));
 	struct hw_shield_pattern *pats = NULL;
@@ -200,7 +207,8 @@ int hw_shield_ws_prepare(const struct hw_security_config *c, struct hw_shield_ws
 	if (c->custom_patterns) {
 		char param[64];
 		json_t *arr = json_loads(c->custom_patterns, 0, NULL);
-		rc = arr ? parse(arr, false, &pats, &n, param, sizeof(param), err, errlen) : -EINVAL;
+		rc =
+		    arr ? parse(arr, false, &pats, &n, param, sizeof(param), err, errlen) : -EINVAL;
 		if (!arr)
 			snprintf(err, errlen, "custom_patterns is not JSON");
 		json_decref(arr);
@@ -237,7 +245,10 @@ static void reap(bool all)
 	}
 }
 
-void hw_shield_ws_discard(struct hw_shield_ws *ws) { ws_free(ws); }
+void hw_shield_ws_discard(struct hw_shield_ws *ws)
+{
+	ws_free(ws);
+}
 
 int hw_shield_ws_publish(const char *id, struct hw_shield_ws *ws)
 {

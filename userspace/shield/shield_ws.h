@@ -14,15 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HW_SHIELD_CUSTOM_MAX	      100
-#define HW_SHIELD_CUSTOM_NAME_MAX     64   /* characters */
-#define HW_SHIELD_CUSTOM_PATTERN_MAX  1024 /* bytes */
+#define HW_SHIELD_CUSTOM_MAX 100
+#define HW_SHIELD_CUSTOM_NAME_MAX 64	  /* characters */
+#define HW_SHIELD_CUSTOM_PATTERN_MAX 1024 /* bytes */
 
 /* Immutable once published; a replaced one stays readable for a grace period. */
 struct hw_shield_ws {
-	const char *mode;        /* "off" | "monitor" | "block", NULL = the configuration's */
-	double threshold;        /* < 0 = the configuration's */
-	int64_t retention_days;  /* 0 = the configuration's */
+	const char *mode;	     /* "off" | "monitor" | "block", NULL = the configuration's */
+	double threshold;	     /* < 0 = the configuration's */
+	int64_t retention_days;	     /* 0 = the configuration's */
 	struct hw_shield_db *custom; /* NULL = no custom patterns */
 };
 
@@ -36,8 +36,8 @@ int hw_shield_custom_parse(const json_t *arr, struct hw_shield_pattern **out, si
 
 /* Builds the settings object of `c`, its custom patterns compiled (off the request path).
  * 0, or -EINVAL/-ENOMEM with `err`. */
-int hw_shield_ws_prepare(const struct hw_security_config *c, struct hw_shield_ws **out,
-			 char *err, size_t errlen);
+int hw_shield_ws_prepare(const struct hw_security_config *c, struct hw_shield_ws **out, char *err,
+			 size_t errlen);
 /* Makes `ws` (taken over, freed on failure) the settings of the workspace, replacing the
  * previous ones. 0 or -ENOMEM. */
 int hw_shield_ws_publish(const char *workspace_id, struct hw_shield_ws *ws);

@@ -19,7 +19,8 @@ static int read_row(sqlite3_stmt *s, struct hw_security_config *out)
 	snprintf(out->workspace_id, sizeof(out->workspace_id), "%s", t ? (const char *)t : "");
 	t = sqlite3_column_text(s, 1);
 	snprintf(out->mode, sizeof(out->mode), "%s", t ? (const char *)t : "");
-	out->threshold = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 2);
+	out->threshold =
+	    sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 2);
 	out->retention_days = sqlite3_column_int64(s, 3);
 	t = sqlite3_column_text(s, 4);
 	if (t && !(out->custom_patterns = strdup((const char *)t)))
@@ -31,7 +32,8 @@ static int read_row(sqlite3_stmt *s, struct hw_security_config *out)
 int hw_store_sqlite_security_get(struct hw_store *st, const char *workspace_id,
 				 struct hw_security_config *out)
 {
-	static const char sql[] = "SELECT " SEC_COLS " FROM security_config WHERE workspace_id = ?1";
+	static const char sql[] =
+	    "SELECT " SEC_COLS " FROM security_config WHERE workspace_id = ?1";
 	sqlite3 *db = hw_store_sqlite_acquire(st);
 	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
@@ -55,8 +57,8 @@ out:
 
 int hw_store_sqlite_security_put(struct hw_store *st, const struct hw_security_config *cfg)
 {
-	static const char sql[] = "INSERT OR REPLACE INTO security_config(" SEC_COLS
-				  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO security_config(" SEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 	sqlite3 *db = hw_store_sqlite_acquire(st);
 	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
