@@ -143,17 +143,22 @@ int hw_cli_security_config(struct hw_cli *cli, const struct hw_cli_args *a)
 }
 
 const struct hw_cli_opt hw_cli_security_config_opts[] = {
-    {"mode", true},	     {"threshold", true}, {"retention-days", true},
-    {"patterns-file", true}, {NULL, false},
+	{"mode", true},
+	{"threshold", true},
+	{"retention-days", true},
+	{"patterns-file", true},
+	{NULL, false},
 };
 
 const char hw_cli_security_config_synopsis[] =
-    "[get|set] [--mode off|monitor|block|default] [--threshold T|default]\n"
-    "[--retention-days N|default] [--patterns-file F.json]";
+	"[get|set] [--mode off|monitor|block|default]\n"
+	"[--threshold T] [--retention-days N]\n"
+	"[--patterns-file F.json]";
 
 const char hw_cli_security_config_help[] =
-    "Show (get, the default) or change (set) the workspace's Security Shield settings:\n"
-    "mode, block threshold (0 to 1), audit retention in days (1 to 3650), and custom\n"
-    "patterns. `default` puts a setting back to the server's value. F.json holds the whole\n"
-    "list of custom patterns, [{\"name\", \"threat_type\", \"pattern\"}] (at most 100), which\n"
-    "replaces the stored one; [] removes them.";
+	"Show (get, the default) or change (set) the workspace's Security Shield\n"
+	"settings: mode, block threshold T (0 to 1), audit retention N in days\n"
+	"(1 to 3650) and custom patterns; `default` as a value puts a setting back\n"
+	"to the server's. F.json holds the whole list of custom patterns,\n"
+	"[{\"name\", \"threat_type\", \"pattern\"}] (at most 100), which replaces\n"
+	"the stored one; [] removes them.";
