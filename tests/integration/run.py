@@ -47,6 +47,7 @@ MODULES = [
     "test_clients",
     "test_audit",
     "test_perimeter",
+    "test_security_config",
 ]
 
 

@@ -104,6 +104,9 @@ void hw_admin_webhooks_list(struct hw_admin_call *c);
 void hw_admin_webhooks_create(struct hw_admin_call *c);
 void hw_admin_webhook_patch(struct hw_admin_call *c);
 void hw_admin_webhook_delete(struct hw_admin_call *c);
+/* admin_security.c */
+void hw_admin_security_config_get(struct hw_admin_call *c);
+void hw_admin_security_config_put(struct hw_admin_call *c); /* POST and PUT */
 /* admin_audit.c */
 void hw_admin_audit_verify(struct hw_admin_call *c);
 

@@ -254,6 +254,8 @@ const struct hw_cli_verb hw_cli_audit_verbs[] = {
 };
 
 const struct hw_cli_verb hw_cli_security_verbs[] = {
+    {"config", hw_cli_security_config_synopsis, hw_cli_security_config_help,
+     hw_cli_security_config_opts, 0, 1, hw_cli_security_config},
     {"export", "[--fmt csv|json] [--days N]",
      "Write the workspace's audit rows of the last N days (default 30) to stdout, as\n"
      "JSON (default) or CSV; `audit verify --file` checks the result offline.",

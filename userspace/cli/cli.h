@@ -191,4 +191,9 @@ extern const struct hw_cli_verb hw_cli_budget_verbs[];
 extern const struct hw_cli_verb hw_cli_plan_verbs[];
 extern const struct hw_cli_verb hw_cli_usage_verbs[];
 
+/* security_config.c: the `security config` verb, listed in hw_cli_security_verbs. */
+extern const char hw_cli_security_config_synopsis[], hw_cli_security_config_help[];
+extern const struct hw_cli_opt hw_cli_security_config_opts[];
+int hw_cli_security_config(struct hw_cli *cli, const struct hw_cli_args *a);
+
 #endif

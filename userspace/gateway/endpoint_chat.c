@@ -12,6 +12,7 @@
 #include "gateway/usage.h"
 #include "routing/router.h"
 #include "shield/shield.h"
+#include "shield/shield_ws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +119,10 @@ static enum MHD_Result shield_step(struct chat *c, bool *ok)
 	struct hw_request *req = c->req;
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
 	*ok = true;
-	c->shield_mode = hw_shield_mode_resolve(req->key.shield_mode, NULL, cfg->shield.mode);
+	/* Key override > workspace setting > configuration (SPEC §12.1). */
+	const struct hw_shield_ws *ws = hw_shield_ws_get(req->key.workspace_id);
+	c->shield_mode = hw_shield_mode_resolve(req->key.shield_mode, ws ? ws->mode : NULL,
+						cfg->shield.mode);
 	if (c->shield_mode == HW_SHIELD_OFF)
 		return MHD_YES;
 	struct hw_buf text = {0};

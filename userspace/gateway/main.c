@@ -17,6 +17,7 @@
 #include "shield/scanner.h"
 #include "shield/shield.h"
 #include "shield/shield_audit.h"
+#include "shield/shield_ws.h"
 #include "store/store.h"
 #include "store/usage_writer.h"
 #include "money/ledger.h"
@@ -264,6 +265,10 @@ int main(int argc, char **argv)
 		hw_log(HW_LOG_ERROR, "%s", err);
 		goto out;
 	}
+	if (hw_shield_ws_load(srv.store) < 0) {
+		hw_log(HW_LOG_ERROR, "cannot load the workspaces' security settings");
+		goto out;
+	}
 	hw_shield_audit_attach(srv.store);
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	/* Reservations of an earlier run were in memory only: a restart released them. */
@@ -295,6 +300,7 @@ out:
 	hw_money_stop(srv.money);
 	hw_webhook_sender_stop(hooks);
 	hw_shield_stop();
+	hw_shield_ws_free_all();
 	hw_shield_audit_attach(NULL);
 	if (srv.usage)
 		hw_usage_writer_stop(srv.usage);

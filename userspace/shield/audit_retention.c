@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The audit retention job: at start (which also resumes a purge a crash interrupted, as
  * each workspace's purge is one transaction) and then every hour, runs hw_audit_purge over
- * every workspace. It sleeps on a condition variable so stopping does not wait an hour. */
+ * every workspace, each with its own retention_days when it set one. It sleeps on a
+ * condition variable so stopping does not wait an hour. */
 #include "shield/audit.h"
 
 #include "common/log.h"
+#include "shield/shield_ws.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,7 +41,8 @@ static void purge_all(struct hw_audit_retention *r)
 		}
 		for (size_t i = 0; i < n; i++) {
 			int64_t deleted = 0;
-			int rc = hw_audit_purge(r->st, ws[i].id, days, &deleted);
+			int rc = hw_audit_purge(r->st, ws[i].id,
+						hw_shield_ws_retention_days(ws[i].id, days), &deleted);
 			if (rc < 0)
 				hw_log(HW_LOG_WARN, "audit retention: purge of %s failed (%d)",
 				       ws[i].id, rc);

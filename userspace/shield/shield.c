@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "gateway/metrics.h"
+#include "shield/shield_ws.h"
 
 #include <hs/hs.h>
 #include <pthread.h>
@@ -106,11 +107,14 @@ static void report(const struct hw_shield_request *rq, const struct hw_shield_re
 		sink(&ev);
 }
 
-static int scan_timed(const char *mode, const struct hw_shield_scores *scores, const char *text,
-		      size_t len, struct hw_shield_result *res)
+/* One pass over the built-in database, and the workspace's custom one when it has any. */
+static int scan_timed(const char *mode, const struct hw_shield_ws *ws,
+		      const struct hw_shield_scores *scores, const char *text, size_t len,
+		      struct hw_shield_result *res)
 {
 	int64_t t0 = hw_clock_mono_ns();
-	int rc = hw_shield_scan(atomic_load(&active_db), NULL, scores, text, len, res);
+	int rc = hw_shield_scan(atomic_load(&active_db), ws ? ws->custom : NULL, scores, text, len,
+				res);
 	hw_metrics_shield_scan(mode, hw_clock_mono_ns() - t0);
 	return rc;
 }
@@ -119,14 +123,16 @@ bool hw_shield_check(const struct hw_config *cfg, const struct hw_shield_request
 		     const char *text, size_t len, struct hw_shield_result *res)
 {
 	struct hw_shield_scores scores;
+	const struct hw_shield_ws *ws = hw_shield_ws_get(rq->workspace_id);
+	double threshold = ws && ws->threshold >= 0 ? ws->threshold : cfg->shield.threshold;
 	hw_shield_scores_from_config(cfg, &scores);
-	if (scan_timed("block", &scores, text, len, res) < 0) {
+	if (scan_timed("block", ws, &scores, text, len, res) < 0) {
 		hw_log(HW_LOG_ERROR, "shield: scan failed (request %s)", rq->request_id);
 		return false;
 	}
 	if (res->score <= 0)
 		return false;
-	bool block = res->score >= cfg->shield.threshold;
+	bool block = res->score >= threshold;
 	report(rq, res, block ? "blocked" : "logged", "block");
 	return block;
 }
@@ -152,7 +158,9 @@ static void *monitor_main(void *arg)
 		pthread_mutex_unlock(&mon.lock);
 
 		struct hw_shield_result res;
-		if (scan_timed("monitor", &j.scores, j.text, j.len, &res) == 0 && res.score > 0) {
+		/* The workspace's patterns as they are now: a change applies to queued scans. */
+		const struct hw_shield_ws *ws = hw_shield_ws_get(j.workspace_id);
+		if (scan_timed("monitor", ws, &j.scores, j.text, j.len, &res) == 0 && res.score > 0) {
 			struct hw_shield_request rq = {j.workspace_id, j.key_id, j.request_id, j.client_ip, j.model};
 			report(&rq, &res, "logged", "monitor");
 		}

@@ -55,14 +55,16 @@ struct hw_shield_request {
 	const char *workspace_id, *key_id, *request_id, *client_ip, *model;
 };
 
-/* Block mode: scans `text` now with the active database; on a detection reports it to the
- * sink with action blocked (score >= threshold) or logged, and counts metrics. Returns
- * true when the request must be blocked; `res` holds the result. */
+/* Block mode: scans `text` now with the active database and the workspace's custom
+ * patterns (shield_ws.h); on a detection reports it to the sink with action blocked (score
+ * >= the workspace's threshold, else shield.threshold) or logged, and counts metrics.
+ * Returns true when the request must be blocked; `res` holds the result. */
 bool hw_shield_check(const struct hw_config *cfg, const struct hw_shield_request *rq,
 		     const char *text, size_t len, struct hw_shield_result *res);
 
 /* Monitor mode: queues a scan of `text` (taken over: freed by the worker, or here when the
- * queue is full, which counts a dropped scan). Never blocks. */
+ * queue is full, which counts a dropped scan). Never blocks. The worker scans with the
+ * workspace's custom patterns as they are when the scan runs. */
 void hw_shield_monitor_submit(const struct hw_config *cfg, const struct hw_shield_request *rq,
 			      char *text, size_t len);
 /* Waits until the monitor queue is empty and its worker idle (tests). */

@@ -274,6 +274,30 @@ struct hw_store_money_ops {
 			    size_t *n, struct hw_usage_group *totals);
 };
 
+/* A workspace's own Security Shield settings (SPEC §12.1, §16.2); each unset field means
+ * the configuration's default. custom_patterns is malloc'ed JSON array text
+ * ([{name, threat_type, pattern}]), NULL = none; hw_security_config_clear frees it. */
+struct hw_security_config {
+	char workspace_id[HW_ID_MAX];
+	char mode[12];          /* "" = default | off | monitor | block */
+	double threshold;       /* < 0 = default */
+	int64_t retention_days; /* 0 = default */
+	char *custom_patterns;
+	int64_t updated_at;     /* unix seconds */
+};
+
+void hw_security_config_clear(struct hw_security_config *c);
+void hw_security_configs_free(struct hw_security_config *list, size_t n);
+
+/* get answers -ENOENT when the workspace never set anything; put inserts or replaces the
+ * row (-ENOENT without the workspace); list_all gives every row (cache load). */
+struct hw_store_security_ops {
+	int (*config_get)(struct hw_store *st, const char *workspace_id,
+			  struct hw_security_config *out);
+	int (*config_put)(struct hw_store *st, const struct hw_security_config *cfg);
+	int (*config_list_all)(struct hw_store *st, struct hw_security_config **out, size_t *n);
+};
+
 struct hw_store_ops {
 	void (*close)(struct hw_store *st);
 	int (*ping)(struct hw_store *st);
@@ -338,6 +362,7 @@ struct hw_store_ops {
 	int (*audit_purge)(struct hw_store *st, const char *workspace_id, int64_t before_ms,
 			   struct hw_audit_row *purge, hw_audit_seal_fn seal, int64_t *deleted);
 	struct hw_store_money_ops money; /* Money (SPEC §10): wallet, ledger, month counters. */
+	struct hw_store_security_ops security; /* Per-workspace Shield settings. */
 };
 
 struct hw_store {

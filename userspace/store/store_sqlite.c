@@ -1447,6 +1447,20 @@ static void sq_close(struct hw_store *st)
 	free(s);
 }
 
+sqlite3 *hw_store_sqlite_acquire(struct hw_store *st)
+{
+	struct conn *c = &sq(st)->main;
+	pthread_mutex_lock(&c->mu);
+	return c->db;
+}
+
+void hw_store_sqlite_release(struct hw_store *st) { pthread_mutex_unlock(&sq(st)->main.mu); }
+
+int hw_store_sqlite_fail(struct hw_store *st, const char *op, int rc)
+{
+	return conn_fail(&sq(st)->main, op, rc);
+}
+
 static const struct hw_store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
@@ -1497,6 +1511,11 @@ static const struct hw_store_ops sqlite_ops = {
 		.budget_put = hw_sq_money_budget_put,
 		.plan_put = hw_sq_money_plan_put,
 		.usage_report = hw_sq_usage_report,
+	},
+	.security = {
+		.config_get = hw_store_sqlite_security_get,
+		.config_put = hw_store_sqlite_security_put,
+		.config_list_all = hw_store_sqlite_security_list_all,
 	},
 };
 

@@ -51,4 +51,17 @@ int hw_sq_usage_report(struct hw_store *st, const char *ws, int64_t from_ms, int
 		       const char *group_by, struct hw_usage_group **out, size_t *n,
 		       struct hw_usage_group *totals);
 
+/* For the backend's other files (one per concern): the management connection, held
+ * under its mutex from acquire to release, and the failure mapping every op uses. */
+sqlite3 *hw_store_sqlite_acquire(struct hw_store *st);
+void hw_store_sqlite_release(struct hw_store *st);
+int hw_store_sqlite_fail(struct hw_store *st, const char *op, int rc);
+
+/* store_sqlite_security.c */
+int hw_store_sqlite_security_get(struct hw_store *st, const char *workspace_id,
+				 struct hw_security_config *out);
+int hw_store_sqlite_security_put(struct hw_store *st, const struct hw_security_config *cfg);
+int hw_store_sqlite_security_list_all(struct hw_store *st, struct hw_security_config **out,
+				      size_t *n);
+
 #endif

@@ -229,6 +229,16 @@ static const char *const steps[] = {
 	" rules TEXT NOT NULL,"
 	" stats TEXT NOT NULL);"
 	"INSERT OR IGNORE INTO settings(name, value) VALUES ('perimeter_generation', '0');",
+	/* 7: a workspace's own Security Shield settings (SPEC §12.1, §16.2). NULL = the
+	 * configuration's default; custom_patterns is the JSON array the API accepted. No row
+	 * = every setting at its default. */
+	"CREATE TABLE security_config ("
+	" workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id),"
+	" mode TEXT,"
+	" threshold REAL,"
+	" retention_days INTEGER,"
+	" custom_patterns TEXT,"
+	" updated_at INTEGER NOT NULL);",
 };
 
 int hw_store_sqlite_schema_version(void) { return (int)(sizeof(steps) / sizeof(steps[0])); }
