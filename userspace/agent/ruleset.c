@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -49,24 +50,48 @@ static int trie_create(const struct hw_perim_maps *m, int fam6, int kind)
 	return fd < 0 ? -errno : fd;
 }
 
+union lpm_key {
+	struct hw_lpm_v4 v4;
+	struct hw_lpm_v6 v6;
+};
+
+static void key_of(const struct hw_perim_rule *r, union lpm_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (r->family == 4) {
+		k->v4.prefixlen = r->prefixlen;
+		memcpy(k->v4.addr, r->addr, 4);
+	} else {
+		k->v6.prefixlen = r->prefixlen;
+		memcpy(k->v6.addr, r->addr, 16);
+	}
+}
+
+/* The trie answers only the longest match, so an expired entry would hide a live shorter one
+ * of the same set (a ban inside a deny rule) until the next rebuild. An entry therefore
+ * carries the expiry of the whole chain that covers it: after its own end the covering
+ * entry decides, with the same action. Entries go in shortest first, so the longest match
+ * already in the trie is the covering chain's. */
+static uint64_t chained_expiry(int fd, const struct hw_perim_rule *r)
+{
+	union lpm_key k;
+	struct hw_rule_val cover;
+	key_of(r, &k);
+	if (bpf_map_lookup_elem(fd, &k, &cover) < 0)
+		return r->expires_ns; /* nothing covers it */
+	if (cover.expires_ns == 0 || r->expires_ns == 0)
+		return 0;
+	return cover.expires_ns > r->expires_ns ? cover.expires_ns : r->expires_ns;
+}
+
 /* Inserts r; when its CIDR is already there (a rule and a ban on the same network), the
  * longer-lived entry stays so a permanent deny never inherits a ban's expiry. */
 static int trie_insert(int fd, const struct hw_perim_rule *r)
 {
-	struct hw_rule_val v = {.origin = r->origin, .expires_ns = r->expires_ns};
+	struct hw_rule_val v = {.origin = r->origin, .expires_ns = chained_expiry(fd, r)};
 	struct hw_rule_val old;
-	union {
-		struct hw_lpm_v4 v4;
-		struct hw_lpm_v6 v6;
-	} k;
-	memset(&k, 0, sizeof(k));
-	if (r->family == 4) {
-		k.v4.prefixlen = r->prefixlen;
-		memcpy(k.v4.addr, r->addr, 4);
-	} else {
-		k.v6.prefixlen = r->prefixlen;
-		memcpy(k.v6.addr, r->addr, 16);
-	}
+	union lpm_key k;
+	key_of(r, &k);
 	if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) == 0)
 		return 0;
 	if (errno != EEXIST)
@@ -137,10 +162,30 @@ int hw_perim_ctl_read(const struct hw_perim_maps *m, uint32_t *gen, uint64_t *ve
 	return 0;
 }
 
+static int shorter_first(const void *a, const void *b)
+{
+	const struct hw_perim_rule *x = *(const struct hw_perim_rule *const *)a;
+	const struct hw_perim_rule *y = *(const struct hw_perim_rule *const *)b;
+	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+}
+
+/* The rules in insertion order for chained_expiry: shortest prefixes first. */
+static const struct hw_perim_rule **by_prefix(const struct hw_perim_rule *rules, size_t n)
+{
+	const struct hw_perim_rule **o = malloc((n ? n : 1) * sizeof(*o));
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		o[i] = &rules[i];
+	qsort(o, n, sizeof(*o), shorter_first);
+	return o;
+}
+
 int hw_perim_swap(struct hw_perim_maps *m, const struct hw_perim_rule *rules, size_t n,
 		  uint64_t version)
 {
 	int fds[2][HW_RULESET_KINDS] = {{-1, -1}, {-1, -1}};
+	const struct hw_perim_rule **order = NULL;
 	uint32_t active = 0;
 	int rc = hw_perim_ctl_read(m, &active, NULL);
 	if (rc)
@@ -155,8 +200,13 @@ int hw_perim_swap(struct hw_perim_maps *m, const struct hw_perim_rule *rules, si
 				goto out;
 			}
 		}
+	order = by_prefix(rules, n);
+	if (!order && n) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		const struct hw_perim_rule *r = &rules[i];
+		const struct hw_perim_rule *r = order[i];
 		rc = trie_insert(fds[r->family == 6][r->allow ? HW_RULESET_ALLOW : HW_RULESET_DENY],
 				 r);
 		if (rc)
@@ -199,6 +249,7 @@ int hw_perim_swap(struct hw_perim_maps *m, const struct hw_perim_rule *rules, si
 			}
 	rc = 0;
 out:
+	free(order);
 	for (int f = 0; f < 2; f++)
 		for (int k = 0; k < HW_RULESET_KINDS; k++)
 			if (fds[f][k] >= 0)
