@@ -198,15 +198,15 @@ static void test_longest_prefix(void **state)
 	 * absent (SPEC §14.3), so the /8 decides: the agent gives an entry the expiry of the
 	 * chain that covers it, since the trie answers only the longest match. */
 	struct hw_perim_rule r[] = {rule("10.0.0.0/8", false), rule("10.1.1.0/24", false),
-				    rule("10.2.0.0/16", false), rule("10.2.0.7/32", false)};
+				    rule("11.2.0.0/16", false), rule("11.2.0.7/32", false)};
 	r[1].expires_ns = 1000;
 	r[2].expires_ns = 1000;
 	swap(f, r, 4);
 	f->skel->bss->test_clock_ns = 5000;
 	expect(f, &(struct frame_opts){.src = "10.1.1.1", .dport = PORT}, HW_VERDICT_DROP_DENY);
 	expect(f, &(struct frame_opts){.src = "10.1.2.1", .dport = PORT}, HW_VERDICT_DROP_DENY);
-	expect(f, &(struct frame_opts){.src = "10.2.0.7", .dport = PORT}, HW_VERDICT_DROP_DENY);
-	expect(f, &(struct frame_opts){.src = "10.2.0.8", .dport = PORT}, HW_VERDICT_PASS);
+	expect(f, &(struct frame_opts){.src = "11.2.0.7", .dport = PORT}, HW_VERDICT_DROP_DENY);
+	expect(f, &(struct frame_opts){.src = "11.2.0.8", .dport = PORT}, HW_VERDICT_PASS);
 }
 
 static void test_expiry(void **state)
