@@ -1479,7 +1479,18 @@ static const struct hw_store_ops sqlite_ops = {
 		.outbox_pending = sq_outbox_pending,
 		.outbox_list = sq_outbox_list,
 	},
+	.perimeter = HW_STORE_SQLITE_PERIMETER_OPS,
 };
+
+/* The perimeter file (store_sqlite_perimeter.c) runs its statements on the main
+ * connection under its mutex, like the calls here. */
+sqlite3 *hw_store_sqlite_main_lock(struct hw_store *st)
+{
+	pthread_mutex_lock(&sq(st)->main.mu);
+	return sq(st)->main.db;
+}
+
+void hw_store_sqlite_main_unlock(struct hw_store *st) { pthread_mutex_unlock(&sq(st)->main.mu); }
 
 static int pragma(struct conn *c, const char *sql, const char *expect)
 {
