@@ -46,6 +46,16 @@ static const struct route routes[] = {
 	{"workspaces/*/webhooks/*", "DELETE", ACCESS_BOTH, hw_admin_webhook_delete},
 	{"workspaces/*/security/verify", "GET", ACCESS_BOTH, hw_admin_audit_verify},
 	{"workspaces/*/security/export", "GET", ACCESS_BOTH, hw_admin_audit_export},
+	{"workspaces/*/security/ip-rules", "GET", ACCESS_BOTH, hw_admin_ws_ip_rules_list},
+	{"workspaces/*/security/ip-rules", "POST", ACCESS_BOTH, hw_admin_ws_ip_rules_create},
+	{"workspaces/*/security/ip-rules/*", "DELETE", ACCESS_BOTH, hw_admin_ws_ip_rule_delete},
+	{"ip-rules", "GET", ACCESS_TOKEN, hw_admin_global_ip_rules_list},
+	{"ip-rules", "POST", ACCESS_TOKEN, hw_admin_global_ip_rules_create},
+	{"ip-rules/*", "DELETE", ACCESS_TOKEN, hw_admin_global_ip_rule_delete},
+	{"bans", "GET", ACCESS_TOKEN, hw_admin_bans_list},
+	{"bans", "POST", ACCESS_TOKEN, hw_admin_bans_create},
+	{"bans/*", "DELETE", ACCESS_TOKEN, hw_admin_ban_delete},
+	{"perimeter", "GET", ACCESS_TOKEN, hw_admin_perimeter_get},
 };
 
 struct segment {

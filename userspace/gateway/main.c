@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "events/webhook_sender.h"
 #include "gateway/server.h"
+#include "iprules/perimeter.h"
 #include "routing/catalog.h"
 #include "routing/router.h"
 #include "shield/audit.h"
@@ -143,6 +144,9 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 	hw_log(HW_LOG_INFO, "configuration reloaded");
 }
 
+/* The perimeter follows the running configuration (trusted proxies, auto-ban settings). */
+static const struct hw_config *running_cfg(void *arg) { return hw_server_cfg(arg); }
+
 /* The audit retention job reads the running configuration, reloads included. */
 static int64_t audit_retention_days(void *arg)
 {
@@ -251,6 +255,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	hw_shield_audit_attach(srv.store);
+	if (hw_perimeter_start(srv.store, running_cfg, &srv) < 0) {
+		hw_log(HW_LOG_ERROR, "cannot start the IP rules and bans refresher");
+		goto out;
+	}
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
 	    hw_server_start(&srv) < 0)
@@ -275,6 +283,7 @@ int main(int argc, char **argv)
 out:
 	hw_audit_retention_stop(retention);
 	hw_server_stop(&srv);
+	hw_perimeter_stop();
 	hw_webhook_sender_stop(hooks);
 	hw_shield_stop();
 	hw_shield_audit_attach(NULL);

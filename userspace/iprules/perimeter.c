@@ -338,17 +338,6 @@ void hw_perimeter_note(const struct hw_ipaddr *ip, enum hw_autoban_reason reason
 		autoban(ip, reason, cfg);
 }
 
-void hw_perimeter_ban_lifted(const char *cidr)
-{
-	struct hw_cidr c;
-	if (!P.started || hw_cidr_parse(cidr, &c) < 0)
-		return;
-	struct hw_ipaddr ip = {.family = c.family};
-	memcpy(ip.addr, c.addr, 16);
-	if (c.prefix == (c.family == 4 ? 32 : 128))
-		hw_autoban_forget(P.autoban, &ip);
-}
-
 bool hw_perimeter_rule_in_kernel(const struct hw_ip_rule *r, const struct hw_config *cfg)
 {
 	return hw_ip_rule_in_kernel(r, cfg->perimeter.enabled,
@@ -379,15 +368,21 @@ void hw_perimeter_counters_read(struct hw_perimeter_counters *out)
 		out->autobans[r] = atomic_load(&P.autobans[r]);
 }
 
-void hw_perimeter_snapshot_counts(int64_t *autobans_active, int64_t allow[2], int64_t deny[2])
+void hw_perimeter_counts(struct hw_perimeter_counts *out)
 {
+	memset(out, 0, sizeof(*out));
 	/* Under build_mu: the snapshot read here cannot be retired and freed meanwhile. */
 	pthread_mutex_lock(&P.build_mu);
 	const struct hw_ruleset *rs = atomic_load(&P.cur);
-	*autobans_active = rs ? rs->autobans_active : 0;
-	for (int f = 0; f < 2; f++) {
-		allow[f] = rs ? rs->kernel_allow[f] : 0;
-		deny[f] = rs ? rs->kernel_deny[f] + (int64_t)hw_netset_count(rs->bans, f ? 6 : 4) : 0;
+	if (rs) {
+		out->generation = rs->generation;
+		for (int f = 0; f < 2; f++) {
+			out->kernel_allow[f] = rs->kernel_allow[f];
+			out->kernel_deny[f] = rs->kernel_deny[f];
+			out->bans[f] = (int64_t)hw_netset_count(rs->bans, f ? 6 : 4);
+		}
+		out->bans_active = rs->bans_active;
+		out->autobans_active = rs->autobans_active;
 	}
 	pthread_mutex_unlock(&P.build_mu);
 }

@@ -49,8 +49,6 @@ enum hw_ip_verdict hw_perimeter_check_workspace(const char *workspace_id,
  * blocks reach it through hw_respond_error; call it directly for a block answered another
  * way. */
 void hw_perimeter_note(const struct hw_ipaddr *ip, enum hw_autoban_reason reason);
-/* A ban was lifted: the source starts counting from zero again. */
-void hw_perimeter_ban_lifted(const char *cidr);
 /* The same check as hw_perimeter_note's, for tests and tools. */
 bool hw_perimeter_autoban_exempt(const struct hw_ipaddr *ip);
 
@@ -58,6 +56,15 @@ bool hw_perimeter_autoban_exempt(const struct hw_ipaddr *ip);
 json_t *hw_perimeter_health(const struct hw_config *cfg);
 /* hiway_ip_denied_total, hiway_autobans_*, hiway_perimeter_*. */
 void hw_perimeter_metrics_render(struct hw_buf *out);
+
+/* Figures of the published snapshot; index 0 is IPv4, 1 IPv6. */
+struct hw_perimeter_counts {
+	int64_t generation;
+	int64_t kernel_allow[2], kernel_deny[2]; /* rules bound for the kernel */
+	int64_t bans[2];                         /* distinct active ban blocks */
+	int64_t bans_active, autobans_active;    /* active ban rows */
+};
+void hw_perimeter_counts(struct hw_perimeter_counts *out);
 
 /* For the management API: a rule's enforced_in_kernel under the running configuration. */
 bool hw_perimeter_rule_in_kernel(const struct hw_ip_rule *r, const struct hw_config *cfg);

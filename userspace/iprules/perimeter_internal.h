@@ -16,8 +16,6 @@ struct hw_perimeter_counters {
 /* A copy of the agent rows last read from the store (malloc'ed; free it). */
 int hw_perimeter_agents_copy(struct hw_agent_status **out, size_t *n);
 void hw_perimeter_counters_read(struct hw_perimeter_counters *out);
-/* The current snapshot's figures: autobans active, kernel rule counts per family. */
-void hw_perimeter_snapshot_counts(int64_t *autobans_active, int64_t allow[2], int64_t deny[2]);
 const char *hw_perimeter_node_id(void);
 
 #endif

@@ -105,10 +105,10 @@ static void render_agents(struct hw_buf *out)
 void hw_perimeter_metrics_render(struct hw_buf *out)
 {
 	struct hw_perimeter_counters c;
-	int64_t active = 0, allow[2], deny[2];
+	struct hw_perimeter_counts k;
 
 	hw_perimeter_counters_read(&c);
-	hw_perimeter_snapshot_counts(&active, allow, deny);
+	hw_perimeter_counts(&k);
 	hw_buf_appendf(out,
 		       "# HELP hiway_ip_denied_total Requests answered 403 ip_denied, by what denied them\n"
 		       "# TYPE hiway_ip_denied_total counter\n"
@@ -128,7 +128,9 @@ void hw_perimeter_metrics_render(struct hw_buf *out)
 		       "hiway_perimeter_rules{family=\"ipv6\",action=\"deny\"} %lld\n",
 		       (unsigned long long)c.denied_rule, (unsigned long long)c.denied_ban,
 		       (unsigned long long)c.autobans[HW_AUTOBAN_AUTH_FAILURES],
-		       (unsigned long long)c.autobans[HW_AUTOBAN_GUARDIAN_BLOCKS], (long long)active,
-		       (long long)allow[0], (long long)deny[0], (long long)allow[1], (long long)deny[1]);
+		       (unsigned long long)c.autobans[HW_AUTOBAN_GUARDIAN_BLOCKS],
+		       (long long)k.autobans_active, (long long)k.kernel_allow[0],
+		       (long long)(k.kernel_deny[0] + k.bans[0]), (long long)k.kernel_allow[1],
+		       (long long)(k.kernel_deny[1] + k.bans[1]));
 	render_agents(out);
 }
