@@ -44,6 +44,7 @@ MODULES = [
     "test_providers",
     "test_clients",
     "test_audit",
+    "test_ip_rules",
 ]
 
 
