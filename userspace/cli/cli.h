@@ -177,5 +177,8 @@ extern const struct hw_cli_verb hw_cli_providers_verbs[];
 extern const struct hw_cli_verb hw_cli_webhooks_verbs[];
 extern const struct hw_cli_verb hw_cli_audit_verbs[];
 extern const struct hw_cli_verb hw_cli_security_verbs[];
+extern const struct hw_cli_verb hw_cli_iprules_verbs[];
+extern const struct hw_cli_verb hw_cli_bans_verbs[];
+extern const struct hw_cli_verb hw_cli_perimeter_verbs[];
 
 #endif
