@@ -78,7 +78,8 @@ static void test_bounded_memory(void **state)
 	char text[32];
 	(void)state;
 	for (int i = 0; i < 5000; i++) {
-		snprintf(text, sizeof(text), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		snprintf(text, sizeof(text), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255,
+			 i & 255);
 		struct hw_ipaddr a = addr(text);
 		hw_autoban_note(ab, &a, HW_AUTOBAN_AUTH_FAILURES, &lim, 1000);
 	}
@@ -153,12 +154,9 @@ static void test_concurrent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threshold_inside_window),
-		cmocka_unit_test(test_window_edge),
-		cmocka_unit_test(test_reasons_apart),
-		cmocka_unit_test(test_bounded_memory),
-		cmocka_unit_test(test_evicted_source_forgets),
-		cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_threshold_inside_window), cmocka_unit_test(test_window_edge),
+	    cmocka_unit_test(test_reasons_apart),	    cmocka_unit_test(test_bounded_memory),
+	    cmocka_unit_test(test_evicted_source_forgets),  cmocka_unit_test(test_concurrent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,10 +51,28 @@ static void test_cidr_normalize(void **state)
 static void test_cidr_reject(void **state)
 {
 	static const char *const bad[] = {
-		"", "/", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/ 8", " 10.0.0.1",
-		"10.0.0.1 ", "10.0.0", "10.0.0.256", "010.0.0.1", "10.0.0.0/8/8", "10.0.0.0/1000",
-		"2001:db8::/129", "fe80::1%eth0", "[::1]", "::1/+1", "example.com", "1.2.3.4:80",
-		"10.0.0.0/0x8", "2001:db8:::1",
+	    "",
+	    "/",
+	    "/8",
+	    "10.0.0.0/",
+	    "10.0.0.0/33",
+	    "10.0.0.0/-1",
+	    "10.0.0.0/ 8",
+	    " 10.0.0.1",
+	    "10.0.0.1 ",
+	    "10.0.0",
+	    "10.0.0.256",
+	    "010.0.0.1",
+	    "10.0.0.0/8/8",
+	    "10.0.0.0/1000",
+	    "2001:db8::/129",
+	    "fe80::1%eth0",
+	    "[::1]",
+	    "::1/+1",
+	    "example.com",
+	    "1.2.3.4:80",
+	    "10.0.0.0/0x8",
+	    "2001:db8:::1",
 	};
 	struct hw_cidr c;
 	(void)state;
@@ -98,9 +116,9 @@ static struct hw_netset *set_of(const char *const *cidrs, size_t n)
 
 static void test_netset_matching(void **state)
 {
-	static const char *const cidrs[] = {"10.0.0.0/8",   "10.1.0.0/16", "192.0.2.7",
-					    "192.0.2.7/32", "0.0.0.0/1",   "2001:db8::/32",
-					    "2001:db8::/32", "fe80::1",    "::ffff:198.51.100.0/120"};
+	static const char *const cidrs[] = {
+	    "10.0.0.0/8",    "10.1.0.0/16",   "192.0.2.7", "192.0.2.7/32",	     "0.0.0.0/1",
+	    "2001:db8::/32", "2001:db8::/32", "fe80::1",   "::ffff:198.51.100.0/120"};
 	struct hw_netset *s = set_of(cidrs, sizeof(cidrs) / sizeof(cidrs[0]));
 	struct hw_ipaddr a;
 	(void)state;
@@ -206,30 +224,32 @@ static void test_ruleset_sets(void **state)
 {
 	(void)state;
 	struct hw_ip_rule rules[] = {
-		rule(NULL, "10.0.0.0/8", "deny", true, 0),
-		rule(NULL, "10.1.2.3", "allow", false, 0), /* allow beats deny, any specificity */
-		rule(NULL, "172.16.0.0/12", "allow", true, 0),
-		rule(NULL, "172.16.5.5", "deny", true, 0), /* a longer deny does not win */
-		rule(NULL, "192.0.2.0/24", "deny", false, 0), /* kernel:false still at step 3 */
-		rule("WSA", "198.51.100.0/24", "deny", true, 0),  /* perimeter when in kernel */
-		rule("WSA", "203.0.113.0/24", "deny", false, 0),  /* step 7 only */
-		rule("WSA", "203.0.113.9", "allow", true, 0),     /* workspace allow: step 7 only */
-		rule("WSA", "10.9.9.9", "allow", true, 0),        /* never lifts a perimeter deny */
-		rule("WSB", "2001:db8::/32", "deny", false, 0),
-		rule(NULL, "100.64.0.0/10", "deny", true, 1000), /* expired at now = 1000 */
-		rule(NULL, "100.64.0.0/11", "deny", true, 5000),
+	    rule(NULL, "10.0.0.0/8", "deny", true, 0),
+	    rule(NULL, "10.1.2.3", "allow", false, 0), /* allow beats deny, any specificity */
+	    rule(NULL, "172.16.0.0/12", "allow", true, 0),
+	    rule(NULL, "172.16.5.5", "deny", true, 0),	     /* a longer deny does not win */
+	    rule(NULL, "192.0.2.0/24", "deny", false, 0),    /* kernel:false still at step 3 */
+	    rule("WSA", "198.51.100.0/24", "deny", true, 0), /* perimeter when in kernel */
+	    rule("WSA", "203.0.113.0/24", "deny", false, 0), /* step 7 only */
+	    rule("WSA", "203.0.113.9", "allow", true, 0),    /* workspace allow: step 7 only */
+	    rule("WSA", "10.9.9.9", "allow", true, 0),	     /* never lifts a perimeter deny */
+	    rule("WSB", "2001:db8::/32", "deny", false, 0),
+	    rule(NULL, "100.64.0.0/10", "deny", true, 1000), /* expired at now = 1000 */
+	    rule(NULL, "100.64.0.0/11", "deny", true, 5000),
 	};
 	struct hw_ban bans[] = {
-		{.id = "ban_1", .cidr = "203.0.113.50/32", .reason = "auth_failures", .expires_at = 2000},
-		{.id = "ban_2", .cidr = "2001:db8:1::7/128", .reason = "manual"},
-		{.id = "ban_3", .cidr = "8.8.8.8/32", .reason = "manual", .expires_at = 999},
-		{.id = "ban_4", .cidr = "172.16.9.9/32", .reason = "manual"},
+	    {.id = "ban_1",
+	     .cidr = "203.0.113.50/32",
+	     .reason = "auth_failures",
+	     .expires_at = 2000},
+	    {.id = "ban_2", .cidr = "2001:db8:1::7/128", .reason = "manual"},
+	    {.id = "ban_3", .cidr = "8.8.8.8/32", .reason = "manual", .expires_at = 999},
+	    {.id = "ban_4", .cidr = "172.16.9.9/32", .reason = "manual"},
 	};
 	struct hw_ruleset_opts o = {.workspace_rules_in_kernel = true};
 	struct hw_ruleset *rs = NULL;
-	assert_int_equal(hw_ruleset_build(rules, sizeof(rules) / sizeof(rules[0]), bans, 4, &o,
-					  1000, &rs),
-			 0);
+	assert_int_equal(
+	    hw_ruleset_build(rules, sizeof(rules) / sizeof(rules[0]), bans, 4, &o, 1000, &rs), 0);
 	assert_int_equal(perim(rs, "10.5.5.5"), HW_IP_DENIED_RULE);
 	assert_int_equal(perim(rs, "10.1.2.3"), HW_IP_ALLOWED);
 	assert_int_equal(perim(rs, "172.16.5.5"), HW_IP_ALLOWED);
@@ -239,7 +259,7 @@ static void test_ruleset_sets(void **state)
 	assert_int_equal(perim(rs, "203.0.113.1"), HW_IP_ALLOWED);
 	assert_int_equal(perim(rs, "203.0.113.50"), HW_IP_DENIED_BAN);
 	assert_int_equal(perim(rs, "2001:db8:1::7"), HW_IP_DENIED_BAN);
-	assert_int_equal(perim(rs, "8.8.8.8"), HW_IP_ALLOWED); /* expired ban */
+	assert_int_equal(perim(rs, "8.8.8.8"), HW_IP_ALLOWED);	  /* expired ban */
 	assert_int_equal(perim(rs, "100.96.0.1"), HW_IP_ALLOWED); /* expired rule */
 	assert_int_equal(perim(rs, "100.64.0.1"), HW_IP_DENIED_RULE);
 	assert_int_equal(perim(rs, "10.9.9.9"), HW_IP_DENIED_RULE);
@@ -261,9 +281,8 @@ static void test_ruleset_sets(void **state)
 
 	/* workspace_rules_in_kernel: false keeps workspace rules at step 7 */
 	o.workspace_rules_in_kernel = false;
-	assert_int_equal(hw_ruleset_build(rules, sizeof(rules) / sizeof(rules[0]), bans, 4, &o,
-					  3000, &rs),
-			 0);
+	assert_int_equal(
+	    hw_ruleset_build(rules, sizeof(rules) / sizeof(rules[0]), bans, 4, &o, 3000, &rs), 0);
 	assert_int_equal(perim(rs, "198.51.100.1"), HW_IP_ALLOWED);
 	assert_int_equal(wsv(rs, "WSA", "198.51.100.1"), HW_IP_DENIED_RULE);
 	assert_int_equal(perim(rs, "203.0.113.50"), HW_IP_ALLOWED); /* ban expired at 2000 */
@@ -331,14 +350,10 @@ static void test_client_ip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cidr_normalize),
-		cmocka_unit_test(test_cidr_reject),
-		cmocka_unit_test(test_ip_parse_mapped),
-		cmocka_unit_test(test_netset_matching),
-		cmocka_unit_test(test_netset_random_vs_linear),
-		cmocka_unit_test(test_ruleset_sets),
-		cmocka_unit_test(test_rule_in_kernel),
-		cmocka_unit_test(test_client_ip),
+	    cmocka_unit_test(test_cidr_normalize),	    cmocka_unit_test(test_cidr_reject),
+	    cmocka_unit_test(test_ip_parse_mapped),	    cmocka_unit_test(test_netset_matching),
+	    cmocka_unit_test(test_netset_random_vs_linear), cmocka_unit_test(test_ruleset_sets),
+	    cmocka_unit_test(test_rule_in_kernel),	    cmocka_unit_test(test_client_ip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

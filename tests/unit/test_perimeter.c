@@ -27,7 +27,10 @@ struct fixture {
 	struct hw_config *cfg;
 };
 
-static const struct hw_config *cfg_of(void *arg) { return ((struct fixture *)arg)->cfg; }
+static const struct hw_config *cfg_of(void *arg)
+{
+	return ((struct fixture *)arg)->cfg;
+}
 
 static int setup(void **state)
 {
@@ -38,12 +41,13 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/hiway.db", f->dir);
 	snprintf(url, sizeof(url), "sqlite:%s", f->path);
-	snprintf(yaml, sizeof(yaml),
-		 "store: \"%s\"\n"
-		 "server: {trusted_proxies: [\"10.0.0.1/32\"]}\n"
-		 "perimeter: {poll_ms: 50, autoban: {auth_failures: {count: 2, window_s: 60}, "
-		 "guardian_blocks: {count: 3, window_s: 60}, ttl_s: 600, exempt: [\"127.0.0.0/8\"]}}\n",
-		 url);
+	snprintf(
+	    yaml, sizeof(yaml),
+	    "store: \"%s\"\n"
+	    "server: {trusted_proxies: [\"10.0.0.1/32\"]}\n"
+	    "perimeter: {poll_ms: 50, autoban: {auth_failures: {count: 2, window_s: 60}, "
+	    "guardian_blocks: {count: 3, window_s: 60}, ttl_s: 600, exempt: [\"127.0.0.0/8\"]}}\n",
+	    url);
 	if (hw_config_load_string(yaml, strlen(yaml), "test.yaml", &f->cfg, err, sizeof(err)) < 0)
 		fail_msg("config: %s", err);
 	assert_int_equal(hw_store_open(url, 5000, "normal", &f->st), 0);
@@ -196,10 +200,10 @@ static void test_client_ip_from_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_guardian_blocks_ban, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exemptions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_process_change_and_expiry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_client_ip_from_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guardian_blocks_ban, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exemptions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_process_change_and_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_ip_from_config, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

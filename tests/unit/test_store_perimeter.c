@@ -58,8 +58,10 @@ static long long other_gen(const char *path)
 	sqlite3_stmt *s = NULL;
 	long long v = -1;
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM settings WHERE name = "
-						"'perimeter_generation'", -1, &s, NULL),
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT value FROM settings WHERE name = "
+					    "'perimeter_generation'",
+					    -1, &s, NULL),
 			 SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		v = strtoll((const char *)sqlite3_column_text(s, 0), NULL, 10);
@@ -150,15 +152,22 @@ static void test_bans_and_sweep(void **state)
 	struct fixture *f = *state;
 	struct hw_store *st = f->st;
 	const struct hw_store_perimeter_ops *p = &st->ops->perimeter;
-	struct hw_ban b = {.id = "ban_1", .cidr = "203.0.113.5/32", .family = 4,
-			   .reason = "auth_failures", .comment = "20 x 401", .created_at = 10,
+	struct hw_ban b = {.id = "ban_1",
+			   .cidr = "203.0.113.5/32",
+			   .family = 4,
+			   .reason = "auth_failures",
+			   .comment = "20 x 401",
+			   .created_at = 10,
 			   .expires_at = 610};
 	struct hw_ban *rows = NULL;
 	size_t n = 0;
 	int64_t deleted = -1;
 
 	assert_int_equal(p->ban_insert(st, &b), 0);
-	struct hw_ban m = {.id = "ban_2", .cidr = "2001:db8::/48", .family = 6, .reason = "manual",
+	struct hw_ban m = {.id = "ban_2",
+			   .cidr = "2001:db8::/48",
+			   .family = 6,
+			   .reason = "manual",
 			   .created_at = 20};
 	assert_int_equal(p->ban_insert(st, &m), 0);
 	assert_int_equal(other_gen(f->path), 2);
@@ -206,12 +215,13 @@ static void test_agents(void **state)
 	assert_int_equal(n, 0);
 	free(rows);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "INSERT INTO agent_status VALUES ('n1', 7, '1.0.0', 'running', "
-				      "123456, 3, '[{\"name\":\"eth0\",\"mode\":\"tc\",\"prog_id\":9}]', "
-				      "'{\"allow_v4\":1}', '{\"pass\":{\"packets\":5,\"bytes\":300}}')",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "INSERT INTO agent_status VALUES ('n1', 7, '1.0.0', 'running', "
+			 "123456, 3, '[{\"name\":\"eth0\",\"mode\":\"tc\",\"prog_id\":9}]', "
+			 "'{\"allow_v4\":1}', '{\"pass\":{\"packets\":5,\"bytes\":300}}')",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(f->st->ops->perimeter.agent_list(f->st, &rows, &n), 0);
 	assert_int_equal(n, 1);
@@ -227,9 +237,9 @@ static void test_agents(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bans_and_sweep, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bans_and_sweep, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,15 +20,15 @@
 #define BAN_TTL_MAX_S (10LL * 365 * 86400)
 
 static const char *const ban_fields[] = {"cidr", "ttl_s", "comment", NULL};
-static const char *const verdicts[] = {"pass", "pass_allowed", "drop_deny", "drop_ratelimit",
-				       "pass_unparsed", NULL};
+static const char *const verdicts[] = {"pass",		 "pass_allowed",  "drop_deny",
+				       "drop_ratelimit", "pass_unparsed", NULL};
 
 static json_t *ban_json(const struct hw_ban *b)
 {
-	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "id", b->id, "cidr", b->cidr, "reason",
-			 b->reason, "comment", b->comment[0] ? json_string(b->comment) : json_null(),
-			 "created_at", hw_admin_time_json(b->created_at), "expires_at",
-			 hw_admin_time_json(b->expires_at));
+	return json_pack(
+	    "{s:s,s:s,s:s,s:o,s:o,s:o}", "id", b->id, "cidr", b->cidr, "reason", b->reason,
+	    "comment", b->comment[0] ? json_string(b->comment) : json_null(), "created_at",
+	    hw_admin_time_json(b->created_at), "expires_at", hw_admin_time_json(b->expires_at));
 }
 
 void hw_admin_bans_list(struct hw_admin_call *c)
@@ -76,8 +76,10 @@ void hw_admin_bans_create(struct hw_admin_call *c)
 	if (v && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 		    json_integer_value(v) > BAN_TTL_MAX_S) {
-			hw_admin_fail_param(c, "ttl_s", "ttl_s must be an integer from 1 to %lld, or "
-							"null for a ban without end.", BAN_TTL_MAX_S);
+			hw_admin_fail_param(c, "ttl_s",
+					    "ttl_s must be an integer from 1 to %lld, or "
+					    "null for a ban without end.",
+					    BAN_TTL_MAX_S);
 			goto out;
 		}
 		b.expires_at = b.created_at + json_integer_value(v);
@@ -146,7 +148,8 @@ static json_t *stats_json(const struct hw_agent_status *a)
 		json_t *p = json_object_get(one, "packets"), *b = json_object_get(one, "bytes");
 		json_object_set_new(out, *v,
 				    json_pack("{s:I,s:I}", "packets",
-					      json_is_integer(p) ? json_integer_value(p) : 0, "bytes",
+					      json_is_integer(p) ? json_integer_value(p) : 0,
+					      "bytes",
 					      json_is_integer(b) ? json_integer_value(b) : 0));
 	}
 	json_decref(src);
@@ -176,25 +179,24 @@ void hw_admin_perimeter_get(struct hw_admin_call *c)
 	char hb[21] = "";
 	if (a)
 		hw_clock_rfc3339(a->heartbeat_at / 1000, hb);
-	json_t *own_rules = json_pack(
-		"{s:I,s:I,s:I,s:I}", "allow_v4", (json_int_t)k.kernel_allow[0], "deny_v4",
-		(json_int_t)k.kernel_deny[0], "allow_v6", (json_int_t)k.kernel_allow[1], "deny_v6",
-		(json_int_t)k.kernel_deny[1]);
+	json_t *own_rules =
+	    json_pack("{s:I,s:I,s:I,s:I}", "allow_v4", (json_int_t)k.kernel_allow[0], "deny_v4",
+		      (json_int_t)k.kernel_deny[0], "allow_v6", (json_int_t)k.kernel_allow[1],
+		      "deny_v6", (json_int_t)k.kernel_deny[1]);
 	json_t *rules = up ? json_or(a->rules, own_rules, false) : own_rules;
 	json_t *bans_v = json_object_get(rules, "bans");
 	json_int_t bans = json_is_integer(bans_v) ? json_integer_value(bans_v) : k.bans_active;
 	json_object_del(rules, "bans");
-	json_t *agent = json_pack(
-		"{s:s,s:o,s:o,s:o,s:o}", "status", up ? "up" : "down", "node_id",
-		a ? json_string(a->node_id) : json_null(), "pid",
-		a ? json_integer(a->pid) : json_null(), "version",
-		a ? json_string(a->version) : json_null(), "heartbeat_at",
-		a ? json_string(hb) : json_null());
+	json_t *agent = json_pack("{s:s,s:o,s:o,s:o,s:o}", "status", up ? "up" : "down", "node_id",
+				  a ? json_string(a->node_id) : json_null(), "pid",
+				  a ? json_integer(a->pid) : json_null(), "version",
+				  a ? json_string(a->version) : json_null(), "heartbeat_at",
+				  a ? json_string(hb) : json_null());
 	hw_admin_reply(c, 200,
 		       json_pack("{s:b,s:o,s:o,s:I,s:o,s:I,s:o}", "enabled", cfg->perimeter.enabled,
 				 "agent", agent, "interfaces",
 				 a ? json_or(a->interfaces, json_array(), true) : json_array(),
-				 "generation", (json_int_t)gen, "rules", rules, "bans", bans, "stats",
-				 stats_json(a)));
+				 "generation", (json_int_t)gen, "rules", rules, "bans", bans,
+				 "stats", stats_json(a)));
 	free(rows);
 }

@@ -18,18 +18,21 @@
 
 #define COMMENT_MAX_CHARS 200
 
-static const char *const rule_fields[] = {"cidr", "action", "comment", "kernel", "expires_at",
-					  NULL};
+static const char *const rule_fields[] = {"cidr",   "action",	  "comment",
+					  "kernel", "expires_at", NULL};
 static const char *const actions[] = {"allow", "deny", NULL};
 
-static json_t *opt_string(const char *s) { return s[0] ? json_string(s) : json_null(); }
+static json_t *opt_string(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
 
 static json_t *rule_json(const struct hw_ip_rule *r, const struct hw_config *cfg)
 {
 	return json_pack("{s:s,s:s,s:o,s:s,s:s,s:o,s:b,s:o,s:o,s:b}", "id", r->id, "scope",
 			 r->workspace_id[0] ? "workspace" : "global", "workspace_id",
-			 opt_string(r->workspace_id), "cidr", r->cidr, "action", r->action, "comment",
-			 opt_string(r->comment), "kernel", r->kernel, "expires_at",
+			 opt_string(r->workspace_id), "cidr", r->cidr, "action", r->action,
+			 "comment", opt_string(r->comment), "kernel", r->kernel, "expires_at",
 			 hw_admin_time_json(r->expires_at), "created_at",
 			 hw_admin_time_json(r->created_at), "enforced_in_kernel",
 			 hw_perimeter_rule_in_kernel(r, cfg));
@@ -44,14 +47,14 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
-int hw_admin_cidr_take(struct hw_admin_call *c, const json_t *v, char *out, size_t cap,
-		       int *family)
+int hw_admin_cidr_take(struct hw_admin_call *c, const json_t *v, char *out, size_t cap, int *family)
 {
 	struct hw_cidr cidr;
 	const char *text = json_string_value(v);
 	if (!text || strlen(text) != json_string_length(v) || hw_cidr_parse(text, &cidr) < 0) {
-		hw_admin_fail_param(c, "cidr", "cidr must be an IPv4 or IPv6 address or CIDR "
-					       "block, such as 203.0.113.0/24 or 2001:db8::/32.");
+		hw_admin_fail_param(c, "cidr",
+				    "cidr must be an IPv4 or IPv6 address or CIDR "
+				    "block, such as 203.0.113.0/24 or 2001:db8::/32.");
 		return -EINVAL;
 	}
 	hw_cidr_format(&cidr, out, cap);
@@ -67,8 +70,10 @@ int hw_admin_comment_take(struct hw_admin_call *c, const json_t *v, char *out, s
 	const char *s = json_string_value(v);
 	if (!s || strlen(s) != json_string_length(v) || utf8_chars(s) > COMMENT_MAX_CHARS ||
 	    json_string_length(v) >= cap) {
-		hw_admin_fail_param(c, "comment", "comment must be a string of at most %d "
-						  "characters.", COMMENT_MAX_CHARS);
+		hw_admin_fail_param(c, "comment",
+				    "comment must be a string of at most %d "
+				    "characters.",
+				    COMMENT_MAX_CHARS);
 		return -EINVAL;
 	}
 	memcpy(out, s, json_string_length(v) + 1);
@@ -108,8 +113,9 @@ static int rule_take(struct hw_admin_call *c, const json_t *in, struct hw_ip_rul
 	if (v && !json_is_null(v)) {
 		const char *s = json_string_value(v);
 		if (!s || hw_clock_parse_rfc3339(s, &r->expires_at) < 0) {
-			hw_admin_fail_param(c, "expires_at", "expires_at must be an RFC 3339 time "
-							     "such as 2026-05-01T00:00:00Z, or null.");
+			hw_admin_fail_param(c, "expires_at",
+					    "expires_at must be an RFC 3339 time "
+					    "such as 2026-05-01T00:00:00Z, or null.");
 			return -EINVAL;
 		}
 		if (r->expires_at <= now) {
@@ -213,11 +219,29 @@ static void rules_delete(struct hw_admin_call *c, const char *ws, const char *id
 	hw_admin_reply(c, 204, NULL);
 }
 
-void hw_admin_ws_ip_rules_list(struct hw_admin_call *c) { rules_list(c, c->ws_id); }
-void hw_admin_ws_ip_rules_create(struct hw_admin_call *c) { rules_create(c, c->ws_id); }
-void hw_admin_ws_ip_rule_delete(struct hw_admin_call *c) { rules_delete(c, c->ws_id, c->key_id); }
+void hw_admin_ws_ip_rules_list(struct hw_admin_call *c)
+{
+	rules_list(c, c->ws_id);
+}
+void hw_admin_ws_ip_rules_create(struct hw_admin_call *c)
+{
+	rules_create(c, c->ws_id);
+}
+void hw_admin_ws_ip_rule_delete(struct hw_admin_call *c)
+{
+	rules_delete(c, c->ws_id, c->key_id);
+}
 
-void hw_admin_global_ip_rules_list(struct hw_admin_call *c) { rules_list(c, NULL); }
-void hw_admin_global_ip_rules_create(struct hw_admin_call *c) { rules_create(c, NULL); }
+void hw_admin_global_ip_rules_list(struct hw_admin_call *c)
+{
+	rules_list(c, NULL);
+}
+void hw_admin_global_ip_rules_create(struct hw_admin_call *c)
+{
+	rules_create(c, NULL);
+}
 /* The router captures the first id of a path into ws_id: here it is the rule's. */
-void hw_admin_global_ip_rule_delete(struct hw_admin_call *c) { rules_delete(c, NULL, c->ws_id); }
+void hw_admin_global_ip_rule_delete(struct hw_admin_call *c)
+{
+	rules_delete(c, NULL, c->ws_id);
+}

@@ -40,17 +40,17 @@ out:
 static int bans_list(struct hw_cli *cli, const struct hw_cli_args *a)
 {
 	static const struct hw_cli_col cols[] = {
-		{"ID", "id", NULL},
-		{"CIDR", "cidr", NULL},
-		{"REASON", "reason", NULL},
-		{"CREATED", "created_at", NULL},
-		{"EXPIRES", "expires_at", "never"},
-		{"COMMENT", "comment", NULL},
+	    {"ID", "id", NULL},
+	    {"CIDR", "cidr", NULL},
+	    {"REASON", "reason", NULL},
+	    {"CREATED", "created_at", NULL},
+	    {"EXPIRES", "expires_at", "never"},
+	    {"COMMENT", "comment", NULL},
 	};
 	json_t *list = NULL;
 	char *path = HW_CLI_PATH("bans");
-	int ret = hw_cli_list(cli, path, NULL, 0, hw_cli_get(a, "limit"), hw_cli_get(a, "cursor"),
-			      &list);
+	int ret =
+	    hw_cli_list(cli, path, NULL, 0, hw_cli_get(a, "limit"), hw_cli_get(a, "cursor"), &list);
 
 	if (ret == HW_CLI_OK && cli->json)
 		hw_cli_print_json(list);
@@ -93,18 +93,19 @@ static const struct hw_cli_opt list_opts[] = {{"limit", true}, {"cursor", true},
 static const struct hw_cli_opt no_opts[] = {{NULL, false}};
 
 const struct hw_cli_verb hw_cli_bans_verbs[] = {
-	{"add", "CIDR [--ttl SECONDS] [--comment TEXT]",
-	 "Ban an address or block (reason manual); without --ttl it lasts until lifted.", add_opts,
-	 1, 1, bans_add},
-	{"list", "[--limit N] [--cursor C]", "List bans, auto-bans included.", list_opts, 0, 0,
-	 bans_list},
-	{"rm", "ID", "Lift a ban; it stops applying at once.", no_opts, 1, 1, bans_rm},
-	{NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"add", "CIDR [--ttl SECONDS] [--comment TEXT]",
+     "Ban an address or block (reason manual); without --ttl it lasts until lifted.", add_opts, 1,
+     1, bans_add},
+    {"list", "[--limit N] [--cursor C]", "List bans, auto-bans included.", list_opts, 0, 0,
+     bans_list},
+    {"rm", "ID", "Lift a ban; it stops applying at once.", no_opts, 1, 1, bans_rm},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
 const struct hw_cli_verb hw_cli_perimeter_verbs[] = {
-	{"status", "", "The kernel perimeter: agent liveness, interfaces, generation, rule and\n"
-		       "ban counts, packet counters per verdict.",
-	 no_opts, 0, 0, perimeter_status},
-	{NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"status", "",
+     "The kernel perimeter: agent liveness, interfaces, generation, rule and\n"
+     "ban counts, packet counters per verdict.",
+     no_opts, 0, 0, perimeter_status},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };

@@ -32,8 +32,11 @@ static void expires_value(const char *v, char out[32])
 	long long unit = 0;
 
 	if (isdigit((unsigned char)v[0]) && end[0] && !end[1])
-		unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600
-		       : end[0] == 'd' ? 86400 : 0;
+		unit = end[0] == 's'   ? 1
+		       : end[0] == 'm' ? 60
+		       : end[0] == 'h' ? 3600
+		       : end[0] == 'd' ? 86400
+				       : 0;
 	if (unit && n > 0) {
 		time_t t = time(NULL) + (time_t)(n * unit);
 		struct tm tm;
@@ -80,13 +83,13 @@ static int rules_add(struct hw_cli *cli, const struct hw_cli_args *a)
 static int rules_list(struct hw_cli *cli, const struct hw_cli_args *a)
 {
 	static const struct hw_cli_col cols[] = {
-		{"ID", "id", NULL},
-		{"SCOPE", "scope", NULL},
-		{"ACTION", "action", NULL},
-		{"CIDR", "cidr", NULL},
-		{"KERNEL", "enforced_in_kernel", NULL},
-		{"EXPIRES", "expires_at", "never"},
-		{"COMMENT", "comment", NULL},
+	    {"ID", "id", NULL},
+	    {"SCOPE", "scope", NULL},
+	    {"ACTION", "action", NULL},
+	    {"CIDR", "cidr", NULL},
+	    {"KERNEL", "enforced_in_kernel", NULL},
+	    {"EXPIRES", "expires_at", "never"},
+	    {"COMMENT", "comment", NULL},
 	};
 	json_t *list = NULL;
 	char *path = rules_path(cli, a, NULL);
@@ -94,7 +97,8 @@ static int rules_list(struct hw_cli *cli, const struct hw_cli_args *a)
 
 	if (!path)
 		return HW_CLI_USAGE;
-	ret = hw_cli_list(cli, path, NULL, 0, hw_cli_get(a, "limit"), hw_cli_get(a, "cursor"), &list);
+	ret =
+	    hw_cli_list(cli, path, NULL, 0, hw_cli_get(a, "limit"), hw_cli_get(a, "cursor"), &list);
 	if (ret == HW_CLI_OK && cli->json)
 		hw_cli_print_json(list);
 	else if (ret == HW_CLI_OK)
@@ -122,21 +126,26 @@ static int rules_rm(struct hw_cli *cli, const struct hw_cli_args *a)
 }
 
 static const struct hw_cli_opt add_opts[] = {
-	{"global", false}, {"no-kernel", false}, {"expires", true}, {"comment", true}, {NULL, false},
+    {"global", false}, {"no-kernel", false}, {"expires", true}, {"comment", true}, {NULL, false},
 };
 static const struct hw_cli_opt list_opts[] = {
-	{"global", false}, {"limit", true}, {"cursor", true}, {NULL, false},
+    {"global", false},
+    {"limit", true},
+    {"cursor", true},
+    {NULL, false},
 };
 static const struct hw_cli_opt rm_opts[] = {{"global", false}, {NULL, false}};
 
 const struct hw_cli_verb hw_cli_iprules_verbs[] = {
-	{"add", "allow|deny CIDR [--global] [--no-kernel] [--expires T] [--comment TEXT]",
-	 "Add an IP rule (allow beats deny; no match is allowed). A bare address is /32 or /128.\n"
-	 "--global: a server-wide rule (admin token). --no-kernel: enforced by the gateway only.\n"
-	 "--expires: an RFC 3339 time or a duration from now (90s, 30m, 12h, 7d).",
-	 add_opts, 2, 2, rules_add},
-	{"list", "[--global] [--limit N] [--cursor C]", "List the rules of the workspace, or the "
-	 "global ones.", list_opts, 0, 0, rules_list},
-	{"rm", "ID [--global]", "Delete a rule; it stops applying at once.", rm_opts, 1, 1, rules_rm},
-	{NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"add", "allow|deny CIDR [--global] [--no-kernel] [--expires T] [--comment TEXT]",
+     "Add an IP rule (allow beats deny; no match is allowed). A bare address is /32 or /128.\n"
+     "--global: a server-wide rule (admin token). --no-kernel: enforced by the gateway only.\n"
+     "--expires: an RFC 3339 time or a duration from now (90s, 30m, 12h, 7d).",
+     add_opts, 2, 2, rules_add},
+    {"list", "[--global] [--limit N] [--cursor C]",
+     "List the rules of the workspace, or the "
+     "global ones.",
+     list_opts, 0, 0, rules_list},
+    {"rm", "ID [--global]", "Delete a rule; it stops applying at once.", rm_opts, 1, 1, rules_rm},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };

@@ -20,8 +20,8 @@ struct source {
 	struct hw_ipaddr ip;
 	int64_t last_ms;
 	struct ring win[HW_AUTOBAN__COUNT];
-	struct source *hnext;        /* hash chain */
-	struct source *prev, *next;  /* LRU: head = most recent */
+	struct source *hnext;	    /* hash chain */
+	struct source *prev, *next; /* LRU: head = most recent */
 };
 
 struct shard {
@@ -64,7 +64,7 @@ struct hw_autoban *hw_autoban_new(size_t max_sources)
 		pthread_mutex_init(&s->mu, NULL);
 		s->max = per;
 		s->nbuckets = nb;
-		s->buckets = calloc(nb, sizeof(*s->buckets));
+		s->buckets = calloc(nb, sizeof(struct source *));
 		if (!s->buckets) {
 			hw_autoban_free(ab);
 			return NULL;
@@ -200,8 +200,9 @@ bool hw_autoban_note(struct hw_autoban *ab, const struct hw_ipaddr *ip,
 {
 	struct shard *s = shard_of(ab, ip);
 	int64_t count = lim->count[reason];
-	uint32_t need = (uint32_t)(count < 1 ? 1 : count > HW_AUTOBAN_MAX_COUNT ? HW_AUTOBAN_MAX_COUNT
-									     : count);
+	uint32_t need = (uint32_t)(count < 1			  ? 1
+				   : count > HW_AUTOBAN_MAX_COUNT ? HW_AUTOBAN_MAX_COUNT
+								  : count);
 	int64_t idle = max_window(lim);
 	bool hit = false;
 

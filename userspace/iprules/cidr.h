@@ -12,7 +12,7 @@
 
 /* "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128" and its NUL. */
 #define HW_CIDR_TEXT_MAX 54
-#define HW_IP_TEXT_MAX	 46
+#define HW_IP_TEXT_MAX 46
 
 struct hw_ipaddr {
 	uint8_t family; /* 4 | 6; 0 = none */
@@ -20,8 +20,8 @@ struct hw_ipaddr {
 };
 
 struct hw_cidr {
-	uint8_t family; /* 4 | 6 */
-	uint8_t prefix; /* 0-32 | 0-128 */
+	uint8_t family;	  /* 4 | 6 */
+	uint8_t prefix;	  /* 0-32 | 0-128 */
 	uint8_t addr[16]; /* host bits cleared */
 };
 

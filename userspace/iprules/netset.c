@@ -65,7 +65,10 @@ static int key_cmp(const struct key *a, const struct key *b)
 	return 0;
 }
 
-static int key_cmp_v(const void *a, const void *b) { return key_cmp(a, b); }
+static int key_cmp_v(const void *a, const void *b)
+{
+	return key_cmp(a, b);
+}
 
 int hw_netset_builder_add(struct hw_netset_builder *b, const struct hw_cidr *c)
 {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GRACE_NS    (5LL * 1000000000) /* a lookup takes microseconds; readers are long gone */
+#define GRACE_NS (5LL * 1000000000) /* a lookup takes microseconds; readers are long gone */
 #define AGENT_POLL_MS 1000
 
 struct retired {
@@ -49,7 +49,10 @@ static struct {
        .wait_cv = PTHREAD_COND_INITIALIZER,
        .agents_mu = PTHREAD_MUTEX_INITIALIZER};
 
-static const struct hw_config *cfg_now(void) { return P.cfg_fn(P.cfg_arg); }
+static const struct hw_config *cfg_now(void)
+{
+	return P.cfg_fn(P.cfg_arg);
+}
 
 static void retire_free(bool all)
 {
@@ -85,17 +88,20 @@ static int rebuild_locked(void)
 	if (rc == 0)
 		rc = st->ops->perimeter.ban_list_all(st, &bans, &nb);
 	if (rc == 0) {
-		struct hw_ruleset_opts o = {cfg->perimeter.workspace_rules_in_kernel,
-					    cfg->server.trusted_proxies, cfg->server.n_trusted_proxies,
-					    cfg->perimeter.autoban.exempt, cfg->perimeter.autoban.n_exempt};
+		struct hw_ruleset_opts o = {
+		    cfg->perimeter.workspace_rules_in_kernel, cfg->server.trusted_proxies,
+		    cfg->server.n_trusted_proxies, cfg->perimeter.autoban.exempt,
+		    cfg->perimeter.autoban.n_exempt};
 		rc = hw_ruleset_build(rules, nr, bans, nb, &o, hw_clock_wall_s(), &rs);
 	}
 	free(rules);
 	free(bans);
-	if (rc < 0) {
-		hw_log(HW_LOG_ERROR, "perimeter: cannot load IP rules and bans (%s); keeping the "
-				     "previous set", strerror(-rc));
-		return rc;
+	if (rc != 0 || !rs) {
+		hw_log(HW_LOG_ERROR,
+		       "perimeter: cannot load IP rules and bans (%s); keeping the "
+		       "previous set",
+		       strerror(rc ? -rc : ENOMEM));
+		return rc ? rc : -ENOMEM;
 	}
 	rs->generation = gen;
 	struct hw_ruleset *old = atomic_exchange(&P.cur, rs);
@@ -191,7 +197,7 @@ static void *refresher(void *arg)
 			agents_poll();
 			last_agents = now;
 		}
-		if (now - last_sweep >= HW_PERIMETER_SWEEP_S * 1000) {
+		if (now - last_sweep >= (int64_t)HW_PERIMETER_SWEEP_S * 1000) {
 			sweep();
 			last_sweep = now;
 		}
@@ -292,11 +298,12 @@ static void autoban(const struct hw_ipaddr *ip, enum hw_autoban_reason reason,
 	struct hw_cidr host;
 	int64_t now = hw_clock_wall_s();
 	const char *name = hw_autoban_reason_name(reason);
-	int64_t count = reason == HW_AUTOBAN_AUTH_FAILURES ? cfg->perimeter.autoban.auth_failures.count
-							   : cfg->perimeter.autoban.guardian_blocks.count;
+	int64_t count = reason == HW_AUTOBAN_AUTH_FAILURES
+			    ? cfg->perimeter.autoban.auth_failures.count
+			    : cfg->perimeter.autoban.guardian_blocks.count;
 	int64_t window = reason == HW_AUTOBAN_AUTH_FAILURES
-				 ? cfg->perimeter.autoban.auth_failures.window_s
-				 : cfg->perimeter.autoban.guardian_blocks.window_s;
+			     ? cfg->perimeter.autoban.auth_failures.window_s
+			     : cfg->perimeter.autoban.guardian_blocks.window_s;
 
 	memset(&ban, 0, sizeof(ban));
 	hw_cidr_host(ip, &host);
@@ -304,9 +311,9 @@ static void autoban(const struct hw_ipaddr *ip, enum hw_autoban_reason reason,
 	hw_id_make(ban.id, sizeof(ban.id), "ban_");
 	ban.family = ip->family;
 	snprintf(ban.reason, sizeof(ban.reason), "%s", name);
-	snprintf(ban.comment, sizeof(ban.comment), "%lld responses %s within %lld s",
-		 (long long)count, reason == HW_AUTOBAN_AUTH_FAILURES ? "401" : "429 guardian_block",
-		 (long long)window);
+	snprintf(
+	    ban.comment, sizeof(ban.comment), "%lld responses %s within %lld s", (long long)count,
+	    reason == HW_AUTOBAN_AUTH_FAILURES ? "401" : "429 guardian_block", (long long)window);
 	ban.created_at = now;
 	ban.expires_at = now + cfg->perimeter.autoban.ttl_s;
 	int rc = P.st->ops->perimeter.ban_insert(P.st, &ban);
@@ -330,10 +337,10 @@ void hw_perimeter_note(const struct hw_ipaddr *ip, enum hw_autoban_reason reason
 	const struct hw_config *cfg = cfg_now();
 	if (!cfg->perimeter.autoban.enabled || hw_perimeter_autoban_exempt(ip))
 		return;
-	struct hw_autoban_limits lim = {
-		{cfg->perimeter.autoban.auth_failures.count, cfg->perimeter.autoban.guardian_blocks.count},
-		{cfg->perimeter.autoban.auth_failures.window_s * 1000,
-		 cfg->perimeter.autoban.guardian_blocks.window_s * 1000}};
+	struct hw_autoban_limits lim = {{cfg->perimeter.autoban.auth_failures.count,
+					 cfg->perimeter.autoban.guardian_blocks.count},
+					{cfg->perimeter.autoban.auth_failures.window_s * 1000,
+					 cfg->perimeter.autoban.guardian_blocks.window_s * 1000}};
 	if (hw_autoban_note(P.autoban, ip, reason, &lim, hw_clock_wall_ms()))
 		autoban(ip, reason, cfg);
 }
@@ -387,4 +394,7 @@ void hw_perimeter_counts(struct hw_perimeter_counts *out)
 	pthread_mutex_unlock(&P.build_mu);
 }
 
-const char *hw_perimeter_node_id(void) { return P.started ? cfg_now()->node_id : ""; }
+const char *hw_perimeter_node_id(void)
+{
+	return P.started ? cfg_now()->node_id : "";
+}

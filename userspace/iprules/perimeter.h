@@ -25,10 +25,10 @@
 
 #include <jansson.h>
 
-#define HW_PERIMETER_SWEEP_S	   10 /* expired rows are deleted within this, well under 60 s */
+#define HW_PERIMETER_SWEEP_S 10 /* expired rows are deleted within this, well under 60 s */
 #define HW_PERIMETER_AGENT_FRESH_MS 15000 /* an agent is up while its heartbeat is younger */
-#define HW_IP_RULES_MAX_WORKSPACE  10000  /* SPEC §13.2 */
-#define HW_IP_RULES_MAX_GLOBAL	   100000
+#define HW_IP_RULES_MAX_WORKSPACE 10000	  /* SPEC §13.2 */
+#define HW_IP_RULES_MAX_GLOBAL 100000
 
 typedef const struct hw_config *(*hw_perimeter_cfg_fn)(void *arg);
 
@@ -61,8 +61,8 @@ void hw_perimeter_metrics_render(struct hw_buf *out);
 struct hw_perimeter_counts {
 	int64_t generation;
 	int64_t kernel_allow[2], kernel_deny[2]; /* rules bound for the kernel */
-	int64_t bans[2];                         /* distinct active ban blocks */
-	int64_t bans_active, autobans_active;    /* active ban rows */
+	int64_t bans[2];			 /* distinct active ban blocks */
+	int64_t bans_active, autobans_active;	 /* active ban rows */
 };
 void hw_perimeter_counts(struct hw_perimeter_counts *out);
 

@@ -39,7 +39,7 @@ json_t *hw_perimeter_health(const struct hw_config *cfg)
 	}
 	if (best)
 		hw_clock_rfc3339(best->heartbeat_at / 1000, hb);
-	const char *status = !cfg->perimeter.enabled ? "disabled"
+	const char *status = !cfg->perimeter.enabled	   ? "disabled"
 			     : best && agent_up(best, now) ? "active"
 							   : "inactive";
 	json_t *out = json_pack("{s:s,s:o,s:o}", "status", status, "agent_heartbeat",
@@ -70,8 +70,9 @@ static void render_agents(struct hw_buf *out)
 	char node[260];
 
 	hw_perimeter_agents_copy(&rows, &n);
-	hw_buf_appendf(out, "# HELP hiway_perimeter_agent_up hiway-agent heartbeat younger than 15 s\n"
-			    "# TYPE hiway_perimeter_agent_up gauge\n");
+	hw_buf_appendf(out,
+		       "# HELP hiway_perimeter_agent_up hiway-agent heartbeat younger than 15 s\n"
+		       "# TYPE hiway_perimeter_agent_up gauge\n");
 	if (!n) {
 		label_escape(node, sizeof(node), hw_perimeter_node_id());
 		hw_buf_appendf(out, "hiway_perimeter_agent_up{node=\"%s\"} 0\n", node);
@@ -83,18 +84,23 @@ static void render_agents(struct hw_buf *out)
 	}
 	static const char *const what[] = {"packets", "bytes"};
 	for (int w = 0; w < 2; w++) {
-		hw_buf_appendf(out,
-			       "# HELP hiway_perimeter_%s_total Perimeter %s by verdict (from the agent)\n"
-			       "# TYPE hiway_perimeter_%s_total counter\n",
-			       what[w], what[w], what[w]);
+		hw_buf_appendf(
+		    out,
+		    "# HELP hiway_perimeter_%s_total Perimeter %s by verdict (from the agent)\n"
+		    "# TYPE hiway_perimeter_%s_total counter\n",
+		    what[w], what[w], what[w]);
 		for (size_t i = 0; i < n; i++) {
 			json_t *stats = json_loads(rows[i].stats, 0, NULL);
 			label_escape(node, sizeof(node), rows[i].node_id);
 			for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++) {
-				json_t *val = json_object_get(json_object_get(stats, verdicts[v]), what[w]);
-				hw_buf_appendf(out, "hiway_perimeter_%s_total{verdict=\"%s\",node=\"%s\"} %lld\n",
-					       what[w], verdicts[v], node,
-					       (long long)(json_is_integer(val) ? json_integer_value(val) : 0));
+				json_t *val =
+				    json_object_get(json_object_get(stats, verdicts[v]), what[w]);
+				hw_buf_appendf(
+				    out,
+				    "hiway_perimeter_%s_total{verdict=\"%s\",node=\"%s\"} %lld\n",
+				    what[w], verdicts[v], node,
+				    (long long)(json_is_integer(val) ? json_integer_value(val)
+								     : 0));
 			}
 			json_decref(stats);
 		}
@@ -109,28 +115,29 @@ void hw_perimeter_metrics_render(struct hw_buf *out)
 
 	hw_perimeter_counters_read(&c);
 	hw_perimeter_counts(&k);
-	hw_buf_appendf(out,
-		       "# HELP hiway_ip_denied_total Requests answered 403 ip_denied, by what denied them\n"
-		       "# TYPE hiway_ip_denied_total counter\n"
-		       "hiway_ip_denied_total{source=\"rule\"} %llu\n"
-		       "hiway_ip_denied_total{source=\"ban\"} %llu\n"
-		       "# HELP hiway_autobans_total Sources auto-banned by this gateway, by reason\n"
-		       "# TYPE hiway_autobans_total counter\n"
-		       "hiway_autobans_total{reason=\"auth_failures\"} %llu\n"
-		       "hiway_autobans_total{reason=\"guardian_blocks\"} %llu\n"
-		       "# HELP hiway_autobans_active Auto-bans in force\n"
-		       "# TYPE hiway_autobans_active gauge\nhiway_autobans_active %lld\n"
-		       "# HELP hiway_perimeter_rules Perimeter-set entries the kernel enforces (bans "
-		       "count as deny)\n# TYPE hiway_perimeter_rules gauge\n"
-		       "hiway_perimeter_rules{family=\"ipv4\",action=\"allow\"} %lld\n"
-		       "hiway_perimeter_rules{family=\"ipv4\",action=\"deny\"} %lld\n"
-		       "hiway_perimeter_rules{family=\"ipv6\",action=\"allow\"} %lld\n"
-		       "hiway_perimeter_rules{family=\"ipv6\",action=\"deny\"} %lld\n",
-		       (unsigned long long)c.denied_rule, (unsigned long long)c.denied_ban,
-		       (unsigned long long)c.autobans[HW_AUTOBAN_AUTH_FAILURES],
-		       (unsigned long long)c.autobans[HW_AUTOBAN_GUARDIAN_BLOCKS],
-		       (long long)k.autobans_active, (long long)k.kernel_allow[0],
-		       (long long)(k.kernel_deny[0] + k.bans[0]), (long long)k.kernel_allow[1],
-		       (long long)(k.kernel_deny[1] + k.bans[1]));
+	hw_buf_appendf(
+	    out,
+	    "# HELP hiway_ip_denied_total Requests answered 403 ip_denied, by what denied them\n"
+	    "# TYPE hiway_ip_denied_total counter\n"
+	    "hiway_ip_denied_total{source=\"rule\"} %llu\n"
+	    "hiway_ip_denied_total{source=\"ban\"} %llu\n"
+	    "# HELP hiway_autobans_total Sources auto-banned by this gateway, by reason\n"
+	    "# TYPE hiway_autobans_total counter\n"
+	    "hiway_autobans_total{reason=\"auth_failures\"} %llu\n"
+	    "hiway_autobans_total{reason=\"guardian_blocks\"} %llu\n"
+	    "# HELP hiway_autobans_active Auto-bans in force\n"
+	    "# TYPE hiway_autobans_active gauge\nhiway_autobans_active %lld\n"
+	    "# HELP hiway_perimeter_rules Perimeter-set entries the kernel enforces (bans "
+	    "count as deny)\n# TYPE hiway_perimeter_rules gauge\n"
+	    "hiway_perimeter_rules{family=\"ipv4\",action=\"allow\"} %lld\n"
+	    "hiway_perimeter_rules{family=\"ipv4\",action=\"deny\"} %lld\n"
+	    "hiway_perimeter_rules{family=\"ipv6\",action=\"allow\"} %lld\n"
+	    "hiway_perimeter_rules{family=\"ipv6\",action=\"deny\"} %lld\n",
+	    (unsigned long long)c.denied_rule, (unsigned long long)c.denied_ban,
+	    (unsigned long long)c.autobans[HW_AUTOBAN_AUTH_FAILURES],
+	    (unsigned long long)c.autobans[HW_AUTOBAN_GUARDIAN_BLOCKS],
+	    (long long)k.autobans_active, (long long)k.kernel_allow[0],
+	    (long long)k.kernel_deny[0] + (long long)k.bans[0], (long long)k.kernel_allow[1],
+	    (long long)k.kernel_deny[1] + (long long)k.bans[1]);
 	render_agents(out);
 }

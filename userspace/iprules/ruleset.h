@@ -36,7 +36,7 @@ struct hw_ruleset {
 	struct hw_netset *ws_kernel_deny;   /* workspace kernel deny rules, when in the kernel */
 	struct hw_netset *bans;
 	struct hw_netset *trusted, *exempt; /* configuration */
-	struct hw_ruleset_ws *ws;           /* sorted by workspace id */
+	struct hw_ruleset_ws *ws;	    /* sorted by workspace id */
 	size_t n_ws;
 	/* Perimeter-set entries the kernel holds, [0] IPv4 [1] IPv6, for metrics. */
 	int64_t kernel_allow[2], kernel_deny[2];

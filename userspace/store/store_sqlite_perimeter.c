@@ -14,20 +14,21 @@
 #include <string.h>
 
 #define RULE_COLS "id, workspace_id, cidr, family, action, comment, kernel, expires_at, created_at"
-#define BAN_COLS  "id, cidr, family, reason, comment, created_at, expires_at"
+#define BAN_COLS "id, cidr, family, reason, comment, created_at, expires_at"
 #define AGENT_COLS                                                                                 \
 	"node_id, pid, version, status, heartbeat_at, generation, interfaces, rules, stats"
 
 static const char bump_sql[] =
-	"INSERT INTO settings(name, value) VALUES ('perimeter_generation', '1') "
-	"ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)";
+    "INSERT INTO settings(name, value) VALUES ('perimeter_generation', '1') "
+    "ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)";
 
 static int fail(sqlite3 *db, const char *op, int rc)
 {
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 		return -EEXIST;
-	hw_log_json(HW_LOG_ERROR, NULL, "store: sqlite failure",
-		    json_pack("{s:s,s:s,s:i}", "op", op, "error", sqlite3_errmsg(db), "sqlite_code", rc));
+	hw_log_json(
+	    HW_LOG_ERROR, NULL, "store: sqlite failure",
+	    json_pack("{s:s,s:s,s:i}", "op", op, "error", sqlite3_errmsg(db), "sqlite_code", rc));
 	return -EIO;
 }
 
@@ -55,7 +56,10 @@ static int exec_sql(sqlite3 *db, const char *sql, const char *op)
 	return rc ? rc : run(db, s, op, NULL);
 }
 
-static int tx_begin(sqlite3 *db) { return exec_sql(db, "BEGIN IMMEDIATE", "begin"); }
+static int tx_begin(sqlite3 *db)
+{
+	return exec_sql(db, "BEGIN IMMEDIATE", "begin");
+}
 
 static int tx_end(sqlite3 *db, int rc)
 {
@@ -204,8 +208,10 @@ int hw_sq_rule_insert(struct hw_store *st, const struct hw_ip_rule *r, int64_t m
 		rc = count_scope(db, r->workspace_id, &have);
 	if (rc == 0 && have >= max)
 		rc = -ENOSPC;
-	if (rc == 0 && (rc = prepare(db, "INSERT INTO ip_rules(" RULE_COLS ") VALUES "
-					 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &s, "rule_insert")) == 0) {
+	if (rc == 0 && (rc = prepare(db,
+				     "INSERT INTO ip_rules(" RULE_COLS ") VALUES "
+				     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+				     &s, "rule_insert")) == 0) {
 		sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
 		bind_opt_text(s, 2, r->workspace_id);
 		sqlite3_bind_text(s, 3, r->cidr, -1, SQLITE_STATIC);
@@ -252,8 +258,8 @@ static int delete_one(struct hw_store *st, const char *sql, const char *id, cons
 int hw_sq_rule_delete(struct hw_store *st, const char *workspace_id, const char *id)
 {
 	if (workspace_id && workspace_id[0])
-		return delete_one(st, "DELETE FROM ip_rules WHERE id = ?1 AND workspace_id = ?2", id,
-				  workspace_id, "rule_delete");
+		return delete_one(st, "DELETE FROM ip_rules WHERE id = ?1 AND workspace_id = ?2",
+				  id, workspace_id, "rule_delete");
 	return delete_one(st, "DELETE FROM ip_rules WHERE id = ?1 AND workspace_id IS NULL", id,
 			  NULL, "rule_delete");
 }
@@ -264,12 +270,13 @@ int hw_sq_rule_list(struct hw_store *st, const char *workspace_id, const char *a
 	bool ws = workspace_id && workspace_id[0];
 	sqlite3 *db = hw_store_sqlite_main_lock(st);
 	sqlite3_stmt *s;
-	int rc = prepare(db,
-			 ws ? "SELECT " RULE_COLS " FROM ip_rules WHERE workspace_id = ?1 AND id > ?2 "
-			      "ORDER BY id LIMIT ?3"
-			    : "SELECT " RULE_COLS " FROM ip_rules WHERE workspace_id IS NULL AND "
-			      "id > ?2 ORDER BY id LIMIT ?3",
-			 &s, "rule_list");
+	int rc =
+	    prepare(db,
+		    ws ? "SELECT " RULE_COLS " FROM ip_rules WHERE workspace_id = ?1 AND id > ?2 "
+			 "ORDER BY id LIMIT ?3"
+		       : "SELECT " RULE_COLS " FROM ip_rules WHERE workspace_id IS NULL AND "
+			 "id > ?2 ORDER BY id LIMIT ?3",
+		    &s, "rule_list");
 	*out = NULL;
 	*n = 0;
 	if (rc == 0) {
@@ -301,8 +308,10 @@ int hw_sq_ban_insert(struct hw_store *st, const struct hw_ban *b)
 	sqlite3_stmt *s;
 	int rc = tx_begin(db);
 
-	if (rc == 0 && (rc = prepare(db, "INSERT INTO bans(" BAN_COLS ") VALUES "
-					 "(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s, "ban_insert")) == 0) {
+	if (rc == 0 && (rc = prepare(db,
+				     "INSERT INTO bans(" BAN_COLS ") VALUES "
+				     "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+				     &s, "ban_insert")) == 0) {
 		sqlite3_bind_text(s, 1, b->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, b->cidr, -1, SQLITE_STATIC);
 		sqlite3_bind_int(s, 3, b->family);
@@ -358,8 +367,8 @@ int hw_sq_ban_list_all(struct hw_store *st, struct hw_ban **out, size_t *n)
 int hw_sq_perimeter_sweep(struct hw_store *st, int64_t now, int64_t *deleted)
 {
 	static const char *const sql[] = {
-		"DELETE FROM ip_rules WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-		"DELETE FROM bans WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+	    "DELETE FROM ip_rules WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+	    "DELETE FROM bans WHERE expires_at IS NOT NULL AND expires_at <= ?1",
 	};
 	sqlite3 *db = hw_store_sqlite_main_lock(st);
 	int64_t total = 0;
@@ -386,8 +395,10 @@ int hw_sq_perimeter_generation(struct hw_store *st, int64_t *out)
 {
 	sqlite3 *db = hw_store_sqlite_main_lock(st);
 	sqlite3_stmt *s;
-	int rc = prepare(db, "SELECT CAST(value AS INTEGER) FROM settings "
-			     "WHERE name = 'perimeter_generation'", &s, "perimeter_generation");
+	int rc = prepare(db,
+			 "SELECT CAST(value AS INTEGER) FROM settings "
+			 "WHERE name = 'perimeter_generation'",
+			 &s, "perimeter_generation");
 	*out = 0;
 	if (rc == 0) {
 		int step = sqlite3_step(s);
