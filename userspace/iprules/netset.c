@@ -3,6 +3,7 @@
  * IPv6 as is, IPv4 in the top 32 bits, so masking and comparing is one code path. */
 #include "iprules/netset.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,10 +31,9 @@ struct hw_netset {
 
 static uint64_t load_be64(const uint8_t *p)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return be64toh(v);
 }
 
 static struct key key_of(const uint8_t addr[16], int family)
@@ -178,6 +178,8 @@ bool hw_netset_contains(const struct hw_netset *s, const struct hw_ipaddr *ip)
 	if (!s || (ip->family != 4 && ip->family != 6))
 		return false;
 	const struct family_set *fs = &s->fam[ip->family == 4 ? 0 : 1];
+	if (!fs->nlevels)
+		return false;
 	struct key k = key_of(ip->addr, ip->family);
 	for (size_t i = 0; i < fs->nlevels; i++) {
 		struct key m = key_mask(k, fs->levels[i].prefix);
