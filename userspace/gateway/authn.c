@@ -7,8 +7,8 @@
 #include "common/crypto.h"
 #include "gateway/endpoints.h"
 #include "gateway/ip_check.h"
-#include "iprules/perimeter.h"
 #include "gateway/server.h"
+#include "iprules/perimeter.h"
 #include "store/usage_writer.h"
 
 #include <string.h>
