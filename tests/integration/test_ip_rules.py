@@ -10,7 +10,9 @@ Sources other than 127.0.0.1 are other loopback addresses (127.0.x.y) bound as t
 client's source address, so a denied source never locks the test's own admin calls out."""
 import http.client as httpclient
 import json
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import time
@@ -526,3 +528,31 @@ def perimeter_status_without_and_with_agent(ctx):
     db.close()
     check(_metric(gw, "hiway_perimeter_rules", family="ipv4", action="deny") is not None,
           "hiway_perimeter_rules present")
+
+
+@test
+def sighup_reloads_trusted_proxies(ctx):
+    gw = _gw(ctx)
+    src, client = "127.0.0.7", "198.51.100.61"
+    g = _rule(gw, {"cidr": client, "action": "deny"})
+    eq(req(gw, "GET", "/health", src, headers={"X-Forwarded-For": client}).status, 200,
+       "127.0.0.7 is not a trusted proxy yet")
+    with open(gw.config_path) as f:
+        original = f.read()
+    try:
+        with open(gw.config_path, "w") as f:
+            f.write(original.replace('trusted_proxies: ["127.0.0.1/32"]',
+                                     'trusted_proxies: ["127.0.0.1/32", "127.0.0.7/32"]'))
+        os.kill(gw.proc.pid, signal.SIGHUP)
+        _wait(lambda: req(gw, "GET", "/health", src,
+                          headers={"X-Forwarded-For": client}).status == 403,
+              "the reloaded trusted proxy to apply", 3)
+        _denied(req(gw, "GET", "/health", src, headers={"X-Forwarded-For": client}), client)
+    finally:
+        with open(gw.config_path, "w") as f:
+            f.write(original)
+        os.kill(gw.proc.pid, signal.SIGHUP)
+    _wait(lambda: req(gw, "GET", "/health", src,
+                      headers={"X-Forwarded-For": client}).status == 200,
+          "the original configuration to apply again", 3)
+    _del_rule(gw, g["id"])
