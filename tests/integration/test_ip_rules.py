@@ -450,6 +450,11 @@ def hiwayctl_ip_rules_bans_perimeter(ctx):
     rc, out, err = _ctl(gw, ["ip-rules", "rm", r["id"]], ws=gw.ws)
     eq(rc, 1, "rm again is an API error")
     check("not_found" in err, "prints the code: %r" % err)
+    rc, out, err = _ctl(gw, ["--json", "ip-rules", "add", "10.30.0.0/16", "--action", "allow"],
+                        ws=gw.ws)
+    eq(rc, 0, "add with --action (%s)" % err)
+    eq(json.loads(out)["action"], "allow", "--action allow")
+    eq(_ctl(gw, ["ip-rules", "rm", json.loads(out)["id"]], ws=gw.ws)[0], 0, "rm")
     eq(_ctl(gw, ["ip-rules", "add", "block", "10.0.0.1"], ws=gw.ws)[0], 2, "bad action: usage")
     eq(_ctl(gw, ["ip-rules", "list"])[0], 2, "no workspace and no --global: usage")
     rc, out, err = _ctl(gw, ["ip-rules", "add", "deny", "10.0.0.0/40"], ws=gw.ws)

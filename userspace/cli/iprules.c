@@ -55,14 +55,19 @@ static int rules_add(struct hw_cli *cli, const struct hw_cli_args *a)
 	char when[32];
 	int ret;
 
-	if (hw_cli_check_choice("action", a->pos[0], actions))
+	/* "add deny CIDR", or "add CIDR [--action A]" (deny when not given). */
+	const char *action = a->npos == 2 ? a->pos[0] : hw_cli_get(a, "action");
+	const char *cidr = a->pos[a->npos - 1];
+	if (!action)
+		action = "deny";
+	if (hw_cli_check_choice("action", action, actions))
 		return HW_CLI_USAGE;
 	path = rules_path(cli, a, NULL);
 	if (!path)
 		return HW_CLI_USAGE;
 	body = hw_cli_must(json_object());
-	hw_cli_set(body, "cidr", json_string(a->pos[1]));
-	hw_cli_set(body, "action", json_string(a->pos[0]));
+	hw_cli_set(body, "cidr", json_string(cidr));
+	hw_cli_set(body, "action", json_string(action));
 	if (comment)
 		hw_cli_set(body, "comment", json_string(comment));
 	if (hw_cli_get(a, "no-kernel"))
@@ -126,7 +131,8 @@ static int rules_rm(struct hw_cli *cli, const struct hw_cli_args *a)
 }
 
 static const struct hw_cli_opt add_opts[] = {
-    {"global", false}, {"no-kernel", false}, {"expires", true}, {"comment", true}, {NULL, false},
+    {"global", false}, {"no-kernel", false}, {"expires", true},
+    {"comment", true}, {"action", true},     {NULL, false},
 };
 static const struct hw_cli_opt list_opts[] = {
     {"global", false},
@@ -137,11 +143,12 @@ static const struct hw_cli_opt list_opts[] = {
 static const struct hw_cli_opt rm_opts[] = {{"global", false}, {NULL, false}};
 
 const struct hw_cli_verb hw_cli_iprules_verbs[] = {
-    {"add", "allow|deny CIDR [--global] [--no-kernel] [--expires T] [--comment TEXT]",
+    {"add", "[allow|deny] CIDR [--global] [--no-kernel] [--expires T] [--comment TEXT]",
      "Add an IP rule (allow beats deny; no match is allowed). A bare address is /32 or /128.\n"
+     "The action is the first word, or --action allow|deny (default deny).\n"
      "--global: a server-wide rule (admin token). --no-kernel: enforced by the gateway only.\n"
      "--expires: an RFC 3339 time or a duration from now (90s, 30m, 12h, 7d).",
-     add_opts, 2, 2, rules_add},
+     add_opts, 1, 2, rules_add},
     {"list", "[--global] [--limit N] [--cursor C]",
      "List the rules of the workspace, or the "
      "global ones.",
