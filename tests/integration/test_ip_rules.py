@@ -384,7 +384,7 @@ def autoban_401_flood_then_lift(ctx):
     eq(b["reason"], "auth_failures", "reason")
     check(b["expires_at"] is not None, "auto-ban has a TTL")
     eq(_metric(gw, "hiway_autobans_total", reason="auth_failures"), before + 1, "autobans_total")
-    check((_metric(gw, "hiway_autobans_active") or 0) >= 1, "autobans_active")
+    _wait(lambda: (_metric(gw, "hiway_autobans_active") or 0) >= 1, "autobans_active", 3)
     check((_metric(gw, "hiway_ip_denied_total", source="ban") or 0) >= 2, "ip_denied ban")
     eq(gw.api("DELETE", "/bans/" + b["id"]).status, 204, "lift")
     eq(req(gw, "GET", "/health", src).status, 200, "lifted at once")

@@ -102,8 +102,14 @@ static void test_guardian_blocks_ban(void **state)
 	/* at once, without waiting for a poll */
 	assert_int_equal(hw_perimeter_check(&a), HW_IP_DENIED_BAN);
 	assert_int_equal(bans_with(f->st, "guardian_blocks", "198.51.100.3/32"), 1);
+	/* the refresher folds it into the full snapshot soon after */
 	struct hw_perimeter_counts k;
-	hw_perimeter_counts(&k);
+	for (int waited = 0; waited < 2000; waited += 10) {
+		hw_perimeter_counts(&k);
+		if (k.autobans_active == 1)
+			break;
+		usleep(10000);
+	}
 	assert_int_equal(k.autobans_active, 1);
 	assert_int_equal(k.bans[0], 1);
 	/* 401s: count 2 in this configuration, IPv6 gets a /128 */

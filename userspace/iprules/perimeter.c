@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "iprules/ban_overlay.h"
 #include "iprules/client_ip.h"
 
 #include <errno.h>
@@ -35,6 +36,7 @@ static struct {
 	const struct hw_config *built_cfg;
 	struct retired *retired;
 	struct hw_autoban *autoban;
+	struct hw_ban_overlay *overlay; /* auto-bans not yet in `cur` */
 	pthread_t thread;
 	pthread_mutex_t wait_mu;
 	pthread_cond_t wait_cv;
@@ -80,6 +82,8 @@ static int rebuild_locked(void)
 	size_t nr = 0, nb = 0;
 	int64_t gen = 0;
 	struct hw_ruleset *rs = NULL;
+	/* Every overlay ban up to here is committed: the rows read below include it. */
+	uint64_t overlay_upto = hw_ban_overlay_seq(P.overlay);
 	/* The generation first: a change landing after it is read moves it again, and the
 	 * next poll rebuilds. */
 	int rc = st->ops->perimeter.generation(st, &gen);
@@ -105,6 +109,7 @@ static int rebuild_locked(void)
 	}
 	rs->generation = gen;
 	struct hw_ruleset *old = atomic_exchange(&P.cur, rs);
+	hw_ban_overlay_prune(P.overlay, overlay_upto);
 	P.built_cfg = cfg;
 	if (old) {
 		struct retired *r = malloc(sizeof(*r));
@@ -167,6 +172,7 @@ static void tick(void)
 		rebuild_locked();
 	retire_free(false);
 	pthread_mutex_unlock(&P.build_mu);
+	hw_ban_overlay_reclaim(P.overlay, false);
 }
 
 static void *refresher(void *arg)
@@ -211,8 +217,14 @@ int hw_perimeter_start(struct hw_store *st, hw_perimeter_cfg_fn cfg, void *arg)
 	P.cfg_arg = arg;
 	P.stop = false;
 	P.autoban = hw_autoban_new((size_t)cfg(arg)->perimeter.limits.max_tracked_sources);
-	if (!P.autoban)
+	P.overlay = hw_ban_overlay_new();
+	if (!P.autoban || !P.overlay) {
+		hw_autoban_free(P.autoban);
+		hw_ban_overlay_free(P.overlay);
+		P.autoban = NULL;
+		P.overlay = NULL;
 		return -ENOMEM;
+	}
 	P.started = true;
 	/* A store that cannot be read now leaves an empty set until the first good poll. */
 	hw_perimeter_refresh();
@@ -245,6 +257,8 @@ void hw_perimeter_stop(void)
 	pthread_mutex_unlock(&P.build_mu);
 	hw_autoban_free(P.autoban);
 	P.autoban = NULL;
+	hw_ban_overlay_free(P.overlay);
+	P.overlay = NULL;
 	pthread_mutex_lock(&P.agents_mu);
 	free(P.agents);
 	P.agents = NULL;
@@ -275,7 +289,13 @@ enum hw_ip_verdict hw_perimeter_check(const struct hw_ipaddr *ip)
 {
 	if (!ip->family)
 		return HW_IP_ALLOWED;
-	return count_verdict(hw_ruleset_perimeter(atomic_load(&P.cur), ip));
+	const struct hw_ruleset *rs = atomic_load(&P.cur);
+	enum hw_ip_verdict v = hw_ruleset_perimeter(rs, ip);
+	/* An auto-ban the snapshot does not hold yet; a global allow lifts it as it would. */
+	if (v == HW_IP_ALLOWED && hw_ban_overlay_contains(P.overlay, ip) &&
+	    !(rs && hw_netset_contains(rs->g_allow, ip)))
+		v = HW_IP_DENIED_BAN;
+	return count_verdict(v);
 }
 
 enum hw_ip_verdict hw_perimeter_check_workspace(const char *workspace_id,
@@ -326,8 +346,15 @@ static void autoban(const struct hw_ipaddr *ip, enum hw_autoban_reason reason,
 	hw_log_json(HW_LOG_WARN, NULL, "perimeter: source auto-banned",
 		    json_pack("{s:s,s:s,s:s,s:I}", "ban_id", ban.id, "cidr", ban.cidr, "reason",
 			      name, "ttl_s", (json_int_t)cfg->perimeter.autoban.ttl_s));
-	/* Applies before the next request from the source is checked. */
-	hw_perimeter_refresh();
+	/* Applies before the next request from the source is checked; the full snapshot is
+	 * rebuilt by the refresher thread, woken now, never on this request thread. */
+	if (hw_ban_overlay_add(P.overlay, ip) < 0) {
+		hw_perimeter_refresh();
+		return;
+	}
+	pthread_mutex_lock(&P.wait_mu);
+	pthread_cond_signal(&P.wait_cv);
+	pthread_mutex_unlock(&P.wait_mu);
 }
 
 void hw_perimeter_note(const struct hw_ipaddr *ip, enum hw_autoban_reason reason)
