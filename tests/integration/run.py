@@ -48,6 +48,7 @@ MODULES = [
     "test_audit",
     "test_perimeter",
     "test_security_config",
+    "test_ip_rules",
 ]
 
 

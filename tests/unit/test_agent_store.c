@@ -164,7 +164,7 @@ static void test_generation_and_status(void **state)
 	assert_int_equal(hw_agent_store_generation(f->db, &g), 0);
 	assert_int_equal(g, 41);
 
-	struct hw_agent_status st = {.node_id = "n1",
+	struct hw_agent_report st = {.node_id = "n1",
 				     .version = "1.0.0",
 				     .status = "running",
 				     .pid = 7,

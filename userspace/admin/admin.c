@@ -57,6 +57,16 @@ static const struct route routes[] = {
 	{"workspaces/*/plan", "GET", ACCESS_BOTH, hw_admin_plan_get},
 	{"workspaces/*/plan", "PUT", ACCESS_TOKEN, hw_admin_plan_put},
 	{"workspaces/*/usage", "GET", ACCESS_BOTH, hw_admin_usage},
+	{"workspaces/*/security/ip-rules", "GET", ACCESS_BOTH, hw_admin_ws_ip_rules_list},
+	{"workspaces/*/security/ip-rules", "POST", ACCESS_BOTH, hw_admin_ws_ip_rules_create},
+	{"workspaces/*/security/ip-rules/*", "DELETE", ACCESS_BOTH, hw_admin_ws_ip_rule_delete},
+	{"ip-rules", "GET", ACCESS_TOKEN, hw_admin_global_ip_rules_list},
+	{"ip-rules", "POST", ACCESS_TOKEN, hw_admin_global_ip_rules_create},
+	{"ip-rules/*", "DELETE", ACCESS_TOKEN, hw_admin_global_ip_rule_delete},
+	{"bans", "GET", ACCESS_TOKEN, hw_admin_bans_list},
+	{"bans", "POST", ACCESS_TOKEN, hw_admin_bans_create},
+	{"bans/*", "DELETE", ACCESS_TOKEN, hw_admin_ban_delete},
+	{"perimeter", "GET", ACCESS_TOKEN, hw_admin_perimeter_get},
 };
 
 struct segment {

@@ -107,6 +107,29 @@ void hw_admin_webhook_delete(struct hw_admin_call *c);
 /* admin_security.c */
 void hw_admin_security_config_get(struct hw_admin_call *c);
 void hw_admin_security_config_put(struct hw_admin_call *c); /* POST and PUT */
+
+/* admin_iprules.c: IP rules of a workspace (ws_id) or global (token only; the rule id of
+ * a DELETE arrives in ws_id, the router's first capture). */
+void hw_admin_ws_ip_rules_list(struct hw_admin_call *c);
+void hw_admin_ws_ip_rules_create(struct hw_admin_call *c);
+void hw_admin_ws_ip_rule_delete(struct hw_admin_call *c);
+void hw_admin_global_ip_rules_list(struct hw_admin_call *c);
+void hw_admin_global_ip_rules_create(struct hw_admin_call *c);
+void hw_admin_global_ip_rule_delete(struct hw_admin_call *c);
+/* A CIDR member normalized into out (its family in *family); a comment of at most 200
+ * characters ("" for absent or null). Both answer 400 naming the field on failure. */
+int hw_admin_cidr_take(struct hw_admin_call *c, const json_t *v, char *out, size_t cap,
+		       int *family);
+int hw_admin_comment_take(struct hw_admin_call *c, const json_t *v, char *out, size_t cap);
+/* Applies a committed rule or ban change to this gateway before the response. */
+void hw_admin_perimeter_applied(struct hw_admin_call *c);
+
+/* admin_bans.c: bans (the ban id of a DELETE arrives in ws_id) and the perimeter status. */
+void hw_admin_bans_list(struct hw_admin_call *c);
+void hw_admin_bans_create(struct hw_admin_call *c);
+void hw_admin_ban_delete(struct hw_admin_call *c);
+void hw_admin_perimeter_get(struct hw_admin_call *c);
+
 /* admin_audit.c */
 void hw_admin_audit_verify(struct hw_admin_call *c);
 

@@ -174,7 +174,7 @@ static void write_status(struct agent *a, const char *status)
 					      "bytes", (json_int_t)vs[v].bytes));
 	char *ji = json_dumps(ifs, JSON_COMPACT), *jr = json_dumps(rules, JSON_COMPACT),
 	     *js = json_dumps(stats, JSON_COMPACT);
-	struct hw_agent_status st = {.node_id = a->cfg->node_id ? a->cfg->node_id : "local",
+	struct hw_agent_report st = {.node_id = a->cfg->node_id ? a->cfg->node_id : "local",
 				     .version = HIWAY_VERSION,
 				     .status = status,
 				     .pid = (int)getpid(),

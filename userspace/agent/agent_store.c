@@ -195,7 +195,7 @@ int hw_agent_store_rules(sqlite3 *db, bool ws_deny, struct hw_perim_rule **out, 
 	return 0;
 }
 
-int hw_agent_store_status(sqlite3 *db, const struct hw_agent_status *s)
+int hw_agent_store_status(sqlite3 *db, const struct hw_agent_report *s)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -EIO;

@@ -23,13 +23,13 @@ int hw_agent_store_rules(sqlite3 *db, bool ws_deny, struct hw_perim_rule **out, 
 /* "10.0.0.0/8", "2001:db8::/32" or a bare address into r (host bits cleared). */
 int hw_agent_parse_cidr(const char *text, struct hw_perim_rule *r);
 
-struct hw_agent_status {
+struct hw_agent_report {
 	const char *node_id, *version, *status;
 	int pid;
 	int64_t generation;
 	const char *interfaces_json, *rules_json, *stats_json;
 };
 
-int hw_agent_store_status(sqlite3 *db, const struct hw_agent_status *st);
+int hw_agent_store_status(sqlite3 *db, const struct hw_agent_report *st);
 
 #endif

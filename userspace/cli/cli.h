@@ -196,4 +196,8 @@ extern const char hw_cli_security_config_synopsis[], hw_cli_security_config_help
 extern const struct hw_cli_opt hw_cli_security_config_opts[];
 int hw_cli_security_config(struct hw_cli *cli, const struct hw_cli_args *a);
 
+extern const struct hw_cli_verb hw_cli_iprules_verbs[];
+extern const struct hw_cli_verb hw_cli_bans_verbs[];
+extern const struct hw_cli_verb hw_cli_perimeter_verbs[];
+
 #endif

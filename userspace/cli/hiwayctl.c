@@ -26,8 +26,10 @@ static const struct group groups[] = {
 	{"keys", hw_cli_keys_verbs, NEEDS_WS},
 	{"health", hw_cli_health_verbs, NULL},
 	{"providers", hw_cli_providers_verbs, NEEDS_WS},
-	{"ip-rules", NULL, NULL},
-	{"bans", NULL, NULL},
+	{"ip-rules", hw_cli_iprules_verbs,
+	 "Acts on the workspace given by --workspace WS or HIWAY_WORKSPACE, or with --global on\n"
+	 "the server-wide rules."},
+	{"bans", hw_cli_bans_verbs, NULL},
 	{"security", hw_cli_security_verbs, NEEDS_WS},
 	{"audit", hw_cli_audit_verbs, NEEDS_WS},
 	{"budget", hw_cli_budget_verbs, NEEDS_WS},
@@ -36,7 +38,7 @@ static const struct group groups[] = {
 	{"guardian", NULL, NULL},
 	{"webhooks", hw_cli_webhooks_verbs, NEEDS_WS},
 	{"usage", hw_cli_usage_verbs, NEEDS_WS},
-	{"perimeter", NULL, NULL},
+	{"perimeter", hw_cli_perimeter_verbs, NULL},
 };
 
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))

@@ -6,7 +6,9 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "gateway/endpoints.h"
+#include "gateway/ip_check.h"
 #include "gateway/server.h"
+#include "iprules/perimeter.h"
 #include "store/usage_writer.h"
 
 #include <string.h>
@@ -67,5 +69,11 @@ bool hw_authn_inference(struct hw_request *req, enum MHD_Result *ret)
 	memcpy(req->ws_default_model, e.default_model, sizeof(req->ws_default_model));
 	if (req->srv->usage)
 		hw_usage_writer_touch_key(req->srv->usage, e.key.id, hw_clock_wall_s());
+	/* Step 7: the global rules and the workspace's own. After authentication on purpose:
+	 * which workspace's rules apply depends on the key. */
+	if (hw_perimeter_check_workspace(e.key.workspace_id, &req->client_addr) != HW_IP_ALLOWED) {
+		*ret = hw_respond_ip_denied(req);
+		return false;
+	}
 	return true;
 }

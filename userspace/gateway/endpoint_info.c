@@ -7,6 +7,7 @@
 #include "gateway/endpoints.h"
 #include "gateway/metrics.h"
 #include "gateway/server.h"
+#include "iprules/perimeter.h"
 #include "routing/catalog.h"
 #include "store/store.h"
 #include "upstream/breaker.h"
@@ -113,11 +114,11 @@ enum MHD_Result hw_ep_health(struct hw_request *req)
 	bool ok = srv->store->ops->ping(srv->store) == 0;
 	double ms = (double)(hw_clock_mono_ns() - t0) / 1e6;
 	json_t *body = json_pack(
-		"{s:s,s:s,s:s,s:I,s:{s:s,s:s,s:f},s:{s:s,s:n,s:[]},s:i}", "status",
+		"{s:s,s:s,s:s,s:I,s:{s:s,s:s,s:f},s:o,s:i}", "status",
 		ok ? "ok" : "unavailable", "version", HIWAY_VERSION, "node_id", cfg->node_id, "uptime_s",
 		(json_int_t)(hw_clock_wall_s() - srv->started_s), "store", "backend", srv->store->backend,
-		"status", ok ? "ok" : "unavailable", "latency_ms", ms, "perimeter", "status", "inactive",
-		"agent_heartbeat", "interfaces", "circuits_open", hw_breaker_open_count());
+		"status", ok ? "ok" : "unavailable", "latency_ms", ms, "perimeter",
+		hw_perimeter_health(cfg), "circuits_open", hw_breaker_open_count());
 	if (strcmp(req->method, "HEAD") == 0) {
 		json_decref(body);
 		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "events/webhook_sender.h"
 #include "gateway/server.h"
+#include "iprules/perimeter.h"
 #include "routing/catalog.h"
 #include "routing/router.h"
 #include "shield/audit.h"
@@ -158,6 +159,9 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 	hw_log(HW_LOG_INFO, "configuration reloaded");
 }
 
+/* The perimeter follows the running configuration (trusted proxies, auto-ban settings). */
+static const struct hw_config *running_cfg(void *arg) { return hw_server_cfg(arg); }
+
 /* The audit retention job reads the running configuration, reloads included. */
 static int64_t audit_retention_days(void *arg)
 {
@@ -270,6 +274,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	hw_shield_audit_attach(srv.store);
+	if (hw_perimeter_start(srv.store, running_cfg, &srv) < 0) {
+		hw_log(HW_LOG_ERROR, "cannot start the IP rules and bans refresher");
+		goto out;
+	}
 	srv.usage = hw_usage_writer_start(srv.store, USAGE_MAX_PENDING);
 	/* Reservations of an earlier run were in memory only: a restart released them. */
 	if (cfg->money.enabled && !(srv.money = money_start(srv.store, cfg)))
@@ -298,6 +306,7 @@ out:
 	hw_audit_retention_stop(retention);
 	hw_server_stop(&srv);
 	hw_money_stop(srv.money);
+	hw_perimeter_stop();
 	hw_webhook_sender_stop(hooks);
 	hw_shield_stop();
 	hw_shield_ws_free_all();

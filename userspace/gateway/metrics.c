@@ -6,6 +6,7 @@
 
 #include "events/webhook_sender.h"
 #include "gateway/server.h"
+#include "iprules/perimeter.h"
 #include "upstream/breaker.h"
 
 #include <stdatomic.h>
@@ -357,5 +358,6 @@ void hw_metrics_render(struct hw_server *srv, struct hw_buf *out)
 	hw_breaker_foreach(render_breaker, out);
 	hw_webhook_metrics_render(out);
 	hw_metrics_money_render(srv, out);
+	hw_perimeter_metrics_render(out);
 	render_process(srv, out);
 }

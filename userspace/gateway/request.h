@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "iprules/cidr.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -58,6 +59,7 @@ struct hw_request {
 	char path[512];
 	char request_id[HW_REQUEST_ID_MAX + 1];
 	char client_ip[46];
+	struct hw_ipaddr client_addr; /* client_ip parsed (SPEC §13.1); family 0 = unknown */
 	int64_t t_start_ns;
 	enum hw_req_phase phase;
 	bool body_too_large;

@@ -12,8 +12,10 @@
 #include "common/log.h"
 #include "gateway/access_log.h"
 #include "gateway/endpoints.h"
+#include "gateway/ip_check.h"
 #include "gateway/metrics.h"
 #include "gateway/worker.h"
+#include "iprules/perimeter.h"
 #include "upstream/engine.h"
 
 #include <arpa/inet.h>
@@ -114,6 +116,11 @@ enum MHD_Result hw_respond(struct hw_request *req, int status, struct MHD_Respon
 	req->outcome.status = status;
 	req->outcome.code = code;
 	req->phase = HW_PHASE_RESPONDED;
+	/* SPEC §3 counting: every 401 and 429 guardian_block feeds the source's auto-ban. */
+	if (status == 401)
+		hw_perimeter_note(&req->client_addr, HW_AUTOBAN_AUTH_FAILURES);
+	else if (status == 429 && code && strcmp(code, "guardian_block") == 0)
+		hw_perimeter_note(&req->client_addr, HW_AUTOBAN_GUARDIAN_BLOCKS);
 	enum MHD_Result r = MHD_queue_response(req->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -233,24 +240,22 @@ enum MHD_Result hw_query_collect(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
-static void set_client_ip(struct hw_request *req)
+/* SPEC §13.1: the peer, or X-Forwarded-For when the peer is a trusted proxy. */
+static void set_client_ip(struct hw_request *req, const char *xff)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (!ci || !ci->client_addr)
+	struct hw_ipaddr peer;
+	if (!ci || !ci->client_addr || hw_ip_from_sockaddr(ci->client_addr, &peer) < 0)
 		return;
-	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-			  req->client_ip, sizeof(req->client_ip));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-			  req->client_ip, sizeof(req->client_ip));
+	hw_perimeter_client_ip(&peer, xff, &req->client_addr);
+	hw_ip_format(&req->client_addr, req->client_ip, sizeof(req->client_ip));
 }
 
 struct header_sum {
 	size_t bytes;
 	const char *request_id;
+	struct hw_buf xff; /* every X-Forwarded-For value, joined with ',' */
 };
 
 static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -260,6 +265,8 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
 	s->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
 	if (strcasecmp(key, "X-Request-Id") == 0)
 		s->request_id = value;
+	if (strcasecmp(key, "X-Forwarded-For") == 0 && value)
+		hw_buf_appendf(&s->xff, "%s%s", s->xff.len ? "," : "", value);
 	return MHD_YES;
 }
 
@@ -267,13 +274,14 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
 static enum MHD_Result begin(struct hw_request *req, const char *url, const char *method)
 {
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
-	struct header_sum hs = {strlen(method) + strlen(url) + 12, NULL};
+	struct header_sum hs = {strlen(method) + strlen(url) + 12, NULL, {0}};
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, sum_header, &hs);
 	if (hs.request_id && hw_request_id_valid(hs.request_id))
 		snprintf(req->request_id, sizeof(req->request_id), "%s", hs.request_id);
 	else
 		hw_id_make(req->request_id, sizeof(req->request_id), "req_");
-	set_client_ip(req);
+	set_client_ip(req, hs.xff.len ? hs.xff.data : NULL);
+	hw_buf_free(&hs.xff);
 	const struct route_def *r = route_match(url);
 	if (r)
 		req->route = r->route;
@@ -290,6 +298,10 @@ static enum MHD_Result begin(struct hw_request *req, const char *url, const char
 		req->early_err = HW_ERR_METHOD_NOT_ALLOWED;
 	else if (atomic_load(&req->srv->draining))
 		req->early_err = HW_ERR_SHUTTING_DOWN;
+	/* Step 3, on every route: the perimeter set (global rules, kernel-bound workspace deny
+	 * rules, bans), answered before the body is read. */
+	else if (hw_perimeter_check(&req->client_addr) != HW_IP_ALLOWED)
+		return hw_respond_ip_denied(req);
 	const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
 	if (cl && strtoll(cl, NULL, 10) > cfg->server.max_body_bytes)
 		return hw_respond_error(req, HW_ERR_PAYLOAD_TOO_LARGE, "Request body too large.",

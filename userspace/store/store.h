@@ -298,6 +298,69 @@ struct hw_store_security_ops {
 	int (*config_list_all)(struct hw_store *st, struct hw_security_config **out, size_t *n);
 };
 
+/* IP rules, bans and the agent's status (SPEC §13, §14; schema step 6). Every insert or
+ * delete of a rule or ban increments the setting perimeter_generation in the same
+ * transaction: hiway-agent and every gateway poll it to reload. Times are unix seconds,
+ * 0 = null (never expires). */
+#define HW_IP_RULE_COMMENT_MAX 801 /* 200 characters of UTF-8 and the NUL */
+#define HW_IP_CIDR_TEXT_MAX    54
+
+struct hw_ip_rule {
+	char id[HW_ID_MAX]; /* ipr_<ULID> */
+	char workspace_id[HW_ID_MAX]; /* "" = global */
+	char cidr[HW_IP_CIDR_TEXT_MAX]; /* normalized */
+	int family; /* 4 | 6 */
+	char action[8]; /* allow | deny */
+	char comment[HW_IP_RULE_COMMENT_MAX]; /* "" = null */
+	bool kernel;
+	int64_t expires_at, created_at;
+};
+
+struct hw_ban {
+	char id[HW_ID_MAX]; /* ban_<ULID> */
+	char cidr[HW_IP_CIDR_TEXT_MAX];
+	int family;
+	char reason[20]; /* manual | auth_failures | guardian_blocks */
+	char comment[HW_IP_RULE_COMMENT_MAX];
+	int64_t created_at, expires_at;
+};
+
+/* One agent's row, written by hiway-agent; JSON columns as text. */
+struct hw_agent_status {
+	char node_id[128];
+	int64_t pid;
+	char version[32];
+	char status[32];
+	int64_t heartbeat_at; /* unix ms */
+	int64_t generation;
+	char interfaces[2048];
+	char rules[512];
+	char stats[1024];
+};
+
+struct hw_store_perimeter_ops {
+	/* Inserts unless the rule's scope (its workspace, or global) already holds `max`
+	 * rules: -ENOSPC then. */
+	int (*rule_insert)(struct hw_store *st, const struct hw_ip_rule *rule, int64_t max);
+	/* Deletes rule `id` of that scope (workspace_id NULL or "" = global); -ENOENT when the
+	 * scope has no such rule. */
+	int (*rule_delete)(struct hw_store *st, const char *workspace_id, const char *id);
+	/* A scope's rules by id after `after`, at most `limit` (malloc'ed). */
+	int (*rule_list)(struct hw_store *st, const char *workspace_id, const char *after,
+			 int limit, struct hw_ip_rule **out, size_t *n);
+	int (*rule_list_all)(struct hw_store *st, struct hw_ip_rule **out, size_t *n);
+	int (*ban_insert)(struct hw_store *st, const struct hw_ban *ban);
+	int (*ban_delete)(struct hw_store *st, const char *id);
+	int (*ban_list)(struct hw_store *st, const char *after, int limit, struct hw_ban **out,
+			size_t *n);
+	int (*ban_list_all)(struct hw_store *st, struct hw_ban **out, size_t *n);
+	/* Deletes rules and bans whose expires_at <= now (one generation bump when any). */
+	int (*sweep)(struct hw_store *st, int64_t now, int64_t *deleted);
+	int (*generation)(struct hw_store *st, int64_t *out);
+	/* Every agent row, by node id. */
+	int (*agent_list)(struct hw_store *st, struct hw_agent_status **out, size_t *n);
+};
+
 struct hw_store_ops {
 	void (*close)(struct hw_store *st);
 	int (*ping)(struct hw_store *st);
@@ -363,6 +426,7 @@ struct hw_store_ops {
 			   struct hw_audit_row *purge, hw_audit_seal_fn seal, int64_t *deleted);
 	struct hw_store_money_ops money; /* Money (SPEC §10): wallet, ledger, month counters. */
 	struct hw_store_security_ops security; /* Per-workspace Shield settings. */
+	struct hw_store_perimeter_ops perimeter; /* IP rules, bans, agent status */
 };
 
 struct hw_store {

@@ -1517,6 +1517,7 @@ static const struct hw_store_ops sqlite_ops = {
 		.config_put = hw_store_sqlite_security_put,
 		.config_list_all = hw_store_sqlite_security_list_all,
 	},
+	.perimeter = HW_STORE_SQLITE_PERIMETER_OPS,
 };
 
 sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu,
@@ -1528,6 +1529,16 @@ sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu,
 		*cache = &sq(st)->ledger_stmts;
 	return c->db;
 }
+
+/* The perimeter file (store_sqlite_perimeter.c) runs its statements on the main
+ * connection under its mutex, like the calls here. */
+sqlite3 *hw_store_sqlite_main_lock(struct hw_store *st)
+{
+	pthread_mutex_lock(&sq(st)->main.mu);
+	return sq(st)->main.db;
+}
+
+void hw_store_sqlite_main_unlock(struct hw_store *st) { pthread_mutex_unlock(&sq(st)->main.mu); }
 
 static int pragma(struct conn *c, const char *sql, const char *expect)
 {
