@@ -19,7 +19,7 @@ import subprocess
 import time
 
 import harness
-from harness import check, test
+from harness import check, eq, test
 
 AGENT = os.path.join(harness.BUILD, "hiway-agent")
 _LAB_SEQ = [0]
@@ -564,3 +564,45 @@ def attach_mode_changes_never_unprotect(ctx):
         links = sorted(os.listdir(os.path.join(lab.pin, "links")))
         check(links == sorted(["xdp_" + lab.if_a, "xdp_" + lab.if_c]), "links %s" % links)
     _lab(ctx, body, "  attach: generic\n")
+
+
+FLOOD_401 = r"""
+import http.client, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+codes = []
+for i in range(n):
+    c = http.client.HTTPConnection(host, port, timeout=3)
+    c.request("GET", "/v1/models", headers={"Authorization": "Bearer hw_live_" + "0" * 32})
+    codes.append(c.getresponse().status)
+    c.close()
+print(",".join(map(str, codes)))
+"""
+
+
+@test
+def auth_failure_flood_banned_in_kernel(ctx):
+    """SPEC §13.3 end to end: a source that collects 5 (configured) 401s in 60 s is banned
+    by hiwayd, the agent puts the ban in the kernel, and the attacker's next connections are
+    dropped before they reach the gateway (a failed TCP connect, with drop_deny counted),
+    while the client still connects."""
+    def body(lab):
+        lab.start_agent()
+        lab.client_ok()
+        out = _run("ip", "netns", "exec", lab.ns_a, "python3", "-c", FLOOD_401, lab.host_a,
+                   str(lab.port), "5", timeout=60)
+        eq(out.strip(), ",".join(["401"] * 5), "the flood's answers")
+        before = lab.stats().get("drop_deny", 0)
+        deadline = time.monotonic() + 5
+        while True:
+            r = lab.probe(lab.ns_a, lab.host_a, n=1, timeout=0.5)
+            if r["ok"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        lab.attacker_blocked()
+        check(lab.stats().get("drop_deny", 0) > before, "the kernel dropped the banned source")
+        lab.client_ok()
+        bans = lab.gw.api("GET", "/bans").json["data"]
+        check(any(b["cidr"] == lab.peer_a + "/32" and b["reason"] == "auth_failures" for b in bans),
+              "an auth_failures ban of the attacker: %r" % bans)
+    _lab(ctx, body, "  autoban: {auth_failures: {count: 5, window_s: 60}, ttl_s: 600, exempt: []}\n",
+         name="auth_failure_flood_banned_in_kernel")
