@@ -385,33 +385,9 @@ static int query_one(struct conn *c, sqlite3_stmt *s, const char *op,
 static int query_all(struct conn *c, sqlite3_stmt *s, const char *op, size_t size,
 		     void (*read)(sqlite3_stmt *, void *), void **out, size_t *n)
 {
-	char *rows = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char *grown = realloc(rows, ncap * size);
-			if (!grown) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			rows = grown;
-			cap = ncap;
-		}
-		read(s, rows + len * size);
-		len++;
-	}
-	rc = rc == SQLITE_DONE ? 0 : conn_fail(c, op, rc);
-out:
+	int rc = hw_sq_collect(s, size, read, out, n);
+	rc = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? -ENOMEM : conn_fail(c, op, rc);
 	stmt_done(s);
-	if (rc < 0) {
-		free(rows);
-		rows = NULL;
-		len = 0;
-	}
-	*out = rows;
-	*n = len;
 	return rc;
 }
 

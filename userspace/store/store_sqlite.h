@@ -12,6 +12,12 @@
 int hw_store_sqlite_open(const char *path, int64_t busy_timeout_ms, const char *synchronous,
 			 struct hw_store **out);
 
+/* Steps `s` to its end, reading each row with `read` into a malloc'ed array of `size`-byte
+ * elements (*out, *n). Returns SQLITE_DONE, or the failing step's code (SQLITE_NOMEM when
+ * the array could not grow) with *out NULL and *n 0. Neither resets nor finalizes `s`. */
+int hw_sq_collect(sqlite3_stmt *s, size_t size, void (*read)(sqlite3_stmt *, void *), void **out,
+		  size_t *n);
+
 /* Applies the migration steps `db` has not seen yet, one transaction each. */
 int hw_store_sqlite_migrate(sqlite3 *db);
 

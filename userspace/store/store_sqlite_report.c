@@ -36,6 +36,21 @@ static void add(struct hw_usage_group *t, const struct hw_usage_group *g)
 	t->baseline += g->baseline;
 }
 
+static void read_group(sqlite3_stmt *s, void *dst)
+{
+	struct hw_usage_group *g = dst;
+	memset(g, 0, sizeof(*g));
+	const unsigned char *k = sqlite3_column_text(s, 0);
+	snprintf(g->key, sizeof(g->key), "%s", k ? (const char *)k : "");
+	g->requests = sqlite3_column_int64(s, 1);
+	g->errors = sqlite3_column_int64(s, 2);
+	g->prompt_tokens = sqlite3_column_int64(s, 3);
+	g->completion_tokens = sqlite3_column_int64(s, 4);
+	g->upstream = sqlite3_column_int64(s, 5);
+	g->markup = sqlite3_column_int64(s, 6);
+	g->baseline = sqlite3_column_int64(s, 7);
+}
+
 int hw_sq_usage_report(struct hw_store *st, const char *ws, int64_t from_ms, int64_t to_ms,
 		       const char *group_by, struct hw_usage_group **out, size_t *n,
 		       struct hw_usage_group *totals)
@@ -56,7 +71,6 @@ int hw_sq_usage_report(struct hw_store *st, const char *ws, int64_t from_ms, int
 	pthread_mutex_t *mu;
 	sqlite3 *db = hw_store_sqlite_ledger(st, &mu, NULL);
 	sqlite3_stmt *s = NULL;
-	size_t cap = 0;
 	int rc = 0;
 	pthread_mutex_lock(mu);
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
@@ -66,35 +80,16 @@ int hw_sq_usage_report(struct hw_store *st, const char *ws, int64_t from_ms, int
 	sqlite3_bind_text(s, 1, ws, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, from_ms);
 	sqlite3_bind_int64(s, 3, to_ms);
-	int step;
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (*n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct hw_usage_group *g = realloc(*out, ncap * sizeof(*g));
-			if (!g) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			*out = g;
-			cap = ncap;
-		}
-		struct hw_usage_group *g = &(*out)[(*n)++];
-		memset(g, 0, sizeof(*g));
-		const unsigned char *k = sqlite3_column_text(s, 0);
-		snprintf(g->key, sizeof(g->key), "%s", k ? (const char *)k : "");
-		g->requests = sqlite3_column_int64(s, 1);
-		g->errors = sqlite3_column_int64(s, 2);
-		g->prompt_tokens = sqlite3_column_int64(s, 3);
-		g->completion_tokens = sqlite3_column_int64(s, 4);
-		g->upstream = sqlite3_column_int64(s, 5);
-		g->markup = sqlite3_column_int64(s, 6);
-		g->baseline = sqlite3_column_int64(s, 7);
-		add(totals, g);
-	}
+	void *rows = NULL;
+	int step = hw_sq_collect(s, sizeof(**out), read_group, &rows, n);
+	*out = rows;
 	if (step != SQLITE_DONE) {
 		hw_log(HW_LOG_ERROR, "store: usage report: %s", sqlite3_errmsg(db));
-		rc = -EIO;
+		rc = step == SQLITE_NOMEM ? -ENOMEM : -EIO;
+		goto out;
 	}
+	for (size_t i = 0; i < *n; i++)
+		add(totals, &(*out)[i]);
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(mu);
