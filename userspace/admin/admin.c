@@ -54,6 +54,8 @@ static const struct route routes[] = {
 	{"workspaces/*/plan", "GET", ACCESS_BOTH, hw_admin_plan_get},
 	{"workspaces/*/plan", "PUT", ACCESS_TOKEN, hw_admin_plan_put},
 	{"workspaces/*/usage", "GET", ACCESS_BOTH, hw_admin_usage},
+	{"workspaces/*/guardian", "GET", ACCESS_BOTH, hw_admin_guardian_get},
+	{"workspaces/*/guardian", "PUT", ACCESS_BOTH, hw_admin_guardian_put},
 };
 
 struct segment {

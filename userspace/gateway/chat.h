@@ -10,6 +10,7 @@
 #include "gateway/chat_request.h"
 #include "gateway/messages_translate.h"
 #include "gateway/request.h"
+#include "guardian/guardian.h"
 #include "money/ledger.h"
 #include "routing/catalog.h"
 #include "shield/shield.h"
@@ -103,7 +104,20 @@ struct chat {
 	bool money_durable;
 	bool to_tail;
 	struct hw_buf tail;
+
+	/* Guardian (SPEC §11): the workspace's settings (NULL = off) and the prompt hash. */
+	const struct hw_gd_settings *gd;
+	uint8_t prompt_hash[HW_GD_HASH_LEN];
+	bool have_prompt_hash;
 };
+
+/* chat_guardian.c */
+/* Steps 9 and 10: per-key RPM, then Guardian. False when it answered (429, 413 or 403). */
+bool hw_chat_guardian_admit(struct chat *c, enum MHD_Result *ret);
+/* cost_spike: the request's settled upstream cost (µ$). */
+void hw_chat_guardian_cost(struct chat *c, int64_t cost);
+/* zombie_agent: a completed (non-streamed) answer. */
+void hw_chat_guardian_completed(struct chat *c);
 
 /* chat_money.c */
 /* Step 12: wallet state, grace cap, quota, Budget Control verdict. False when it answered

@@ -92,6 +92,8 @@ void hw_chat_money_settle(struct chat *c, bool full, bool wait)
 		.request_id = req->request_id,
 		.baseline_cost = hw_chat_baseline_cost(c),
 	};
+	if (!full)
+		hw_chat_guardian_cost(c, u.upstream_cost);
 	if (wait) {
 		c->money_wait = true;
 		hw_request_ref(req);

@@ -1498,6 +1498,11 @@ static const struct hw_store_ops sqlite_ops = {
 		.plan_put = hw_sq_money_plan_put,
 		.usage_report = hw_sq_usage_report,
 	},
+	.guardian = {
+		.get = hw_sq_guardian_get,
+		.put = hw_sq_guardian_put,
+		.list_all = hw_sq_guardian_list_all,
+	},
 };
 
 sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu,

@@ -51,4 +51,9 @@ int hw_sq_usage_report(struct hw_store *st, const char *ws, int64_t from_ms, int
 		       const char *group_by, struct hw_usage_group **out, size_t *n,
 		       struct hw_usage_group *totals);
 
+/* store_sqlite_guardian.c: Guardian settings (see store.h). */
+int hw_sq_guardian_get(struct hw_store *st, const char *ws, char **body);
+int hw_sq_guardian_put(struct hw_store *st, const char *ws, const char *body, int64_t at_s);
+int hw_sq_guardian_list_all(struct hw_store *st, char ***ws_ids, char ***bodies, size_t *n);
+
 #endif
