@@ -7,11 +7,13 @@ refused requests costing nothing.
 
 The harness's base configuration turns Guardian off; these gateways turn it on with the
 defaults except a small context_bloat ceiling (bodies are capped at 64 KiB here)."""
+import json
 import re
+import subprocess
 import time
 
-from harness import (ASAN, Gateway, base_config, chat_body, check, eq, expect_error,
-                     fake_config, note, test, uniq)
+from harness import (ASAN, HIWAYCTL, Gateway, base_config, chat_body, check, clean_env, eq,
+                     expect_error, fake_config, note, test, uniq)
 
 GUARDIAN = ("guardian: {enabled: true, context_bloat: {max_prompt_tokens: 2000},"
             " zombie_agent: {window_s: 1800, min_requests: 10, max_gap_s: 300}}")
@@ -207,3 +209,35 @@ def looping_key_trips_dedup_then_zombie_agent(ctx):
     r = gw.api("PATCH", "/workspaces/%s/keys/%s" % (gw.ws, k["id"]), {"status": "active"})
     eq(r.status, 200, "unsuspend")
     eq(gw.chat(chat_body(), key=key).status, 200, "usable again")
+
+
+def ctl(gw, ws, *args):
+    env = clean_env()
+    env.update({"HIWAY_URL": "http://127.0.0.1:%d" % gw.port, "HIWAY_ADMIN_TOKEN": gw.token,
+                "HIWAY_WORKSPACE": ws})
+    p = subprocess.run([HIWAYCTL] + list(args), env=env, capture_output=True, timeout=30)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+@test
+def hiwayctl_guardian_get_set(ctx):
+    gw = gateway(ctx)
+    ws, _ = ctx.create_workspace(gw, admin_key=False)
+    rc, out, err = ctl(gw, ws["id"], "guardian", "set", "dedup.count=4", "dedup.action=alert",
+                       "cost_spike.min_spend_usd=0.5", "--json")
+    eq(rc, 0, "set (%s)" % err)
+    doc = json.loads(out)
+    eq((doc["dedup"]["count"], doc["dedup"]["action"], doc["cost_spike"]["min_spend_usd"]),
+       (4, "alert", 0.5), "set answer")
+    rc, out, err = ctl(gw, ws["id"], "guardian", "get")
+    eq(rc, 0, "get (%s)" % err)
+    lines = out.splitlines()
+    check(lines[0].split() == ["RULE", "ENABLED", "ACTION", "SETTINGS"], "header %r" % lines[0])
+    row = [ln for ln in lines if ln.startswith("dedup ")]
+    check(row and row[0].split()[:3] == ["dedup", "true", "alert"] and "count=4" in row[0],
+          "dedup row %r" % row)
+    rc, _, err = ctl(gw, ws["id"], "guardian", "set", "dedup.count=0")
+    eq(rc, 1, "API error exit")
+    check("invalid_request" in err, "error printed: %r" % err)
+    rc, _, err = ctl(gw, ws["id"], "guardian", "set", "nodot=1")
+    eq(rc, 2, "usage error exit")

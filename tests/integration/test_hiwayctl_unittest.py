@@ -166,7 +166,7 @@ class Offline(unittest.TestCase):
 
     def test_not_available(self):
         for group in ("ip-rules", "bans", "budget", "plan",
-                      "wallet", "guardian", "usage", "perimeter"):
+                      "wallet", "usage", "perimeter"):
             r = ctl(group, "list")
             self.assertEqual(r.rc, 2, r)
             self.assertIn("hiwayctl: '%s' is not available in this version" % group, r.err)

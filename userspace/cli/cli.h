@@ -177,5 +177,6 @@ extern const struct hw_cli_verb hw_cli_providers_verbs[];
 extern const struct hw_cli_verb hw_cli_webhooks_verbs[];
 extern const struct hw_cli_verb hw_cli_audit_verbs[];
 extern const struct hw_cli_verb hw_cli_security_verbs[];
+extern const struct hw_cli_verb hw_cli_guardian_verbs[];
 
 #endif

@@ -33,7 +33,7 @@ static const struct group groups[] = {
 	{"budget", NULL, NULL},
 	{"plan", NULL, NULL},
 	{"wallet", NULL, NULL},
-	{"guardian", NULL, NULL},
+	{"guardian", hw_cli_guardian_verbs, NEEDS_WS},
 	{"webhooks", hw_cli_webhooks_verbs, NEEDS_WS},
 	{"usage", NULL, NULL},
 	{"perimeter", NULL, NULL},
