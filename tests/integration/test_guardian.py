@@ -188,12 +188,13 @@ def looping_key_trips_dedup_then_zombie_agent(ctx):
         eq(gw.chat(body, key=key).status, 200, "loop %d" % i)
     expect_error(gw.chat(body, key=key), 429, "guardian_block", rule="dedup")
     # The agent keeps looping, slower than the dedup window: with the 3 answers above, the
-    # 9th slow one makes 12 identical answers over 1,800 s (no gap above 300 s).
+    # 9th slow one makes 12 identical answers over 1,800 s (no gap above 300 s). 201 s, as
+    # the test clock keeps whole seconds of wall time.
     for i in range(9):
-        eq(gw.api("POST", "/_test/clock", {"advance_s": 200}).status, 200, "advance")
+        eq(gw.api("POST", "/_test/clock", {"advance_s": 201}).status, 200, "advance")
         r = gw.chat(body, key=key)
         eq(r.status, 200, "slow loop %d (%r)" % (i, r))
-    eq(gw.api("POST", "/_test/clock", {"advance_s": 200}).status, 200, "advance")
+    eq(gw.api("POST", "/_test/clock", {"advance_s": 201}).status, 200, "advance")
     r = gw.chat(body, key=key)
     expect_error(r, 403, "key_suspended", "permission_error", key_id=k["id"],
                  reason="zombie_agent")

@@ -116,8 +116,8 @@ struct chat {
 bool hw_chat_guardian_admit(struct chat *c, enum MHD_Result *ret);
 /* cost_spike: the request's settled upstream cost (µ$). */
 void hw_chat_guardian_cost(struct chat *c, int64_t cost);
-/* zombie_agent: a completed (non-streamed) answer. */
-void hw_chat_guardian_completed(struct chat *c);
+/* zombie_agent: a non-streamed answer (a chat.completion) about to reach the client. */
+void hw_chat_guardian_completed(struct chat *c, const json_t *answer);
 
 /* chat_money.c */
 /* Step 12: wallet state, grace cap, quota, Budget Control verdict. False when it answered

@@ -105,12 +105,11 @@ void hw_chat_guardian_cost(struct chat *c, int64_t cost)
 	report(c, &out);
 }
 
-void hw_chat_guardian_completed(struct chat *c)
+void hw_chat_guardian_completed(struct chat *c, const json_t *answer)
 {
 	struct hw_guardian *g = c->req->srv->guardian;
 	uint8_t resp[HW_GD_HASH_LEN];
-	if (!g || !c->gd || !c->have_prompt_hash || !c->answer ||
-	    hw_gd_response_hash(c->answer, resp) < 0)
+	if (!g || !c->gd || !c->have_prompt_hash || !answer || hw_gd_response_hash(answer, resp) < 0)
 		return;
 	struct hw_gd_outcome out;
 	hw_guardian_completed(g, c->req->key.id, c->gd, c->prompt_hash, resp, hw_clock_wall_ms(),

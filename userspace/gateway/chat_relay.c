@@ -489,6 +489,7 @@ enum MHD_Result hw_chat_answer_completion(struct chat *c)
 		return MHD_YES; /* resumed once the settlement is durable */
 	json_t *obj = c->answer;
 	c->answer = NULL;
+	hw_chat_guardian_completed(c, obj);
 	json_object_set_new(obj, "model", json_string(c->model->id));
 	if (!c->have_usage) {
 		/* The answer says what was charged: the estimate (SPEC §8.5, _hiway.usage_estimated). */

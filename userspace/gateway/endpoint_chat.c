@@ -26,8 +26,6 @@ static void chat_free(void *arg)
 	/* A reservation still held here was never answered with (SPEC §10.8: every one ends
 	 * in exactly one settlement or release). */
 	hw_chat_money_release(c);
-	if (c->answered && c->req->outcome.status == 200)
-		hw_chat_guardian_completed(c);
 	struct hw_usage_costs costs = {hw_chat_upstream_cost(c, c->model), c->money.markup_cost,
 				       hw_chat_baseline_cost(c), c->money.passthrough};
 	hw_usage_record_chat(c->req, c->model, c->tier, c->reason, c->end_user[0] ? c->end_user : NULL,

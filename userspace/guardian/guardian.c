@@ -699,7 +699,8 @@ static struct snap *snap_build(const struct hw_config *cfg, const struct ws_entr
 			s->e[i].s = s->defaults;
 	}
 	s->n = n;
-	qsort(s->e, n, sizeof(*s->e), entry_cmp);
+	if (n)
+		qsort(s->e, n, sizeof(*s->e), entry_cmp);
 	return s;
 }
 
@@ -755,6 +756,8 @@ const struct hw_gd_settings *hw_guardian_settings(struct hw_guardian *g,
 		if (!s)
 			return NULL;
 	}
+	if (!s->n)
+		return &s->defaults;
 	struct ws_entry want;
 	snprintf(want.id, sizeof(want.id), "%s", workspace_id);
 	const struct ws_entry *e = bsearch(&want, s->e, s->n, sizeof(*s->e), entry_cmp);
