@@ -454,12 +454,15 @@ class Fake:
 def base_config(port, tmp, upstream=", breaker: {failures: 1000}"):
     """The common part of every test gateway's configuration. `upstream` goes into the
     upstream map: by default circuits never open, so tests that fail one model on purpose
-    stay independent of their order (test_fallback.py tests the breaker itself)."""
+    stay independent of their order (test_fallback.py tests the breaker itself). Guardian
+    and the per-key RPM default are off: shared keys send many identical requests fast
+    (test_guardian.py turns them on)."""
     return ("server: {listen: [\"127.0.0.1:%d\"], max_body_bytes: 65536, max_header_bytes: 8192, "
             "client_timeout_s: 5, drain_timeout_s: 3}\n"
             "store: \"sqlite:%s/hiway.db\"\n"
             "logging: {level: info, access_log: true}\n"
             "guardian: {enabled: false}\n"
+            "keys: {default_rpm_limit: null}\n"
             "upstream: {timeouts: {connect_ms: 1000, first_byte_ms: 2000, response_ms: 3000, "
             "idle_ms: 1000, total_ms: 10000}%s}\n" % (port, tmp, upstream))
 
