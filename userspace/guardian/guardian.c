@@ -6,6 +6,7 @@
  * first drops idle keys, then its least recently seen one), an RPM log of at most
  * rpm_limit entries, at most dedup_prompts prompt hashes of at most dedup_log_max times. */
 #include "guardian/guardian.h"
+#include "guardian/time_ring.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,8 +27,7 @@
 struct gd_prompt {
 	uint8_t hash[HW_GD_HASH_LEN];
 	int64_t last_ms;
-	uint32_t head, n, cap; /* ring of the latest times, oldest at head */
-	int64_t *times;
+	struct hw_time_ring times; /* the latest entries into the window */
 };
 
 struct gd_spend {
@@ -47,9 +47,8 @@ struct gd_key {
 	struct gd_key *next;
 	char id[64];
 	int64_t seen_ms;
-	/* RPM: a ring of admitted times, oldest at log_head; or per-second counts. */
-	int64_t *log;
-	uint32_t log_cap, log_head, log_n;
+	/* RPM: the admitted times, or per-second counts above rpm_log_max. */
+	struct hw_time_ring log;
 	struct gd_sec *secs;
 	/* A throttle (token bucket, capacity 1) or block a rule placed on the key. */
 	enum pen_kind pen;
@@ -123,9 +122,9 @@ struct hw_guardian *hw_guardian_new(const struct hw_gd_limits *lim)
 static void key_free(struct gd_key *k)
 {
 	for (uint32_t i = 0; i < k->n_prompts; i++)
-		free(k->prompts[i].times);
+		hw_time_ring_free(&k->prompts[i].times);
 	free(k->prompts);
-	free(k->log);
+	hw_time_ring_free(&k->log);
 	free(k->secs);
 	free(k->spend);
 	free(k);
@@ -249,36 +248,15 @@ static int64_t ceil_s(int64_t ms)
 
 /* ---- per-key RPM (§11.1) */
 
-/* Resizes the ring to `cap`, keeping the newest entries. */
-static int log_resize(struct gd_key *k, uint32_t cap)
-{
-	int64_t *nl = malloc(sizeof(*nl) * cap);
-	if (!nl)
-		return -ENOMEM;
-	uint32_t keep = k->log_n < cap ? k->log_n : cap;
-	for (uint32_t i = 0; i < keep; i++)
-		nl[i] = k->log[(k->log_head + k->log_n - keep + i) % k->log_cap];
-	free(k->log);
-	k->log = nl;
-	k->log_cap = cap;
-	k->log_head = 0;
-	k->log_n = keep;
-	return 0;
-}
-
 /* 0 admitted (slot taken), else the seconds until a slot frees. */
 static int64_t rpm_exact(struct gd_key *k, int64_t limit, int64_t now)
 {
-	if (k->log_cap != (uint32_t)limit && log_resize(k, (uint32_t)limit) < 0)
-		return 0; /* out of memory: admit rather than refuse every request */
-	while (k->log_n && k->log[k->log_head] <= now - RPM_WINDOW_MS) {
-		k->log_head = (k->log_head + 1) % k->log_cap;
-		k->log_n--;
-	}
-	if (k->log_n >= (uint32_t)limit)
-		return ceil_s(k->log[k->log_head] + RPM_WINDOW_MS - now);
-	k->log[(k->log_head + k->log_n) % k->log_cap] = now;
-	k->log_n++;
+	struct hw_time_ring *r = &k->log;
+	hw_time_ring_expire(r, now - RPM_WINDOW_MS);
+	hw_time_ring_trim(r, (uint32_t)limit); /* a lowered limit keeps the newest */
+	if (r->n >= (uint32_t)limit)
+		return ceil_s(hw_time_ring_oldest(r) + RPM_WINDOW_MS - now);
+	hw_time_ring_push(r, now, (uint32_t)limit); /* out of memory: admitted unlogged */
 	return 0;
 }
 
@@ -381,14 +359,6 @@ static struct gd_prompt *prompt_find(struct gd_key *k, const uint8_t *h)
 	return NULL;
 }
 
-static void prompt_prune(struct gd_prompt *p, int64_t window_ms, int64_t now)
-{
-	while (p->n && p->times[p->head] <= now - window_ms) {
-		p->head = (p->head + 1) % p->cap;
-		p->n--;
-	}
-}
-
 /* Enters the request into the dedup window. */
 static void prompt_record(struct hw_guardian *g, struct gd_key *k, const uint8_t *h,
 			  uint32_t cap, int64_t now)
@@ -404,26 +374,12 @@ static void prompt_record(struct hw_guardian *g, struct gd_key *k, const uint8_t
 			for (uint32_t i = 1; i < k->n_prompts; i++)
 				if (k->prompts[i].last_ms < p->last_ms)
 					p = &k->prompts[i];
-			p->n = p->head = 0;
+			p->times.n = p->times.head = 0;
 		}
 		memcpy(p->hash, h, HW_GD_HASH_LEN);
 	}
-	if (p->cap != cap) {
-		int64_t *t = calloc(cap, sizeof(*t));
-		if (!t)
-			return;
-		free(p->times);
-		p->times = t;
-		p->cap = cap;
-		p->n = p->head = 0;
-	}
 	p->last_ms = now;
-	if (p->n == p->cap) {
-		p->head = (p->head + 1) % p->cap;
-		p->n--;
-	}
-	p->times[(p->head + p->n) % p->cap] = now;
-	p->n++;
+	hw_time_ring_push(&p->times, now, cap);
 }
 
 static uint32_t dedup_count(const struct hw_guardian *g, const struct hw_gd_settings *s)
@@ -441,14 +397,16 @@ static bool dedup_refuses(struct hw_guardian *g, struct gd_key *k, const struct 
 	if (!p)
 		return false;
 	int64_t now = rq->now_ms;
-	prompt_prune(p, s->dedup.window_s * 1000, now);
-	if (p->n < dedup_count(g, s))
+	hw_time_ring_expire(&p->times, now - s->dedup.window_s * 1000);
+	hw_time_ring_trim(&p->times, dedup_count(g, s));
+	uint32_t n = p->times.n;
+	if (n < dedup_count(g, s))
 		return false;
-	int64_t since = (now - p->times[p->head]) / 1000;
+	int64_t since = (now - hw_time_ring_oldest(&p->times)) / 1000;
 	const char *act = hw_gd_action_name(s->dedup.action);
 	struct hw_gd_trigger *t = trigger(g, k, out, HW_GD_DEDUP, act, now);
 	if (t)
-		snprintf(t->detail, sizeof(t->detail), "%u identical prompts in %llds", p->n,
+		snprintf(t->detail, sizeof(t->detail), "%u identical prompts in %llds", n,
 			 (long long)since);
 	if (s->dedup.action == HW_GD_ALERT)
 		return false;
@@ -461,7 +419,7 @@ static bool dedup_refuses(struct hw_guardian *g, struct gd_key *k, const struct 
 	out->rule = HW_GD_DEDUP;
 	out->retry_after_s = s->dedup.retry_after_s;
 	snprintf(out->message, sizeof(out->message),
-		 "Blocked by Guardian: dedup (%u identical prompts in %llds)", p->n, (long long)since);
+		 "Blocked by Guardian: dedup (%u identical prompts in %llds)", n, (long long)since);
 	return true;
 }
 
