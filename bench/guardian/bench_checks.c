@@ -45,9 +45,10 @@ int main(void)
 		hw_guardian_admit(g, &rq, &o);
 	}
 	int64_t t2 = hw_clock_mono_ns();
-	json_t *rq = json_loads("{\"model\":\"fake/bench\",\"messages\":[{\"role\":\"user\","
-				"\"content\":\"Say hello in one short sentence.\"}],\"max_tokens\":32}",
-				0, NULL);
+	json_t *rq =
+	    json_loads("{\"model\":\"fake/bench\",\"messages\":[{\"role\":\"user\","
+		       "\"content\":\"Say hello in one short sentence.\"}],\"max_tokens\":32}",
+		       0, NULL);
 	for (int i = 0; i < N / 10; i++)
 		hw_gd_prompt_hash(rq, h);
 	int64_t t3 = hw_clock_mono_ns();

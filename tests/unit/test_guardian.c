@@ -218,7 +218,8 @@ static void test_cost_spike_min_spend(void **state)
 	assert_int_equal(admit(f, "k", -1, NULL, 1, T0 + 2000, &o), HW_GD_BLOCKED);
 	assert_int_equal(o.rule, HW_GD_COST_SPIKE);
 	assert_int_equal(o.retry_after_s, 1);
-	assert_string_equal(o.message, "Blocked by Guardian: cost_spike (key throttled to 1 req/s)");
+	assert_string_equal(o.message,
+			    "Blocked by Guardian: cost_spike (key throttled to 1 req/s)");
 	assert_int_equal(admit(f, "k", -1, NULL, 1, T0 + 3000, &o), HW_GD_PASS);
 	assert_int_equal(admit(f, "k", -1, NULL, 1, T0 + 3500, &o), HW_GD_BLOCKED);
 	assert_int_equal(admit(f, "k", -1, NULL, 1, T0 + 2000 + 900000, &o), HW_GD_PASS);
@@ -416,18 +417,18 @@ static void test_hundred_threads_one_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rpm_window_and_retry_after, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rpm_limit_change_keeps_newest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rpm_coarse_above_log_max, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dedup_boundaries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dedup_throttle_replaces_block, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_context_bloat_boundary, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cost_spike_min_spend, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cost_spike_multiplier_and_block, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zombie_boundaries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_interval, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory_bound_and_expiry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hundred_threads_one_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpm_window_and_retry_after, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpm_limit_change_keeps_newest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpm_coarse_above_log_max, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_boundaries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_throttle_replaces_block, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_context_bloat_boundary, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cost_spike_min_spend, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cost_spike_multiplier_and_block, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zombie_boundaries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alert_interval, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_bound_and_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hundred_threads_one_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

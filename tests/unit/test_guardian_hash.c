@@ -59,20 +59,21 @@ static void test_stable_value(void **state)
 static void test_what_changes_the_hash(void **state)
 {
 	(void)state;
-	const char *base = "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+	const char *base =
+	    "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 	const char *other[] = {
-		"{\"model\":\"fast\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-		"{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"hi\"}]}",
-		"{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi \"}]}",
-		"{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-		"\"text\":\"h\"},{\"type\":\"text\",\"text\":\"i\"}]}]}",
-		"{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-		"\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
-		"{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
-		"{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":"
-		"\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}]}",
-		/* Netstrings keep boundaries: "u"+"ser" is not "us"+"er". */
-		"{\"model\":\"autou\",\"messages\":[{\"role\":\"ser\",\"content\":\"hi\"}]}",
+	    "{\"model\":\"fast\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+	    "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"hi\"}]}",
+	    "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi \"}]}",
+	    "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"h\"},{\"type\":\"text\",\"text\":\"i\"}]}]}",
+	    "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+	    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+	    "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+	    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":"
+	    "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}]}",
+	    /* Netstrings keep boundaries: "u"+"ser" is not "us"+"er". */
+	    "{\"model\":\"autou\",\"messages\":[{\"role\":\"ser\",\"content\":\"hi\"}]}",
 	};
 	uint8_t a[32], b[32];
 	hash_of(base, a);
@@ -97,9 +98,10 @@ static void test_response_hash(void **state)
 {
 	(void)state;
 	uint8_t a[32], b[32];
-	json_t *x = json_loads("{\"id\":\"1\",\"created\":1,\"choices\":[{\"message\":{\"role\":"
-			       "\"assistant\",\"content\":\"ok\"}}],\"usage\":{\"total_tokens\":3}}",
-			       0, NULL);
+	json_t *x =
+	    json_loads("{\"id\":\"1\",\"created\":1,\"choices\":[{\"message\":{\"role\":"
+		       "\"assistant\",\"content\":\"ok\"}}],\"usage\":{\"total_tokens\":3}}",
+		       0, NULL);
 	json_t *y = json_loads("{\"id\":\"2\",\"created\":2,\"choices\":[{\"message\":{\"role\":"
 			       "\"assistant\",\"content\":\"ok\"}}]}",
 			       0, NULL);
@@ -107,9 +109,10 @@ static void test_response_hash(void **state)
 	assert_int_equal(hw_gd_response_hash(y, b), 0);
 	assert_memory_equal(a, b, 32); /* ids, times and usage do not count */
 	json_decref(y);
-	y = json_loads("{\"choices\":[{\"message\":{\"content\":\"ok\",\"tool_calls\":[{\"function\":"
-		       "{\"name\":\"f\",\"arguments\":\"{}\"}}]}}]}",
-		       0, NULL);
+	y = json_loads(
+	    "{\"choices\":[{\"message\":{\"content\":\"ok\",\"tool_calls\":[{\"function\":"
+	    "{\"name\":\"f\",\"arguments\":\"{}\"}}]}}]}",
+	    0, NULL);
 	assert_int_equal(hw_gd_response_hash(y, b), 0);
 	assert_memory_not_equal(a, b, 32);
 	json_decref(x);
@@ -122,7 +125,8 @@ static void test_settings_overlay(void **state)
 	char err[256], param[64], msg[160];
 	struct hw_config *cfg = NULL;
 	const char *yaml = "guardian: {dedup: {count: 7}}\n";
-	assert_int_equal(hw_config_load_string(yaml, strlen(yaml), "hiway.yaml", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(
+	    hw_config_load_string(yaml, strlen(yaml), "hiway.yaml", &cfg, err, sizeof(err)), 0);
 	struct hw_gd_settings s;
 	hw_gd_settings_defaults(cfg, &s);
 	assert_int_equal(s.dedup.count, 7);
@@ -138,26 +142,28 @@ static void test_settings_overlay(void **state)
 	assert_int_equal(s.cost_spike.min_spend, 2500000);
 	json_decref(body);
 	const char *bad[][2] = {
-		{"{\"dedup\":{\"count\":0}}", "dedup.count"},
-		{"{\"dedup\":{\"enabled\":1}}", "dedup.enabled"},
-		{"{\"cost_spike\":{\"multiplier\":0}}", "cost_spike.multiplier"},
-		{"{\"cost_spike\":{\"min_spend_usd\":-1}}", "cost_spike.min_spend_usd"},
-		{"{\"context_bloat\":{\"action\":\"throttle\"}}", "context_bloat.action"},
-		{"{\"zombie_agent\":{\"nope\":1}}", "zombie_agent.nope"},
-		{"{\"zombie_agent\":3}", "zombie_agent"},
-		{"{\"other\":{}}", "other"},
+	    {"{\"dedup\":{\"count\":0}}", "dedup.count"},
+	    {"{\"dedup\":{\"enabled\":1}}", "dedup.enabled"},
+	    {"{\"cost_spike\":{\"multiplier\":0}}", "cost_spike.multiplier"},
+	    {"{\"cost_spike\":{\"min_spend_usd\":-1}}", "cost_spike.min_spend_usd"},
+	    {"{\"context_bloat\":{\"action\":\"throttle\"}}", "context_bloat.action"},
+	    {"{\"zombie_agent\":{\"nope\":1}}", "zombie_agent.nope"},
+	    {"{\"zombie_agent\":3}", "zombie_agent"},
+	    {"{\"other\":{}}", "other"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		body = json_loads(bad[i][0], 0, NULL);
-		assert_int_equal(hw_gd_settings_apply(&s, body, param, sizeof(param), msg, sizeof(msg)),
-				 -EINVAL);
+		assert_int_equal(
+		    hw_gd_settings_apply(&s, body, param, sizeof(param), msg, sizeof(msg)),
+		    -EINVAL);
 		assert_string_equal(param, bad[i][1]);
 		json_decref(body);
 	}
 	json_t *out = hw_gd_settings_json(&s);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "dedup"), "count")), 7);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(out, "dedup"), "action")),
-			    "alert");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(out, "dedup"), "count")), 7);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(out, "dedup"), "action")), "alert");
 	json_decref(out);
 	hw_config_free(cfg);
 }
@@ -169,7 +175,8 @@ static void test_settings_cache(void **state)
 	struct hw_config *cfg = NULL, *cfg2 = NULL;
 	assert_int_equal(hw_config_load_string("", 0, "hiway.yaml", &cfg, err, sizeof(err)), 0);
 	const char *y2 = "guardian: {dedup: {window_s: 5}}\n";
-	assert_int_equal(hw_config_load_string(y2, strlen(y2), "hiway.yaml", &cfg2, err, sizeof(err)), 0);
+	assert_int_equal(
+	    hw_config_load_string(y2, strlen(y2), "hiway.yaml", &cfg2, err, sizeof(err)), 0);
 	struct hw_gd_limits lim;
 	hw_gd_limits_from_config(cfg, &lim);
 	struct hw_guardian *g = hw_guardian_new(&lim);
@@ -190,12 +197,9 @@ static void test_settings_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_excluded_fields),
-		cmocka_unit_test(test_stable_value),
-		cmocka_unit_test(test_what_changes_the_hash),
-		cmocka_unit_test(test_response_hash),
-		cmocka_unit_test(test_settings_overlay),
-		cmocka_unit_test(test_settings_cache),
+	    cmocka_unit_test(test_excluded_fields),	  cmocka_unit_test(test_stable_value),
+	    cmocka_unit_test(test_what_changes_the_hash), cmocka_unit_test(test_response_hash),
+	    cmocka_unit_test(test_settings_overlay),	  cmocka_unit_test(test_settings_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,14 +27,16 @@ static void print_table(json_t *doc)
 			if (strcmp(k, "enabled") == 0 || strcmp(k, "action") == 0)
 				continue;
 			char *t = hw_cli_text(v, NULL);
-			int n = snprintf(buf + len, sizeof(buf) - len, "%s%s=%s", len ? " " : "", k, t);
+			int n =
+			    snprintf(buf + len, sizeof(buf) - len, "%s%s=%s", len ? " " : "", k, t);
 			free(t);
 			if (n > 0 && (size_t)n < sizeof(buf) - len)
 				len += (size_t)n;
 		}
-		json_array_append_new(rows, json_pack("{s:s,s:O,s:O,s:s}", "rule", rules[i], "enabled",
-						      json_object_get(r, "enabled"), "action",
-						      json_object_get(r, "action"), "settings", buf));
+		json_array_append_new(rows,
+				      json_pack("{s:s,s:O,s:O,s:s}", "rule", rules[i], "enabled",
+						json_object_get(r, "enabled"), "action",
+						json_object_get(r, "action"), "settings", buf));
 	}
 	static const struct hw_cli_col cols[] = {{"RULE", "rule", NULL},
 						 {"ENABLED", "enabled", NULL},
@@ -101,7 +103,8 @@ static int guardian_set(struct hw_cli *cli, const struct hw_cli_args *a)
 		if (a->npos)
 			return hw_cli_usage("give either --file or RULE.FIELD=VALUE pairs");
 		json_error_t err;
-		body = strcmp(file, "-") == 0 ? json_loadf(stdin, 0, &err) : json_load_file(file, 0, &err);
+		body = strcmp(file, "-") == 0 ? json_loadf(stdin, 0, &err)
+					      : json_load_file(file, 0, &err);
 		if (!body)
 			return hw_cli_usage("%s: %s", file, err.text);
 	} else {
@@ -126,12 +129,12 @@ static const struct hw_cli_opt no_opts[] = {{NULL, false}};
 static const struct hw_cli_opt set_opts[] = {{"file", true}, {NULL, false}};
 
 const struct hw_cli_verb hw_cli_guardian_verbs[] = {
-	{"get", "", "Show the workspace's Guardian settings, one rule per row.", no_opts, 0, 0,
-	 guardian_get},
-	{"set", "[RULE.FIELD=VALUE ...] [--file F|-]",
-	 "Replace the workspace's Guardian settings with the named ones (at most 4 pairs, e.g.\n"
-	 "dedup.count=5 dedup.action=alert), or with the JSON body in F (- = stdin). Settings\n"
-	 "not named follow the configuration's defaults.",
-	 set_opts, 0, 4, guardian_set},
-	{NULL, NULL, NULL, NULL, 0, 0, NULL},
+    {"get", "", "Show the workspace's Guardian settings, one rule per row.", no_opts, 0, 0,
+     guardian_get},
+    {"set", "[RULE.FIELD=VALUE ...] [--file F|-]",
+     "Replace the workspace's Guardian settings with the named ones (at most 4 pairs, e.g.\n"
+     "dedup.count=5 dedup.action=alert), or with the JSON body in F (- = stdin). Settings\n"
+     "not named follow the configuration's defaults.",
+     set_opts, 0, 4, guardian_set},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL},
 };

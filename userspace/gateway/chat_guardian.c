@@ -14,7 +14,7 @@
 static void hex(const uint8_t *h, char out[2 * HW_GD_HASH_LEN + 1])
 {
 	for (int i = 0; i < HW_GD_HASH_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
+		snprintf(out + (size_t)i * 2, 3, "%02x", h[i]);
 }
 
 /* Counts every trigger; queues the guardian.block events that are due and a suspension. */
@@ -29,12 +29,12 @@ static void report(struct chat *c, const struct hw_gd_outcome *out)
 		char h[2 * HW_GD_HASH_LEN + 1];
 		if (c->have_prompt_hash)
 			hex(c->prompt_hash, h);
-		json_t *data = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s}", "rule",
-					 hw_gd_rule_name(t->rule), "key_id", req->key.id, "key_prefix",
-					 req->key.prefix, "request_hash",
-					 c->have_prompt_hash ? json_string(h) : json_null(), "action",
-					 t->action, "client_ip", req->client_ip, "request_id",
-					 req->request_id, "detail", t->detail);
+		json_t *data =
+		    json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:s}", "rule", hw_gd_rule_name(t->rule),
+			      "key_id", req->key.id, "key_prefix", req->key.prefix, "request_hash",
+			      c->have_prompt_hash ? json_string(h) : json_null(), "action",
+			      t->action, "client_ip", req->client_ip, "request_id", req->request_id,
+			      "detail", t->detail);
 		bool suspend = out->suspend && t->rule == HW_GD_ZOMBIE;
 		if (hw_gd_worker_submit(req->srv->gd_worker, req->key.workspace_id, req->key.id,
 					suspend, data) < 0 &&
@@ -54,12 +54,12 @@ bool hw_chat_guardian_admit(struct chat *c, enum MHD_Result *ret)
 	if (c->gd && (c->gd->dedup.enabled || c->gd->zombie_agent.enabled))
 		c->have_prompt_hash = hw_gd_prompt_hash(c->body.root, c->prompt_hash) == 0;
 	struct hw_gd_request rq = {
-		.key_id = req->key.id,
-		.rpm_limit = req->key.rpm_limit,
-		.settings = c->gd,
-		.prompt_hash = c->have_prompt_hash ? c->prompt_hash : NULL,
-		.est_tokens = c->body.est_tokens,
-		.now_ms = hw_clock_wall_ms(),
+	    .key_id = req->key.id,
+	    .rpm_limit = req->key.rpm_limit,
+	    .settings = c->gd,
+	    .prompt_hash = c->have_prompt_hash ? c->prompt_hash : NULL,
+	    .est_tokens = c->body.est_tokens,
+	    .now_ms = hw_clock_wall_ms(),
 	};
 	struct hw_gd_outcome out;
 	hw_guardian_admit(g, &rq, &out);
@@ -68,9 +68,9 @@ bool hw_chat_guardian_admit(struct chat *c, enum MHD_Result *ret)
 	case HW_GD_PASS:
 		return true;
 	case HW_GD_SUSPENDED:
-		*ret = hw_respond_error(req, HW_ERR_KEY_SUSPENDED, "API key suspended.",
-					json_pack("{s:s,s:s}", "key_id", req->key.id, "reason",
-						  "zombie_agent"));
+		*ret = hw_respond_error(
+		    req, HW_ERR_KEY_SUSPENDED, "API key suspended.",
+		    json_pack("{s:s,s:s}", "key_id", req->key.id, "reason", "zombie_agent"));
 		break;
 	case HW_GD_RATE_LIMITED:
 		hw_metrics_rate_limited();
@@ -83,7 +83,8 @@ bool hw_chat_guardian_admit(struct chat *c, enum MHD_Result *ret)
 		hw_guardian_note_block(req->client_ip);
 		*ret = hw_respond_error(req, HW_ERR_GUARDIAN_BLOCK, out.message,
 					json_pack("{s:s,s:I}", "rule", hw_gd_rule_name(out.rule),
-						  "retry_after_seconds", (json_int_t)out.retry_after_s));
+						  "retry_after_seconds",
+						  (json_int_t)out.retry_after_s));
 		break;
 	case HW_GD_BLOAT:
 		*ret = hw_respond_error(req, HW_ERR_CONTEXT_BLOAT, out.message,
@@ -109,7 +110,8 @@ void hw_chat_guardian_completed(struct chat *c, const json_t *answer)
 {
 	struct hw_guardian *g = c->req->srv->guardian;
 	uint8_t resp[HW_GD_HASH_LEN];
-	if (!g || !c->gd || !c->have_prompt_hash || !answer || hw_gd_response_hash(answer, resp) < 0)
+	if (!g || !c->gd || !c->have_prompt_hash || !answer ||
+	    hw_gd_response_hash(answer, resp) < 0)
 		return;
 	struct hw_gd_outcome out;
 	hw_guardian_completed(g, c->req->key.id, c->gd, c->prompt_hash, resp, hw_clock_wall_ms(),

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_SHARDS      64
+#define N_SHARDS 64
 #define SHARD_BUCKETS 256
 #define RPM_WINDOW_MS 60000
 /* cost_spike buckets: the short window in FINE_N slices, the baseline in COARSE_N. */
-#define FINE_N	 30
+#define FINE_N 30
 #define COARSE_N 96
 #define COARSE_SECS 60 /* per-second RPM counts when rpm_limit passes rpm_log_max */
 
@@ -360,10 +360,11 @@ static struct gd_prompt *prompt_find(struct gd_key *k, const uint8_t *h)
 }
 
 /* Enters the request into the dedup window. */
-static void prompt_record(struct hw_guardian *g, struct gd_key *k, const uint8_t *h,
-			  uint32_t cap, int64_t now)
+static void prompt_record(struct hw_guardian *g, struct gd_key *k, const uint8_t *h, uint32_t cap,
+			  int64_t now)
 {
-	if (!k->prompts && !(k->prompts = calloc((size_t)g->lim.dedup_prompts, sizeof(*k->prompts))))
+	if (!k->prompts &&
+	    !(k->prompts = calloc((size_t)g->lim.dedup_prompts, sizeof(*k->prompts))))
 		return;
 	struct gd_prompt *p = prompt_find(k, h);
 	if (!p) {
@@ -385,7 +386,7 @@ static void prompt_record(struct hw_guardian *g, struct gd_key *k, const uint8_t
 static uint32_t dedup_count(const struct hw_guardian *g, const struct hw_gd_settings *s)
 {
 	return (uint32_t)(s->dedup.count < g->lim.dedup_log_max ? s->dedup.count
-								  : g->lim.dedup_log_max);
+								: g->lim.dedup_log_max);
 }
 
 /* True when dedup refuses the request. */
@@ -441,14 +442,15 @@ void hw_guardian_admit(struct hw_guardian *g, const struct hw_gd_request *rq,
 	}
 	if (rq->rpm_limit >= 0) {
 		int64_t wait = rq->rpm_limit <= g->lim.rpm_log_max
-				       ? rpm_exact(k, rq->rpm_limit, now)
-				       : rpm_coarse(k, rq->rpm_limit, now);
+				   ? rpm_exact(k, rq->rpm_limit, now)
+				   : rpm_coarse(k, rq->rpm_limit, now);
 		if (wait) {
 			out->verdict = HW_GD_RATE_LIMITED;
 			out->retry_after_s = wait;
 			out->limit = rq->rpm_limit;
 			snprintf(out->message, sizeof(out->message),
-				 "Per-key rate limit exceeded (%lld req/min).", (long long)rq->rpm_limit);
+				 "Per-key rate limit exceeded (%lld req/min).",
+				 (long long)rq->rpm_limit);
 			goto out;
 		}
 	}
@@ -459,8 +461,8 @@ void hw_guardian_admit(struct hw_guardian *g, const struct hw_gd_request *rq,
 		goto out;
 	if (s->context_bloat.enabled && rq->est_tokens > s->context_bloat.max_prompt_tokens) {
 		bool block = s->context_bloat.action != HW_GD_ALERT;
-		struct hw_gd_trigger *t = trigger(g, k, out, HW_GD_CONTEXT_BLOAT,
-						  block ? "block" : "alert", now);
+		struct hw_gd_trigger *t =
+		    trigger(g, k, out, HW_GD_CONTEXT_BLOAT, block ? "block" : "alert", now);
 		if (t)
 			snprintf(t->detail, sizeof(t->detail), "%lld prompt tokens (limit %lld)",
 				 (long long)rq->est_tokens,
@@ -471,7 +473,8 @@ void hw_guardian_admit(struct hw_guardian *g, const struct hw_gd_request *rq,
 			out->limit = s->context_bloat.max_prompt_tokens;
 			out->prompt_tokens = rq->est_tokens;
 			snprintf(out->message, sizeof(out->message),
-				 "Prompt too large: %lld tokens (limit %lld).", (long long)rq->est_tokens,
+				 "Prompt too large: %lld tokens (limit %lld).",
+				 (long long)rq->est_tokens,
 				 (long long)s->context_bloat.max_prompt_tokens);
 			goto out;
 		}
@@ -484,8 +487,7 @@ out:
 
 /* ---- cost_spike */
 
-static int64_t slices_add(int64_t *sum, int64_t *at, int n, int64_t width, int64_t now,
-			  int64_t add)
+static int64_t slices_add(int64_t *sum, int64_t *at, int n, int64_t width, int64_t now, int64_t add)
 {
 	int64_t idx = now / width, total = 0;
 	int slot = (int)(idx % n);
@@ -511,7 +513,8 @@ void hw_guardian_cost(struct hw_guardian *g, const char *key_id, const struct hw
 	struct gd_key *k = key_get(g, key_id, now, &sh);
 	if (!k)
 		goto out;
-	int64_t fw = s->cost_spike.window_s * 1000 / FINE_N, cw = s->cost_spike.baseline_s * 1000 / COARSE_N;
+	int64_t fw = s->cost_spike.window_s * 1000 / FINE_N,
+		cw = s->cost_spike.baseline_s * 1000 / COARSE_N;
 	fw = fw < 1 ? 1 : fw;
 	cw = cw < 1 ? 1 : cw;
 	if (!k->spend && !(k->spend = calloc(1, sizeof(*k->spend))))
@@ -695,9 +698,8 @@ int hw_guardian_settings_load(struct hw_guardian *g, const struct hw_config *cfg
 	return fresh ? 0 : -ENOMEM;
 }
 
-const struct hw_gd_settings *hw_guardian_settings(struct hw_guardian *g,
-						  const struct hw_config *cfg,
-						  const char *workspace_id)
+const struct hw_gd_settings *
+hw_guardian_settings(struct hw_guardian *g, const struct hw_config *cfg, const char *workspace_id)
 {
 	struct snap *s = atomic_load(&g->snap);
 	if (!s || s->cfg != cfg) {

@@ -80,8 +80,8 @@ enum hw_gd_verdict {
 	HW_GD_PASS,
 	HW_GD_SUSPENDED,    /* 403 key_suspended (a zombie suspension being written) */
 	HW_GD_RATE_LIMITED, /* 429 rate_limit_exceeded */
-	HW_GD_BLOCKED,      /* 429 guardian_block */
-	HW_GD_BLOAT,        /* 413 context_bloat */
+	HW_GD_BLOCKED,	    /* 429 guardian_block */
+	HW_GD_BLOAT,	    /* 413 context_bloat */
 };
 
 /* A rule that triggered: counted in /metrics; `notify` when its guardian.block event is
@@ -109,9 +109,9 @@ struct hw_gd_outcome {
 
 struct hw_gd_request {
 	const char *key_id;
-	int64_t rpm_limit;			/* -1 = unlimited */
+	int64_t rpm_limit;		       /* -1 = unlimited */
 	const struct hw_gd_settings *settings; /* NULL = Guardian off (RPM only) */
-	const uint8_t *prompt_hash;		/* NULL when no rule needs it */
+	const uint8_t *prompt_hash;	       /* NULL when no rule needs it */
 	int64_t est_tokens;
 	int64_t now_ms;
 };
@@ -148,9 +148,8 @@ int hw_guardian_settings_load(struct hw_guardian *g, const struct hw_config *cfg
 			      const struct hw_gd_stored *rows, size_t n);
 /* The workspace's effective settings; valid until hw_guardian_free. A configuration other
  * than the one the cache was built with (SIGHUP) rebuilds it first. */
-const struct hw_gd_settings *hw_guardian_settings(struct hw_guardian *g,
-						  const struct hw_config *cfg,
-						  const char *workspace_id);
+const struct hw_gd_settings *
+hw_guardian_settings(struct hw_guardian *g, const struct hw_config *cfg, const char *workspace_id);
 
 /* guardian_store.c: the cache from the store's rows (at start and after each change). */
 struct hw_store;

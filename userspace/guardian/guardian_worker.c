@@ -63,7 +63,8 @@ static void run_job(struct hw_gd_worker *w, struct job *j)
 	if (j->suspend) {
 		suspend_key(w, j);
 	} else if (j->data) {
-		int rc = hw_outbox_emit(w->st, j->workspace_id, "guardian.block", json_incref(j->data));
+		int rc =
+		    hw_outbox_emit(w->st, j->workspace_id, "guardian.block", json_incref(j->data));
 		if (rc < 0)
 			hw_log(HW_LOG_ERROR, "guardian: guardian.block event not stored (%d)", rc);
 	}

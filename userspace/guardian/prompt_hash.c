@@ -102,14 +102,14 @@ int hw_gd_prompt_hash(const json_t *rq, uint8_t out[HW_GD_HASH_LEN])
 	}
 	json_t *t;
 	json_array_foreach(json_object_get(rq, "tools"), i, t)
-		ns_str(h, json_object_get(json_object_get(t, "function"), "name"));
+	    ns_str(h, json_object_get(json_object_get(t, "function"), "name"));
 	return finish(h, out);
 }
 
 int hw_gd_response_hash(const json_t *completion, uint8_t out[HW_GD_HASH_LEN])
 {
-	const json_t *msg = json_object_get(json_array_get(json_object_get(completion, "choices"), 0),
-					    "message");
+	const json_t *msg =
+	    json_object_get(json_array_get(json_object_get(completion, "choices"), 0), "message");
 	EVP_MD_CTX *h = EVP_MD_CTX_new();
 	if (!h || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(h);

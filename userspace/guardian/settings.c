@@ -70,32 +70,35 @@ struct field {
 	size_t off;
 };
 
-#define FLD(n, t, m) {n, t, offsetof(struct hw_gd_settings, m)}
+#define FLD(n, t, m)                                                                               \
+	{                                                                                          \
+		n, t, offsetof(struct hw_gd_settings, m)                                           \
+	}
 
 static const struct field dedup_f[] = {
-	FLD("enabled", F_BOOL, dedup.enabled),	 FLD("count", F_INT, dedup.count),
-	FLD("window_s", F_INT, dedup.window_s),	 FLD("retry_after_s", F_INT, dedup.retry_after_s),
-	FLD("action", F_ACTION, dedup.action), {NULL, 0, 0}};
-static const struct field cost_f[] = {
-	FLD("enabled", F_BOOL, cost_spike.enabled),
-	FLD("multiplier", F_POS, cost_spike.multiplier),
-	FLD("window_s", F_INT, cost_spike.window_s),
-	FLD("baseline_s", F_INT, cost_spike.baseline_s),
-	FLD("min_spend_usd", F_USD, cost_spike.min_spend),
-	FLD("throttle_rps", F_POS, cost_spike.throttle_rps),
-	FLD("duration_s", F_INT, cost_spike.duration_s),
-	FLD("action", F_ACTION, cost_spike.action),
-	{NULL, 0, 0}};
+    FLD("enabled", F_BOOL, dedup.enabled),  FLD("count", F_INT, dedup.count),
+    FLD("window_s", F_INT, dedup.window_s), FLD("retry_after_s", F_INT, dedup.retry_after_s),
+    FLD("action", F_ACTION, dedup.action),  {NULL, 0, 0}};
+static const struct field cost_f[] = {FLD("enabled", F_BOOL, cost_spike.enabled),
+				      FLD("multiplier", F_POS, cost_spike.multiplier),
+				      FLD("window_s", F_INT, cost_spike.window_s),
+				      FLD("baseline_s", F_INT, cost_spike.baseline_s),
+				      FLD("min_spend_usd", F_USD, cost_spike.min_spend),
+				      FLD("throttle_rps", F_POS, cost_spike.throttle_rps),
+				      FLD("duration_s", F_INT, cost_spike.duration_s),
+				      FLD("action", F_ACTION, cost_spike.action),
+				      {NULL, 0, 0}};
 static const struct field bloat_f[] = {
-	FLD("enabled", F_BOOL, context_bloat.enabled),
-	FLD("max_prompt_tokens", F_INT, context_bloat.max_prompt_tokens),
-	FLD("action", F_BLOCK_ALERT, context_bloat.action), {NULL, 0, 0}};
-static const struct field zombie_f[] = {
-	FLD("enabled", F_BOOL, zombie_agent.enabled),
-	FLD("window_s", F_INT, zombie_agent.window_s),
-	FLD("min_requests", F_INT, zombie_agent.min_requests),
-	FLD("max_gap_s", F_INT, zombie_agent.max_gap_s),
-	FLD("action", F_ACTION, zombie_agent.action), {NULL, 0, 0}};
+    FLD("enabled", F_BOOL, context_bloat.enabled),
+    FLD("max_prompt_tokens", F_INT, context_bloat.max_prompt_tokens),
+    FLD("action", F_BLOCK_ALERT, context_bloat.action),
+    {NULL, 0, 0}};
+static const struct field zombie_f[] = {FLD("enabled", F_BOOL, zombie_agent.enabled),
+					FLD("window_s", F_INT, zombie_agent.window_s),
+					FLD("min_requests", F_INT, zombie_agent.min_requests),
+					FLD("max_gap_s", F_INT, zombie_agent.max_gap_s),
+					FLD("action", F_ACTION, zombie_agent.action),
+					{NULL, 0, 0}};
 
 static const struct field *const rule_fields[HW_GD__RULES] = {dedup_f, cost_f, bloat_f, zombie_f};
 
@@ -205,21 +208,21 @@ int hw_gd_settings_apply(struct hw_gd_settings *s, const json_t *body, char *par
 json_t *hw_gd_settings_json(const struct hw_gd_settings *s)
 {
 	return json_pack(
-		"{s:{s:b,s:I,s:I,s:I,s:s},s:{s:b,s:f,s:I,s:I,s:o,s:f,s:I,s:s},s:{s:b,s:I,s:s},"
-		"s:{s:b,s:I,s:I,s:I,s:s}}",
-		"dedup", "enabled", s->dedup.enabled, "count", (json_int_t)s->dedup.count, "window_s",
-		(json_int_t)s->dedup.window_s, "retry_after_s", (json_int_t)s->dedup.retry_after_s,
-		"action", hw_gd_action_name(s->dedup.action), "cost_spike", "enabled",
-		s->cost_spike.enabled, "multiplier", s->cost_spike.multiplier, "window_s",
-		(json_int_t)s->cost_spike.window_s, "baseline_s", (json_int_t)s->cost_spike.baseline_s,
-		"min_spend_usd", hw_json_usd(s->cost_spike.min_spend), "throttle_rps",
-		s->cost_spike.throttle_rps, "duration_s", (json_int_t)s->cost_spike.duration_s,
-		"action", hw_gd_action_name(s->cost_spike.action), "context_bloat", "enabled",
-		s->context_bloat.enabled, "max_prompt_tokens",
-		(json_int_t)s->context_bloat.max_prompt_tokens, "action",
-		hw_gd_action_name(s->context_bloat.action), "zombie_agent", "enabled",
-		s->zombie_agent.enabled, "window_s", (json_int_t)s->zombie_agent.window_s,
-		"min_requests", (json_int_t)s->zombie_agent.min_requests, "max_gap_s",
-		(json_int_t)s->zombie_agent.max_gap_s, "action",
-		hw_gd_action_name(s->zombie_agent.action));
+	    "{s:{s:b,s:I,s:I,s:I,s:s},s:{s:b,s:f,s:I,s:I,s:o,s:f,s:I,s:s},s:{s:b,s:I,s:s},"
+	    "s:{s:b,s:I,s:I,s:I,s:s}}",
+	    "dedup", "enabled", s->dedup.enabled, "count", (json_int_t)s->dedup.count, "window_s",
+	    (json_int_t)s->dedup.window_s, "retry_after_s", (json_int_t)s->dedup.retry_after_s,
+	    "action", hw_gd_action_name(s->dedup.action), "cost_spike", "enabled",
+	    s->cost_spike.enabled, "multiplier", s->cost_spike.multiplier, "window_s",
+	    (json_int_t)s->cost_spike.window_s, "baseline_s", (json_int_t)s->cost_spike.baseline_s,
+	    "min_spend_usd", hw_json_usd(s->cost_spike.min_spend), "throttle_rps",
+	    s->cost_spike.throttle_rps, "duration_s", (json_int_t)s->cost_spike.duration_s,
+	    "action", hw_gd_action_name(s->cost_spike.action), "context_bloat", "enabled",
+	    s->context_bloat.enabled, "max_prompt_tokens",
+	    (json_int_t)s->context_bloat.max_prompt_tokens, "action",
+	    hw_gd_action_name(s->context_bloat.action), "zombie_agent", "enabled",
+	    s->zombie_agent.enabled, "window_s", (json_int_t)s->zombie_agent.window_s,
+	    "min_requests", (json_int_t)s->zombie_agent.min_requests, "max_gap_s",
+	    (json_int_t)s->zombie_agent.max_gap_s, "action",
+	    hw_gd_action_name(s->zombie_agent.action));
 }

@@ -20,7 +20,10 @@ void hw_time_ring_expire(struct hw_time_ring *r, int64_t cutoff);
 bool hw_time_ring_push(struct hw_time_ring *r, int64_t t, uint32_t max);
 /* Keeps at most the newest `max` entries. */
 void hw_time_ring_trim(struct hw_time_ring *r, uint32_t max);
-static inline int64_t hw_time_ring_oldest(const struct hw_time_ring *r) { return r->v[r->head]; }
+static inline int64_t hw_time_ring_oldest(const struct hw_time_ring *r)
+{
+	return r->v[r->head];
+}
 void hw_time_ring_free(struct hw_time_ring *r);
 
 #endif

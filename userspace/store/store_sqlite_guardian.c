@@ -24,8 +24,8 @@ int hw_sq_guardian_get(struct hw_store *st, const char *ws, char **body)
 	sqlite3_stmt *s = NULL;
 	*body = NULL;
 	pthread_mutex_lock(mu);
-	int rc = sqlite3_prepare_v2(db, "SELECT body FROM guardian_settings WHERE workspace_id = ?1",
-				    -1, &s, NULL);
+	int rc = sqlite3_prepare_v2(
+	    db, "SELECT body FROM guardian_settings WHERE workspace_id = ?1", -1, &s, NULL);
 	if (rc != SQLITE_OK) {
 		rc = sq_fail(db, "get", rc);
 		goto out;
