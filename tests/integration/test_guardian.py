@@ -12,9 +12,12 @@ import re
 import subprocess
 import time
 
-from harness import (ASAN, HIWAYCTL, Gateway, base_config, chat_body, check, clean_env, eq,
+from test_webhooks import Receiver
+
+from harness import (ASAN, HIWAYCTL, SLOW, Gateway, base_config, chat_body, check, clean_env, eq,
                      expect_error, fake_config, note, test, uniq)
 
+MASTER = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 GUARDIAN = ("guardian: {enabled: true, context_bloat: {max_prompt_tokens: 2000},"
             " zombie_agent: {window_s: 1800, min_requests: 10, max_gap_s: 300}}")
 
@@ -25,7 +28,8 @@ def gateway(ctx):
 
         def cfg(port, tmp):
             return (base_config(port, tmp).replace("guardian: {enabled: false}", GUARDIAN)
-                    + fake_config(fp, dp))
+                    + fake_config(fp, dp) + "secrets: {master_key: \"%s\"}\n" % MASTER
+                    + "webhooks: {workers: 1, timeout_s: 2, retry_schedule_s: [1, 1, 1]}\n")
         gw = Gateway("guardian", cfg, args=["--test-clock"] if ASAN else [])
         ctx.gateways.append(gw)
         ctx.shared["gw_guardian"] = gw.start()
@@ -242,3 +246,41 @@ def hiwayctl_guardian_get_set(ctx):
     check("invalid_request" in err, "error printed: %r" % err)
     rc, _, err = ctl(gw, ws["id"], "guardian", "set", "nodot=1")
     eq(rc, 2, "usage error exit")
+
+
+@test
+def guardian_block_event_once_per_rule_and_key(ctx):
+    gw = gateway(ctx)
+    ws, _ = ctx.create_workspace(gw, admin_key=False)
+    rec = Receiver().start()
+    try:
+        r = gw.api("POST", "/workspaces/%s/webhooks" % ws["id"],
+                   {"name": uniq("wh"), "url": rec.url("/g"), "events": ["guardian.block"]})
+        eq(r.status, 201, "webhook (%r)" % r)
+        rec.secrets["/g"] = r.json["secret"]
+        key, k = fresh_key(ctx, gw, ws=ws["id"])
+        body = chat_body(text=uniq("event"))
+        for _ in range(3):
+            eq(gw.chat(body, key=key).status, 200, "identical prompt")
+        first = gw.chat(body, key=key)
+        expect_error(first, 429, "guardian_block", rule="dedup")
+        expect_error(gw.chat(body, key=key), 429, "guardian_block", rule="dedup")
+        deadline = time.monotonic() + 15 * SLOW
+        while not rec.delivered("/g") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5 * SLOW)  # room for a second event, which must not come
+        got = rec.delivered("/g")
+        eq(len(got), 1, "guardian.block deliveries")
+        (h, raw), = list(got.values())[0][:1]
+        ev = json.loads(raw)
+        eq((ev["event"], ev["workspace_id"]), ("guardian.block", ws["id"]), "event")
+        d = ev["data"]
+        eq(set(d), {"rule", "key_id", "key_prefix", "request_hash", "action", "client_ip",
+                    "request_id", "detail"}, "data fields")
+        eq((d["rule"], d["action"], d["key_id"], d["key_prefix"], d["client_ip"]),
+           ("dedup", "block", k["id"], k["prefix"], "127.0.0.1"), "data")
+        eq(d["request_id"], first.header("X-Request-Id"), "the triggering request")
+        check(re.fullmatch(r"[0-9a-f]{64}", d["request_hash"]), "request_hash %r" % d)
+        check(d["detail"].startswith("3 identical prompts in "), "detail %r" % d["detail"])
+    finally:
+        rec.stop()

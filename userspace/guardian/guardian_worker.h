@@ -20,10 +20,10 @@ struct hw_gd_worker *hw_gd_worker_start(struct hw_store *st, struct hw_guardian 
 					void *arg);
 /* Writes what is queued, then stops. NULL is a no-op. */
 void hw_gd_worker_stop(struct hw_gd_worker *w);
-/* Queues a guardian.block event (`data` stolen; NULL with `suspend` only) and, with
- * `suspend`, the key's suspension (reason zombie_agent) in the same store transaction.
- * -ENOSPC when the queue is full (the event is dropped, a suspension is retried by the
- * next trigger since the key stays marked in memory until written). */
+/* Queues a guardian.block event (`data` stolen) and, with `suspend`, the key's suspension
+ * (reason zombie_agent) written with that event in one store transaction. -ENOSPC when the
+ * queue (guardian.limits.event_queue) is full: the event is dropped, and the caller lifts a
+ * suspension's in-memory mark (hw_guardian_suspended) so the next run can trigger again. */
 int hw_gd_worker_submit(struct hw_gd_worker *w, const char *workspace_id, const char *key_id,
 			bool suspend, json_t *data);
 
