@@ -284,3 +284,24 @@ def guardian_block_event_once_per_rule_and_key(ctx):
         check(d["detail"].startswith("3 identical prompts in "), "detail %r" % d["detail"])
     finally:
         rec.stop()
+
+
+@test
+def streamed_loop_trips_zombie_agent(ctx):
+    gw = gateway(ctx)
+    if not has_clock(gw):
+        note("skipped guardian.streamed_loop_trips_zombie_agent: needs the HIWAY_TEST_HOOKS "
+             "build started with --test-clock (POST /api/v1/_test/clock)")
+        return
+    key, k = fresh_key(ctx, gw)
+    body = chat_body(text=uniq("stream loop"), stream=True)
+    # 10 streamed answers 201 s apart: the 10th spans 1,809 s.
+    for i in range(10):
+        if i:
+            eq(gw.api("POST", "/_test/clock", {"advance_s": 201}).status, 200, "advance")
+        s = gw.stream(body, key=key)
+        eq(s.status, 200, "stream %d" % i)
+        events = s.read_all()
+        check(events and events[-1][1] == "[DONE]", "stream %d ends with [DONE]" % i)
+    expect_error(gw.chat(chat_body(), key=key), 403, "key_suspended", key_id=k["id"],
+                 reason="zombie_agent")

@@ -109,6 +109,8 @@ struct chat {
 	const struct hw_gd_settings *gd;
 	uint8_t prompt_hash[HW_GD_HASH_LEN];
 	bool have_prompt_hash;
+	struct hw_buf gd_text; /* a stream's answer text and tool calls, for its response hash */
+	json_t *gd_calls;
 };
 
 /* chat_guardian.c */
@@ -118,6 +120,9 @@ bool hw_chat_guardian_admit(struct chat *c, enum MHD_Result *ret);
 void hw_chat_guardian_cost(struct chat *c, int64_t cost);
 /* zombie_agent: a non-streamed answer (a chat.completion) about to reach the client. */
 void hw_chat_guardian_completed(struct chat *c, const json_t *answer);
+/* zombie_agent for streams: each chunk's first-choice delta, then the clean end. */
+void hw_chat_guardian_stream_delta(struct chat *c, const json_t *delta);
+void hw_chat_guardian_stream_done(struct chat *c);
 
 /* chat_money.c */
 /* Step 12: wallet state, grace cap, quota, Budget Control verdict. False when it answered

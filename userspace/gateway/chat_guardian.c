@@ -10,6 +10,7 @@
 #include "guardian/guardian_worker.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static void hex(const uint8_t *h, char out[2 * HW_GD_HASH_LEN + 1])
 {
@@ -117,4 +118,60 @@ void hw_chat_guardian_completed(struct chat *c, const json_t *answer)
 	hw_guardian_completed(g, c->req->key.id, c->gd, c->prompt_hash, resp, hw_clock_wall_ms(),
 			      &out);
 	report(c, &out);
+}
+
+/* Streamed tool calls come in fragments by index; more than this many calls in one answer
+ * are left out of the response hash. */
+#define STREAM_MAX_CALLS 64
+
+static void append(json_t *obj, const char *key, const char *frag)
+{
+	const char *cur = json_string_value(json_object_get(obj, key));
+	char *s = NULL;
+	if (asprintf(&s, "%s%s", cur ? cur : "", frag) >= 0)
+		json_object_set_new(obj, key, json_string(s));
+	free(s);
+}
+
+void hw_chat_guardian_stream_delta(struct chat *c, const json_t *delta)
+{
+	if (!c->gd || !c->gd->zombie_agent.enabled || !c->have_prompt_hash ||
+	    !json_is_object(delta))
+		return;
+	const json_t *text = json_object_get(delta, "content");
+	if (json_is_string(text))
+		hw_buf_append(&c->gd_text, json_string_value(text), json_string_length(text));
+	size_t i;
+	json_t *tc;
+	json_array_foreach(json_object_get(delta, "tool_calls"), i, tc)
+	{
+		const json_t *ix = json_object_get(tc, "index");
+		size_t at = json_is_integer(ix) ? (size_t)json_integer_value(ix) : i;
+		if (at >= STREAM_MAX_CALLS || (!c->gd_calls && !(c->gd_calls = json_array())))
+			continue;
+		while (json_array_size(c->gd_calls) <= at)
+			json_array_append_new(c->gd_calls, json_pack("{s:{s:s,s:s}}", "function",
+								     "name", "", "arguments", ""));
+		json_t *fn = json_object_get(json_array_get(c->gd_calls, at), "function");
+		const json_t *src = json_object_get(tc, "function");
+		const char *name = json_string_value(json_object_get(src, "name"));
+		const char *args = json_string_value(json_object_get(src, "arguments"));
+		if (fn && name)
+			append(fn, "name", name);
+		if (fn && args)
+			append(fn, "arguments", args);
+	}
+}
+
+void hw_chat_guardian_stream_done(struct chat *c)
+{
+	if (!c->gd || !c->gd->zombie_agent.enabled || !c->have_prompt_hash)
+		return;
+	json_t *msg =
+	    json_pack("{s:s%}", "content", c->gd_text.data ? c->gd_text.data : "", c->gd_text.len);
+	if (msg && c->gd_calls)
+		json_object_set(msg, "tool_calls", c->gd_calls);
+	json_t *answer = msg ? json_pack("{s:[{s:o}]}", "choices", "message", msg) : NULL;
+	hw_chat_guardian_completed(c, answer);
+	json_decref(answer);
 }

@@ -177,6 +177,7 @@ static void settle_stream(struct chat *c, bool full)
 
 static void emit_meta_and_done(struct chat *c)
 {
+	hw_chat_guardian_stream_done(c); /* a clean end: the answer is complete */
 	hw_chat_estimate_usage(c);
 	settle_stream(c, false);
 	if (c->messages) {
@@ -254,6 +255,8 @@ static void relay_chunk(struct chat *c, json_t *chunk)
 	json_array_foreach(choices, i, ch)
 	{
 		count_output(c, json_object_get(ch, "delta"));
+		if (i == 0)
+			hw_chat_guardian_stream_delta(c, json_object_get(ch, "delta"));
 		if (json_is_string(json_object_get(ch, "finish_reason")))
 			c->saw_finish = true;
 	}

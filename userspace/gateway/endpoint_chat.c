@@ -36,6 +36,8 @@ static void chat_free(void *arg)
 	hw_buf_free(&c->raw);
 	hw_buf_free(&c->echo_wire);
 	hw_buf_free(&c->shield_text);
+	hw_buf_free(&c->gd_text);
+	json_decref(c->gd_calls);
 	free(c->echo_ends);
 	hw_sse_free(&c->parser);
 	hw_chat_decoder_free(c);
