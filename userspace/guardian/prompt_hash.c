@@ -7,8 +7,40 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The hash runs on every admitted request: the digest is fetched once and each thread keeps
+ * its context, so a call costs the SHA-256 itself, not a provider lookup and allocations. */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+static pthread_key_t ctx_key;
+
+static void ctx_free(void *p)
+{
+	EVP_MD_CTX_free(p);
+}
+
+static void init_once(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	pthread_key_create(&ctx_key, ctx_free);
+}
+
+static EVP_MD_CTX *begin(void)
+{
+	pthread_once(&once, init_once);
+	EVP_MD_CTX *h = pthread_getspecific(ctx_key);
+	if (!h) {
+		h = EVP_MD_CTX_new();
+		if (!h || pthread_setspecific(ctx_key, h) != 0) {
+			EVP_MD_CTX_free(h);
+			return NULL;
+		}
+	}
+	return EVP_DigestInit_ex(h, sha256_md ? sha256_md : EVP_sha256(), NULL) == 1 ? h : NULL;
+}
 
 static void ns(EVP_MD_CTX *h, const char *s, size_t len)
 {
@@ -76,7 +108,6 @@ static int finish(EVP_MD_CTX *h, uint8_t out[HW_GD_HASH_LEN])
 {
 	unsigned len = 0;
 	int ok = EVP_DigestFinal_ex(h, out, &len);
-	EVP_MD_CTX_free(h);
 	return ok == 1 && len == HW_GD_HASH_LEN ? 0 : -EIO;
 }
 
@@ -85,11 +116,9 @@ int hw_gd_prompt_hash(const json_t *rq, uint8_t out[HW_GD_HASH_LEN])
 	const json_t *msgs = json_object_get(rq, "messages");
 	if (!json_is_array(msgs))
 		return -EINVAL;
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
-	if (!h || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(h);
+	EVP_MD_CTX *h = begin();
+	if (!h)
 		return -ENOMEM;
-	}
 	ns_str(h, json_object_get(rq, "model"));
 	size_t i;
 	json_t *m;
@@ -110,11 +139,9 @@ int hw_gd_response_hash(const json_t *completion, uint8_t out[HW_GD_HASH_LEN])
 {
 	const json_t *msg =
 	    json_object_get(json_array_get(json_object_get(completion, "choices"), 0), "message");
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
-	if (!h || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(h);
+	EVP_MD_CTX *h = begin();
+	if (!h)
 		return -ENOMEM;
-	}
 	ns_content(h, json_object_get(msg, "content"));
 	ns_tool_calls(h, json_object_get(msg, "tool_calls"));
 	return finish(h, out);
