@@ -4,6 +4,7 @@
  * expiry, and 100 threads on one key limited to 60 RPM. */
 #include "common/config.h"
 #include "guardian/guardian.h"
+#include "guardian/time_ring.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -414,6 +415,32 @@ static void test_hundred_threads_one_key(void **state)
 	assert_int_equal(h3.passed, 60);
 }
 
+/* The ring grows by doubling up to its bound, then drops its oldest; memory follows the
+ * entries held, not the bound. */
+static void test_time_ring(void **state)
+{
+	(void)state;
+	struct hw_time_ring r = {0};
+	for (int i = 1; i <= 5; i++)
+		assert_true(hw_time_ring_push(&r, i, 1000000));
+	assert_int_equal(r.n, 5);
+	assert_int_equal(r.cap, 8);
+	for (int i = 6; i <= 12; i++)
+		assert_true(hw_time_ring_push(&r, i, 10));
+	assert_int_equal(r.n, 10);
+	assert_int_equal(r.cap, 10);
+	assert_int_equal(hw_time_ring_oldest(&r), 3);
+	hw_time_ring_expire(&r, 7);
+	assert_int_equal(r.n, 5);
+	assert_int_equal(hw_time_ring_oldest(&r), 8);
+	assert_true(hw_time_ring_push(&r, 13, 2)); /* a lowered bound keeps the newest */
+	assert_int_equal(r.n, 2);
+	assert_int_equal(hw_time_ring_oldest(&r), 12);
+	assert_false(hw_time_ring_push(&r, 14, 0));
+	hw_time_ring_free(&r);
+	assert_null(r.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +456,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_alert_interval, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_bound_and_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hundred_threads_one_key, setup, teardown),
+	    cmocka_unit_test(test_time_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

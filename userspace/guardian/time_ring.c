@@ -43,7 +43,11 @@ bool hw_time_ring_push(struct hw_time_ring *r, int64_t t, uint32_t max)
 	if (max == 0)
 		return false;
 	hw_time_ring_trim(r, max);
-	if (r->n == r->cap && r->cap < max) {
+	if (r->n == max) {
+		/* At the bound: the oldest makes room. */
+		r->head = (r->head + 1) % r->cap;
+		r->n--;
+	} else if (r->n == r->cap) {
 		uint64_t want = r->cap ? (uint64_t)r->cap * 2 : 4;
 		if (!resize(r, (uint32_t)(want < max ? want : max)))
 			return false;
@@ -51,10 +55,6 @@ bool hw_time_ring_push(struct hw_time_ring *r, int64_t t, uint32_t max)
 	uint32_t cap = r->cap;
 	if (!cap)
 		return false;
-	if (r->n == cap) {
-		r->head = (r->head + 1) % cap;
-		r->n--;
-	}
 	r->v[(r->head + r->n) % cap] = t;
 	r->n++;
 	return true;
