@@ -305,3 +305,27 @@ def streamed_loop_trips_zombie_agent(ctx):
         check(events and events[-1][1] == "[DONE]", "stream %d ends with [DONE]" % i)
     expect_error(gw.chat(chat_body(), key=key), 403, "key_suspended", key_id=k["id"],
                  reason="zombie_agent")
+
+
+@test
+def cost_spike_throttles_the_key(ctx):
+    gw = gateway(ctx)
+    ws, _ = ctx.create_workspace(gw, admin_key=False)
+    r = gw.api("PUT", "/workspaces/%s/guardian" % ws["id"],
+               {"cost_spike": {"min_spend_usd": 0.000001, "throttle_rps": 0.01,
+                               "duration_s": 600}})
+    eq(r.status, 200, "PUT (%r)" % r)
+    key, _ = fresh_key(ctx, gw, ws=ws["id"])
+    other, _ = fresh_key(ctx, gw, ws=ws["id"])
+    # The first settled answer already spends more than the floor: the key is throttled
+    # to one request per 100 s, and its bucket starts empty.
+    eq(gw.chat(chat_body(), key=key).status, 200, "first answer")
+    r = gw.chat(chat_body(), key=key)
+    expect_error(r, 429, "guardian_block", "rate_limit_error", rule="cost_spike",
+                 retry_after_seconds=100,
+                 message="Blocked by Guardian: cost_spike (key throttled to 0.01 req/s)")
+    eq(r.header("Retry-After"), "100", "Retry-After")
+    eq(gw.chat(chat_body(), key=other).status, 200, "another key of the workspace")
+    m = gw.get("/metrics").body.decode()
+    check('hiway_guardian_events_total{rule="cost_spike",action="throttle"}' in m,
+          "cost_spike trigger not in /metrics")

@@ -92,8 +92,7 @@ void hw_chat_money_settle(struct chat *c, bool full, bool wait)
 		.request_id = req->request_id,
 		.baseline_cost = hw_chat_baseline_cost(c),
 	};
-	if (!full)
-		hw_chat_guardian_cost(c, u.upstream_cost);
+	hw_chat_guardian_cost(c, u.upstream_cost); /* cost_spike sees settled spend */
 	if (wait) {
 		c->money_wait = true;
 		hw_request_ref(req);
