@@ -6,12 +6,12 @@
  * first drops idle keys, then its least recently seen one), an RPM log of at most
  * rpm_limit entries, at most dedup_prompts prompt hashes of at most dedup_log_max times. */
 #include "guardian/guardian.h"
+#include "guardian/settings_cache.h"
 #include "guardian/time_ring.h"
 
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,26 +71,11 @@ struct shard {
 	size_t n;
 } __attribute__((aligned(64)));
 
-struct ws_entry {
-	char id[64];
-	struct hw_gd_settings s;
-	json_t *body;
-};
-
-struct snap {
-	const struct hw_config *cfg;
-	struct hw_gd_settings defaults;
-	struct ws_entry *e;
-	size_t n;
-	struct snap *retired; /* older snapshots, freed with the guardian */
-};
-
 struct hw_guardian {
 	struct hw_gd_limits lim;
 	size_t shard_cap;
 	struct shard shards[N_SHARDS];
-	_Atomic(struct snap *) snap;
-	pthread_mutex_t snap_mu; /* serializes rebuilds; readers never take it */
+	struct hw_gd_cache cache;
 };
 
 void hw_gd_limits_from_config(const struct hw_config *cfg, struct hw_gd_limits *out)
@@ -115,7 +100,7 @@ struct hw_guardian *hw_guardian_new(const struct hw_gd_limits *lim)
 		g->shard_cap = 1;
 	for (int i = 0; i < N_SHARDS; i++)
 		pthread_mutex_init(&g->shards[i].mu, NULL);
-	pthread_mutex_init(&g->snap_mu, NULL);
+	hw_gd_cache_init(&g->cache);
 	return g;
 }
 
@@ -128,18 +113,6 @@ static void key_free(struct gd_key *k)
 	free(k->secs);
 	free(k->spend);
 	free(k);
-}
-
-static void snap_free(struct snap *s)
-{
-	while (s) {
-		struct snap *next = s->retired;
-		for (size_t i = 0; i < s->n; i++)
-			json_decref(s->e[i].body);
-		free(s->e);
-		free(s);
-		s = next;
-	}
 }
 
 void hw_guardian_free(struct hw_guardian *g)
@@ -157,8 +130,7 @@ void hw_guardian_free(struct hw_guardian *g)
 		}
 		pthread_mutex_destroy(&g->shards[i].mu);
 	}
-	snap_free(atomic_load(&g->snap));
-	pthread_mutex_destroy(&g->snap_mu);
+	hw_gd_cache_destroy(&g->cache);
 	free(g);
 }
 
@@ -621,6 +593,11 @@ void hw_guardian_sweep(struct hw_guardian *g, int64_t now)
 	}
 }
 
+struct hw_gd_cache *hw_guardian_cache(struct hw_guardian *g)
+{
+	return &g->cache;
+}
+
 size_t hw_guardian_tracked(struct hw_guardian *g)
 {
 	size_t n = 0;
@@ -630,96 +607,4 @@ size_t hw_guardian_tracked(struct hw_guardian *g)
 		pthread_mutex_unlock(&g->shards[i].mu);
 	}
 	return n;
-}
-
-/* ---- workspace settings cache */
-
-static int entry_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct ws_entry *)a)->id, ((const struct ws_entry *)b)->id);
-}
-
-/* A snapshot of `cfg`'s defaults under the stored bodies (bodies borrowed as references). */
-static struct snap *snap_build(const struct hw_config *cfg, const struct ws_entry *src, size_t n)
-{
-	struct snap *s = calloc(1, sizeof(*s));
-	if (!s || (n && !(s->e = calloc(n, sizeof(*s->e))))) {
-		free(s);
-		return NULL;
-	}
-	s->cfg = cfg;
-	hw_gd_settings_defaults(cfg, &s->defaults);
-	for (size_t i = 0; i < n; i++) {
-		char param[64], msg[128];
-		s->e[i] = src[i];
-		json_incref(src[i].body);
-		s->e[i].s = s->defaults;
-		/* A body stored by an older build with a member this one rejects keeps the rest. */
-		if (hw_gd_settings_apply(&s->e[i].s, src[i].body, param, sizeof(param), msg,
-					 sizeof(msg)) < 0)
-			s->e[i].s = s->defaults;
-	}
-	s->n = n;
-	if (n)
-		qsort(s->e, n, sizeof(*s->e), entry_cmp);
-	return s;
-}
-
-/* Caller holds snap_mu. Old snapshots stay readable until the guardian is freed. */
-static void snap_swap(struct hw_guardian *g, struct snap *fresh)
-{
-	struct snap *old = atomic_load(&g->snap);
-	fresh->retired = old;
-	atomic_store(&g->snap, fresh);
-}
-
-int hw_guardian_settings_load(struct hw_guardian *g, const struct hw_config *cfg,
-			      const struct hw_gd_stored *rows, size_t n)
-{
-	struct ws_entry *src = n ? calloc(n, sizeof(*src)) : NULL;
-	if (n && !src)
-		return -ENOMEM;
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++) {
-		json_t *body = json_loads(rows[i].body ? rows[i].body : "{}", 0, NULL);
-		if (!body)
-			continue;
-		snprintf(src[m].id, sizeof(src[m].id), "%s", rows[i].workspace_id);
-		src[m++].body = body;
-	}
-	pthread_mutex_lock(&g->snap_mu);
-	struct snap *fresh = snap_build(cfg, src, m);
-	if (fresh)
-		snap_swap(g, fresh);
-	pthread_mutex_unlock(&g->snap_mu);
-	for (size_t i = 0; i < m; i++)
-		json_decref(src[i].body);
-	free(src);
-	return fresh ? 0 : -ENOMEM;
-}
-
-const struct hw_gd_settings *
-hw_guardian_settings(struct hw_guardian *g, const struct hw_config *cfg, const char *workspace_id)
-{
-	struct snap *s = atomic_load(&g->snap);
-	if (!s || s->cfg != cfg) {
-		pthread_mutex_lock(&g->snap_mu);
-		s = atomic_load(&g->snap);
-		if (!s || s->cfg != cfg) {
-			struct snap *fresh = snap_build(cfg, s ? s->e : NULL, s ? s->n : 0);
-			if (fresh) {
-				snap_swap(g, fresh);
-				s = fresh;
-			}
-		}
-		pthread_mutex_unlock(&g->snap_mu);
-		if (!s)
-			return NULL;
-	}
-	if (!s->n)
-		return &s->defaults;
-	struct ws_entry want;
-	snprintf(want.id, sizeof(want.id), "%s", workspace_id);
-	const struct ws_entry *e = bsearch(&want, s->e, s->n, sizeof(*s->e), entry_cmp);
-	return e ? &e->s : &s->defaults;
 }
