@@ -26,7 +26,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 LIB_SRC := $(wildcard userspace/common/*.c userspace/store/*.c userspace/auth/*.c \
              userspace/gateway/*.c userspace/upstream/*.c userspace/admin/*.c userspace/routing/*.c \
              userspace/events/*.c userspace/shield/*.c userspace/money/*.c \
-             userspace/iprules/*.c)
+             userspace/iprules/*.c userspace/guardian/*.c)
 LIB_SRC := $(filter-out userspace/gateway/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/%.o)
 

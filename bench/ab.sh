@@ -8,7 +8,8 @@
 # percentages of A's. Every process is tracked and stopped by PID; loopback only.
 #
 # usage: bench/ab.sh TITLE LABEL_A YAML_A LABEL_B YAML_B WRK_LUA   (after `make`)
-# env:   BENCH_DURATION_S=8 per wrk run, BENCH_ROUNDS=3
+# env:   BENCH_DURATION_S=8 per wrk run, BENCH_ROUNDS=3, BENCH_TEMPLATE=another hiway.yaml.in
+#        (for a setting the default template already names: YAML keys may appear only once)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +21,7 @@ LABELS=("$2" "$4")
 declare -A YAML=([$2]=$3 [$4]=$5)
 DURATION=${BENCH_DURATION_S:-8}
 ROUNDS=${BENCH_ROUNDS:-3}
+TEMPLATE=${BENCH_TEMPLATE:-$ROOT/bench/overhead/hiway.yaml.in}
 FAKE_BIN=$ROOT/build/fake-upstream
 HIWAYD_BIN=$ROOT/build/hiwayd
 
@@ -49,7 +51,7 @@ for label in "${LABELS[@]}"; do
 	mkdir -p "$d"
 	PORT[$label]=$(free_port)
 	sed -e "s|@DIR@|$d|g" -e "s|@PORT@|${PORT[$label]}|g" -e "s|@UPSTREAM_PORT@|$FAKE_PORT|g" \
-		"$ROOT/bench/overhead/hiway.yaml.in" >"$d/hiway.yaml"
+		"$TEMPLATE" >"$d/hiway.yaml"
 	echo "${YAML[$label]}" >>"$d/hiway.yaml"
 	(cd "$d" && exec "$HIWAYD_BIN" --config "$d/hiway.yaml") >"$d/stdout" 2>"$d/stderr" &
 	pid=$!

@@ -454,12 +454,15 @@ class Fake:
 def base_config(port, tmp, upstream=", breaker: {failures: 1000}"):
     """The common part of every test gateway's configuration. `upstream` goes into the
     upstream map: by default circuits never open, so tests that fail one model on purpose
-    stay independent of their order (test_fallback.py tests the breaker itself)."""
+    stay independent of their order (test_fallback.py tests the breaker itself). Guardian
+    and the per-key RPM default are off: shared keys send many identical requests fast
+    (test_guardian.py turns them on)."""
     return ("server: {listen: [\"127.0.0.1:%d\"], max_body_bytes: 65536, max_header_bytes: 8192, "
             "client_timeout_s: 5, drain_timeout_s: 3}\n"
             "store: \"sqlite:%s/hiway.db\"\n"
             "logging: {level: info, access_log: true}\n"
             "guardian: {enabled: false}\n"
+            "keys: {default_rpm_limit: null}\n"
             "upstream: {timeouts: {connect_ms: 1000, first_byte_ms: 2000, response_ms: 3000, "
             "idle_ms: 1000, total_ms: 10000}%s}\n" % (port, tmp, upstream))
 
@@ -493,6 +496,12 @@ FAULT_MODELS = ("fault-5xx", "fault-429", "fault-timeout", "fault-malformed", "f
                 "stream-slow", "stream-drain")
 
 
+# How long a gateway may take to answer /health after it starts. Under ASan, compiling the
+# Shield's patterns alone takes several seconds of CPU, and a loaded 2-core machine stretches
+# that: the deadline only bounds how long a broken start takes to be reported.
+START_DEADLINE_S = 60 if ASAN else 10
+
+
 class Gateway:
     """One hiwayd with its own temp dir, port and store."""
 
@@ -515,7 +524,7 @@ class Gateway:
                                      stdin=subprocess.DEVNULL,
                                      stdout=open(os.path.join(self.dir, "hiwayd.stdout"), "wb"),
                                      stderr=open(self.log_path, "wb"), env=clean_env())
-        deadline = time.monotonic() + 10 * (2 if ASAN else 1)
+        deadline = time.monotonic() + START_DEADLINE_S
         ok = False
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -551,7 +560,7 @@ class Gateway:
         self.proc = subprocess.Popen([HIWAYD, "--config", self.config_path] + self.args, cwd=self.dir,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(self.log_path, "wb"), env=clean_env())
-        deadline = time.monotonic() + 10 * (2 if ASAN else 1)
+        deadline = time.monotonic() + START_DEADLINE_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise TestFailure("hiwayd %s exited with %s at restart:\n%s" %

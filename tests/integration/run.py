@@ -37,6 +37,7 @@ MODULES = [
     "test_money",
     "test_metrics",
     "test_shield",
+    "test_guardian",
     "test_robustness",
     "test_load",
     "test_logs",

@@ -67,6 +67,8 @@ static const struct route routes[] = {
 	{"bans", "POST", ACCESS_TOKEN, hw_admin_bans_create},
 	{"bans/*", "DELETE", ACCESS_TOKEN, hw_admin_ban_delete},
 	{"perimeter", "GET", ACCESS_TOKEN, hw_admin_perimeter_get},
+	{"workspaces/*/guardian", "GET", ACCESS_BOTH, hw_admin_guardian_get},
+	{"workspaces/*/guardian", "PUT", ACCESS_BOTH, hw_admin_guardian_put},
 };
 
 struct segment {

@@ -133,6 +133,10 @@ void hw_admin_perimeter_get(struct hw_admin_call *c);
 /* admin_audit.c */
 void hw_admin_audit_verify(struct hw_admin_call *c);
 
+/* admin_guardian.c */
+void hw_admin_guardian_get(struct hw_admin_call *c);
+void hw_admin_guardian_put(struct hw_admin_call *c);
+
 /* admin_money.c */
 void hw_admin_wallet_get(struct hw_admin_call *c);
 void hw_admin_wallet_topup(struct hw_admin_call *c);

@@ -200,4 +200,6 @@ extern const struct hw_cli_verb hw_cli_iprules_verbs[];
 extern const struct hw_cli_verb hw_cli_bans_verbs[];
 extern const struct hw_cli_verb hw_cli_perimeter_verbs[];
 
+extern const struct hw_cli_verb hw_cli_guardian_verbs[];
+
 #endif

@@ -35,7 +35,7 @@ static const struct group groups[] = {
 	{"budget", hw_cli_budget_verbs, NEEDS_WS},
 	{"plan", hw_cli_plan_verbs, NEEDS_WS},
 	{"wallet", hw_cli_wallet_verbs, NEEDS_WS},
-	{"guardian", NULL, NULL},
+	{"guardian", hw_cli_guardian_verbs, NEEDS_WS},
 	{"webhooks", hw_cli_webhooks_verbs, NEEDS_WS},
 	{"usage", hw_cli_usage_verbs, NEEDS_WS},
 	{"perimeter", hw_cli_perimeter_verbs, NULL},

@@ -233,6 +233,15 @@ struct hw_config {
 			int64_t window_s, min_requests, max_gap_s;
 			char *action;
 		} zombie_agent;
+		/* Memory bounds of the per-key state (not workspace settings). */
+		struct {
+			int64_t max_keys;      /* keys tracked at once; the least recently seen goes */
+			int64_t idle_s;        /* a key's state is dropped after this long unseen */
+			int64_t rpm_log_max;   /* longest exact RPM log; above, per-second counts */
+			int64_t dedup_prompts; /* distinct prompt hashes remembered per key */
+			int64_t dedup_log_max; /* dedup.count is capped at this */
+			int64_t event_queue;   /* guardian.block events waiting for the store */
+		} limits;
 	} guardian;
 	struct {
 		char *mode; /* off | monitor | block */

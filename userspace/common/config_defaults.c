@@ -84,6 +84,8 @@ const char hw_cfg_defaults_yaml[] =
 	"  context_bloat: {enabled: true, max_prompt_tokens: 50000, action: block}\n"
 	"  zombie_agent: {enabled: true, window_s: 1800, min_requests: 10, max_gap_s: 300,"
 	" action: block}\n"
+	"  limits: {max_keys: 100000, idle_s: 7200, rpm_log_max: 100000, dedup_prompts: 32,"
+	" dedup_log_max: 1000, event_queue: 10000}\n"
 	"shield:\n"
 	"  mode: monitor\n"
 	"  threshold: 0.85\n"

@@ -467,6 +467,16 @@ static const struct hw_cfg_field zombie_fields[] = {
 	HW_CFG_END,
 };
 
+static const struct hw_cfg_field guardian_limits_fields[] = {
+	HW_CFG_INT(C, "max_keys", guardian.limits.max_keys, 1, HW_CFG_NOMAX),
+	HW_CFG_INT(C, "idle_s", guardian.limits.idle_s, 1, HW_CFG_NOMAX),
+	HW_CFG_INT(C, "rpm_log_max", guardian.limits.rpm_log_max, 1, 10000000),
+	HW_CFG_INT(C, "dedup_prompts", guardian.limits.dedup_prompts, 1, 65536),
+	HW_CFG_INT(C, "dedup_log_max", guardian.limits.dedup_log_max, 1, 1000000),
+	HW_CFG_INT(C, "event_queue", guardian.limits.event_queue, 1, HW_CFG_NOMAX),
+	HW_CFG_END,
+};
+
 static const struct hw_cfg_field guardian_fields[] = {
 	HW_CFG_BOOL(C, "enabled", guardian.enabled),
 	HW_CFG_INT(C, "alert_interval_s", guardian.alert_interval_s, 1, HW_CFG_NOMAX),
@@ -474,6 +484,7 @@ static const struct hw_cfg_field guardian_fields[] = {
 	HW_CFG_MAP("cost_spike", cost_spike_fields),
 	HW_CFG_MAP("context_bloat", context_bloat_fields),
 	HW_CFG_MAP("zombie_agent", zombie_fields),
+	HW_CFG_MAP("limits", guardian_limits_fields),
 	HW_CFG_END,
 };
 

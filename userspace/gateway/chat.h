@@ -10,6 +10,7 @@
 #include "gateway/chat_request.h"
 #include "gateway/messages_translate.h"
 #include "gateway/request.h"
+#include "guardian/guardian.h"
 #include "money/ledger.h"
 #include "routing/catalog.h"
 #include "shield/shield.h"
@@ -97,7 +98,24 @@ struct chat {
 	struct hw_money_res money;
 	int64_t prompt_est; /* the reservation's prompt estimate (§10.2) */
 	bool settled;       /* settle was called: never twice */
+	/* Guardian (SPEC §11): the workspace's settings (NULL = off) and the prompt hash. */
+	const struct hw_gd_settings *gd;
+	uint8_t prompt_hash[HW_GD_HASH_LEN];
+	bool have_prompt_hash;
+	struct hw_buf gd_text; /* a stream's answer text and tool calls, for its response hash */
+	json_t *gd_calls;
 };
+
+/* chat_guardian.c */
+/* Steps 9 and 10: per-key RPM, then Guardian. False when it answered (429, 413 or 403). */
+bool hw_chat_guardian_admit(struct chat *c, enum MHD_Result *ret);
+/* cost_spike: the request's settled upstream cost (µ$). */
+void hw_chat_guardian_cost(struct chat *c, int64_t cost);
+/* zombie_agent: a non-streamed answer (a chat.completion) about to reach the client. */
+void hw_chat_guardian_completed(struct chat *c, const json_t *answer);
+/* zombie_agent for streams: each chunk's first-choice delta, then the clean end. */
+void hw_chat_guardian_stream_delta(struct chat *c, const json_t *delta);
+void hw_chat_guardian_stream_done(struct chat *c);
 
 /* chat_money.c */
 /* Step 12: wallet state, grace cap, quota, Budget Control verdict. False when it answered

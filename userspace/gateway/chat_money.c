@@ -65,6 +65,7 @@ void hw_chat_money_settle(struct chat *c, bool full)
 		.request_id = req->request_id,
 		.baseline_cost = hw_chat_baseline_cost(c),
 	};
+	hw_chat_guardian_cost(c, u.upstream_cost); /* cost_spike sees settled spend */
 	hw_money_settle(m, hw_server_cfg(req->srv), &c->money, &u);
 }
 

@@ -170,6 +170,7 @@ static void settle_stream(struct chat *c, bool full) { hw_chat_money_settle(c, f
 
 static void emit_meta_and_done(struct chat *c)
 {
+	hw_chat_guardian_stream_done(c); /* a clean end: the answer is complete */
 	hw_chat_estimate_usage(c);
 	settle_stream(c, false);
 	if (c->messages) {
@@ -247,6 +248,8 @@ static void relay_chunk(struct chat *c, json_t *chunk)
 	json_array_foreach(choices, i, ch)
 	{
 		count_output(c, json_object_get(ch, "delta"));
+		if (i == 0)
+			hw_chat_guardian_stream_delta(c, json_object_get(ch, "delta"));
 		if (json_is_string(json_object_get(ch, "finish_reason")))
 			c->saw_finish = true;
 	}
@@ -481,6 +484,7 @@ enum MHD_Result hw_chat_answer_completion(struct chat *c)
 	hw_chat_money_settle(c, false);
 	json_t *obj = c->answer;
 	c->answer = NULL;
+	hw_chat_guardian_completed(c, obj);
 	json_object_set_new(obj, "model", json_string(c->model->id));
 	if (!c->have_usage) {
 		/* The answer says what was charged: the estimate (SPEC §8.5, _hiway.usage_estimated). */

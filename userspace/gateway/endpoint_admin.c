@@ -9,6 +9,7 @@
 #include "common/json_usd.h"
 #include "gateway/endpoints.h"
 #include "gateway/server.h"
+#include "guardian/guardian.h"
 #include "shield/audit.h"
 
 #include <errno.h>
@@ -19,6 +20,8 @@ static void caches_changed(void *arg)
 {
 	struct hw_server *srv = arg;
 	hw_key_cache_reload(srv->keys);
+	if (srv->guardian)
+		hw_guardian_settings_reload(srv->guardian, hw_server_cfg(srv), srv->store);
 }
 
 /* Returns true with *who filled, or queues the error answer. */

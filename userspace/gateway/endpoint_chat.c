@@ -36,6 +36,8 @@ static void chat_free(void *arg)
 	hw_buf_free(&c->raw);
 	hw_buf_free(&c->echo_wire);
 	hw_buf_free(&c->shield_text);
+	hw_buf_free(&c->gd_text);
+	json_decref(c->gd_calls);
 	free(c->echo_ends);
 	hw_sse_free(&c->parser);
 	hw_chat_decoder_free(c);
@@ -201,7 +203,10 @@ static enum MHD_Result chat_run(struct chat *c)
 	const struct hw_config *cfg = hw_server_cfg(req->srv);
 	c->max_tokens = c->body.max_tokens ? c->body.max_tokens : cfg->upstream.default_max_tokens;
 	bool ok;
-	enum MHD_Result ret = shield_step(c, &ok);
+	enum MHD_Result ret;
+	if (!hw_chat_guardian_admit(c, &ret))
+		return ret;
+	ret = shield_step(c, &ok);
 	if (!ok)
 		return ret;
 	if (!hw_chat_money_admit(c, &ret))

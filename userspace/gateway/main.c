@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "store/usage_writer.h"
 #include "money/ledger.h"
+#include "guardian/guardian_worker.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -162,6 +163,13 @@ static void reload(struct hw_server *srv, const char *path, bool explicit_path,
 /* The perimeter follows the running configuration (trusted proxies, auto-ban settings). */
 static const struct hw_config *running_cfg(void *arg) { return hw_server_cfg(arg); }
 
+/* Guardian's worker stored a key suspension: step 6 must see it on the next request. */
+static void keys_changed(void *arg)
+{
+	struct hw_server *srv = arg;
+	hw_key_cache_reload(srv->keys);
+}
+
 /* The audit retention job reads the running configuration, reloads included. */
 static int64_t audit_retention_days(void *arg)
 {
@@ -282,6 +290,16 @@ int main(int argc, char **argv)
 	/* Reservations of an earlier run were in memory only: a restart released them. */
 	if (cfg->money.enabled && !(srv.money = money_start(srv.store, cfg)))
 		goto out;
+	struct hw_gd_limits gd_limits;
+	hw_gd_limits_from_config(cfg, &gd_limits);
+	srv.guardian = hw_guardian_new(&gd_limits);
+	if (!srv.guardian || hw_guardian_settings_reload(srv.guardian, cfg, srv.store) < 0 ||
+	    !(srv.gd_worker = hw_gd_worker_start(srv.store, srv.guardian,
+						 cfg->guardian.limits.event_queue, keys_changed,
+						 &srv))) {
+		hw_log(HW_LOG_ERROR, "cannot start Guardian");
+		goto out;
+	}
 	if (!srv.usage || !(hooks = hw_webhook_sender_start(srv.store, cfg)) ||
 	    hw_server_start(&srv) < 0)
 		goto out;
@@ -307,6 +325,8 @@ out:
 	hw_server_stop(&srv);
 	hw_money_stop(srv.money);
 	hw_perimeter_stop();
+	hw_gd_worker_stop(srv.gd_worker);
+	hw_guardian_free(srv.guardian);
 	hw_webhook_sender_stop(hooks);
 	hw_shield_stop();
 	hw_shield_ws_free_all();

@@ -34,6 +34,8 @@ enum family {
 	F_SHIELD_DROPPED,
 	F_SHIELD_DETECTIONS,
 	F_SHIELD_DURATION,
+	F_RATE_LIMITED,
+	F_GUARDIAN_EVENTS,
 	F__COUNT
 };
 
@@ -72,6 +74,8 @@ static const struct family_def families[F__COUNT] = {
 	[F_SHIELD_DROPPED] = {"hiway_shield_scans_dropped_total", "counter", "Monitor-mode scans dropped on a full queue", NULL, 0},
 	[F_SHIELD_DETECTIONS] = {"hiway_shield_detections_total", "counter", "Security Shield detections by threat type and action", NULL, 0},
 	[F_SHIELD_DURATION] = {"hiway_shield_scan_duration_seconds", "histogram", "Security Shield scan time", shield_bounds, NB(shield_bounds)},
+	[F_RATE_LIMITED] = {"hiway_rate_limited_total", "counter", "Requests refused by the per-key RPM limit", NULL, 0},
+	[F_GUARDIAN_EVENTS] = {"hiway_guardian_events_total", "counter", "Guardian rule triggers by rule and action", NULL, 0},
 };
 
 struct series {
@@ -253,6 +257,18 @@ void hw_metrics_shield_detection(const char *threat_type, const char *action)
 	char labels[96];
 	snprintf(labels, sizeof(labels), "threat_type=\"%s\",action=\"%s\"", threat_type, action);
 	count(F_SHIELD_DETECTIONS, labels);
+}
+
+void hw_metrics_rate_limited(void)
+{
+	count(F_RATE_LIMITED, "");
+}
+
+void hw_metrics_guardian_event(const char *rule, const char *action)
+{
+	char labels[64];
+	snprintf(labels, sizeof(labels), "rule=\"%s\",action=\"%s\"", rule, action);
+	count(F_GUARDIAN_EVENTS, labels);
 }
 
 static void render_breaker(void *arg, const char *model_id, enum hw_breaker_state st)

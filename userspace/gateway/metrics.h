@@ -34,6 +34,10 @@ void hw_metrics_shield_scan(const char *mode, int64_t duration_ns);
 void hw_metrics_shield_dropped(void);
 void hw_metrics_shield_detection(const char *threat_type, const char *action);
 
+/* Per-key RPM refusals and Guardian rule triggers (SPEC §20.1). */
+void hw_metrics_rate_limited(void);
+void hw_metrics_guardian_event(const char *rule, const char *action);
+
 /* Renders the text exposition format 0.0.4 into out. */
 void hw_metrics_render(struct hw_server *srv, struct hw_buf *out);
 

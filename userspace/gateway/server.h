@@ -20,6 +20,8 @@ struct hw_catalog;
 struct hw_router;
 struct hw_usage_writer;
 struct hw_money;
+struct hw_guardian;
+struct hw_gd_worker;
 
 struct hw_server {
 	/* Swapped whole on SIGHUP; old snapshots live until shutdown (reloads are rare). */
@@ -30,6 +32,8 @@ struct hw_server {
 	struct hw_key_cache *keys;
 	struct hw_usage_writer *usage;
 	struct hw_money *money; /* accounts and the ledger writer; NULL = money.enabled false */
+	struct hw_guardian *guardian;	/* per-key RPM and Guardian state (SPEC §11) */
+	struct hw_gd_worker *gd_worker; /* its events and suspensions */
 	char admin_token_sha256[65]; /* "" when no admin token exists */
 	bool test_clock; /* --test-clock (builds with HIWAY_TEST_HOOKS only) */
 

@@ -427,7 +427,19 @@ struct hw_store_ops {
 	struct hw_store_money_ops money; /* Money (SPEC §10): wallet, ledger, month counters. */
 	struct hw_store_security_ops security; /* Per-workspace Shield settings. */
 	struct hw_store_perimeter_ops perimeter; /* IP rules, bans, agent status */
+	/* Guardian settings (SPEC §11, §16.2): a workspace's stored PUT body (JSON text).
+	 * get: malloc'ed *body, -ENOENT when the workspace never set any; put: -ENOENT when the
+	 * workspace does not exist; list_all: every row (cache load), *ws_ids and *bodies
+	 * malloc'ed arrays of malloc'ed strings, freed with hw_store_guardian_rows_free. */
+	struct hw_store_guardian_ops {
+		int (*get)(struct hw_store *st, const char *workspace_id, char **body);
+		int (*put)(struct hw_store *st, const char *workspace_id, const char *body,
+			   int64_t at_s);
+		int (*list_all)(struct hw_store *st, char ***ws_ids, char ***bodies, size_t *n);
+	} guardian;
 };
+
+void hw_store_guardian_rows_free(char **ws_ids, char **bodies, size_t n);
 
 struct hw_store {
 	const struct hw_store_ops *ops;

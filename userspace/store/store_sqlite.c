@@ -1494,6 +1494,11 @@ static const struct hw_store_ops sqlite_ops = {
 		.config_list_all = hw_store_sqlite_security_list_all,
 	},
 	.perimeter = HW_STORE_SQLITE_PERIMETER_OPS,
+	.guardian = {
+		.get = hw_sq_guardian_get,
+		.put = hw_sq_guardian_put,
+		.list_all = hw_sq_guardian_list_all,
+	},
 };
 
 sqlite3 *hw_store_sqlite_ledger(struct hw_store *st, pthread_mutex_t **mu,

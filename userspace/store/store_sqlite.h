@@ -99,4 +99,9 @@ int hw_sq_agent_list(struct hw_store *st, struct hw_agent_status **out, size_t *
 		.agent_list = hw_sq_agent_list,                                                    \
 	}
 
+/* store_sqlite_guardian.c: Guardian settings (see store.h). */
+int hw_sq_guardian_get(struct hw_store *st, const char *ws, char **body);
+int hw_sq_guardian_put(struct hw_store *st, const char *ws, const char *body, int64_t at_s);
+int hw_sq_guardian_list_all(struct hw_store *st, char ***ws_ids, char ***bodies, size_t *n);
+
 #endif

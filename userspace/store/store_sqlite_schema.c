@@ -239,6 +239,12 @@ static const char *const steps[] = {
 	" retention_days INTEGER,"
 	" custom_patterns TEXT,"
 	" updated_at INTEGER NOT NULL);",
+	/* 8: Guardian settings of a workspace (SPEC §11, §16.2): the validated PUT body as
+	 * JSON text; members it leaves out follow the configuration's defaults. */
+	"CREATE TABLE guardian_settings ("
+	" workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,"
+	" body TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL);",
 };
 
 int hw_store_sqlite_schema_version(void) { return (int)(sizeof(steps) / sizeof(steps[0])); }
