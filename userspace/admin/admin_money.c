@@ -132,6 +132,7 @@ void hw_admin_wallet_ledger(struct hw_admin_call *c)
 		return;
 	struct hw_store *st = c->ctx->store;
 	struct hw_ledger_entry *rows = NULL;
+	hw_money_flush(c->ctx->money); /* settlements of answers already sent are listed */
 	size_t n = 0;
 	int rc = st->ops->money.ledger_list(st, c->ws_id, cursor[0] ? strtoll(cursor, NULL, 10) : 0,
 					    limit + 1, &rows, &n);

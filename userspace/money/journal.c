@@ -51,8 +51,43 @@ void hw_journal_close(struct hw_journal *j)
 	free(j);
 }
 
+/* Whether `s` can go between JSON quotes as it is (ids, months and codes always can). */
+static bool plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* A settlement without events, written directly: the same JSON as below at a fifth of
+ * jansson's cost, since it runs on every answer. NULL when a field needs escaping. */
+static char *encode_plain(const struct hw_money_commit *c)
+{
+	if (!plain(c->workspace_id) || !plain(c->month) || !plain(c->request_id) || !plain(c->pt_cut))
+		return NULL;
+	char *line = NULL;
+	int n = asprintf(&line,
+			 "{\"seq\":%lld,\"ws\":\"%s\",\"month\":\"%s\",\"req\":\"%s\",\"at\":%lld,"
+			 "\"markup\":%lld,\"up\":%lld,\"used\":%lld,\"over\":%lld,\"mf\":%s,\"ba\":%lld,"
+			 "\"wf\":%s,\"la\":%lld,\"pts\":%lld,\"ptt\":%lld,\"ptw\":%s,\"ptr\":%s,"
+			 "\"ptc\":\"%s\",\"ev\":[]}\n",
+			 (long long)c->seq, c->workspace_id, c->month, c->request_id, (long long)c->at_ms,
+			 (long long)c->markup, (long long)c->upstream, (long long)c->used_delta,
+			 (long long)c->overage_delta, c->month_flags ? "true" : "false",
+			 (long long)c->budget_alerts, c->wallet_flags ? "true" : "false",
+			 (long long)c->low_alerts, (long long)c->pt_since_s, (long long)c->pt_tokens,
+			 c->pt_warned ? "true" : "false", c->pt_rejected ? "true" : "false", c->pt_cut);
+	return n < 0 ? NULL : line;
+}
+
 char *hw_journal_encode(const struct hw_money_job *job)
 {
+	if (job->n_events == 0) {
+		char *line = encode_plain(&job->c);
+		if (line)
+			return line;
+	}
 	const struct hw_money_commit *c = &job->c;
 	json_t *ev = json_array();
 	for (size_t i = 0; i < job->n_events; i++)

@@ -840,6 +840,8 @@ void hw_money_foreach(struct hw_money *m, const struct hw_config *cfg,
 	pthread_rwlock_unlock(&m->table_lock);
 }
 
+int hw_money_flush(struct hw_money *m) { return hw_money_writer_flush(m->writer); }
+
 void hw_money_totals(struct hw_money *m, struct hw_money_totals *out)
 {
 	out->overrun = atomic_load(&m->overrun);

@@ -106,6 +106,10 @@ int hw_money_set_budget(struct hw_money *m, const char *workspace_id, int64_t ca
 int hw_money_set_plan(struct hw_money *m, const char *workspace_id, const char *plan_name,
 		      int64_t included, bool overage_enabled, int64_t overage_per_100k);
 
+/* Waits until every change made so far is in SQLite (the ledger writer gathers changes
+ * for a few milliseconds): for reads of the store, such as the ledger listing. */
+int hw_money_flush(struct hw_money *m);
+
 /* Every loaded account, for the money gauges of /metrics. */
 void hw_money_foreach(struct hw_money *m, const struct hw_config *cfg,
 		      void (*fn)(void *arg, const char *workspace_id, const struct hw_money_view *v),

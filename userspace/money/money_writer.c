@@ -15,6 +15,10 @@
 
 /* Jobs per transaction: bounds the time one commit holds the file. */
 #define BATCH 512
+/* Changes are durable in the journal already, so the writer lets them gather this long (or
+ * until a batch is full, a flush is asked for, or it stops): one transaction then carries
+ * many requests, and the writer does not wake, and compete for a core, on every answer. */
+#define GATHER_MS 10
 /* A failing store is retried this often; at stop, this many times before jobs are given up. */
 #define RETRY_MS 50
 #define STOP_RETRIES 100
@@ -25,7 +29,8 @@ struct hw_money_writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct hw_money_job *head, *tail;
-	bool stopping, busy;
+	size_t queued;
+	bool stopping, busy, flush_asked;
 	int last_rc;
 	int64_t applied; /* highest journal number committed */
 	struct hw_journal *journal;
@@ -101,6 +106,16 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (!w->head)
 			break;
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += GATHER_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (w->queued < BATCH && !w->stopping && !w->flush_asked &&
+		       pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
+			;
 		w->busy = true;
 		struct hw_money_job *jobs = w->head, *last = jobs;
 		size_t n = 1;
@@ -109,8 +124,11 @@ static void *writer_main(void *arg)
 			n++;
 		}
 		w->head = last->next;
-		if (!w->head)
+		w->queued -= n;
+		if (!w->head) {
 			w->tail = NULL;
+			w->flush_asked = false;
+		}
 		last->next = NULL;
 		bool stopping = w->stopping;
 		pthread_mutex_unlock(&w->mu);
@@ -152,7 +170,11 @@ struct hw_money_writer *hw_money_writer_start(struct hw_store *st)
 		return NULL;
 	w->st = st;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&w->idle, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		free(w);
@@ -170,7 +192,9 @@ void hw_money_writer_submit(struct hw_money_writer *w, struct hw_money_job *job)
 	else
 		w->head = job;
 	w->tail = job;
-	pthread_cond_signal(&w->cv);
+	/* The first job starts the gathering; a full batch ends it. */
+	if (++w->queued == 1 || w->queued >= BATCH)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -199,6 +223,10 @@ void hw_money_writer_set_journal(struct hw_money_writer *w, struct hw_journal *j
 int hw_money_writer_flush(struct hw_money_writer *w)
 {
 	pthread_mutex_lock(&w->mu);
+	if (w->head) {
+		w->flush_asked = true;
+		pthread_cond_signal(&w->cv);
+	}
 	while (w->head || w->busy)
 		pthread_cond_wait(&w->idle, &w->mu);
 	int rc = w->last_rc;
