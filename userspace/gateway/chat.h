@@ -94,10 +94,8 @@ struct chat {
 	struct hw_buf echo_wire; /* an echo answer served with delays */
 	size_t *echo_ends;
 
-	/* Money (SPEC §10): the reservation, settled once. */
+	/* Money (SPEC §10): the reservation; settling ends it, so it is settled once. */
 	struct hw_money_res money;
-	int64_t prompt_est; /* the reservation's prompt estimate (§10.2) */
-	bool settled;       /* settle was called: never twice */
 	/* Guardian (SPEC §11): the workspace's settings (NULL = off) and the prompt hash. */
 	const struct hw_gd_settings *gd;
 	uint8_t prompt_hash[HW_GD_HASH_LEN];

@@ -38,9 +38,9 @@ int hw_chat_money_reserve(struct chat *c, const struct hw_model *m, struct hw_mo
 		return 0;
 	const struct hw_config *cfg = hw_server_cfg(c->req->srv);
 	const typeof(cfg->money.reservation) *r = &cfg->money.reservation;
-	c->prompt_est = hw_money_prompt_est(c->body.text_bytes, r->chars_per_token, r->overhead_tokens);
+	int64_t prompt_est = hw_money_prompt_est(c->body.text_bytes, r->chars_per_token, r->overhead_tokens);
 	int64_t max_out = hw_money_max_out(c->body.max_tokens, cfg->upstream.default_max_tokens, m);
-	int64_t worst = hw_money_worst_upstream(m, c->prompt_est, max_out);
+	int64_t worst = hw_money_worst_upstream(m, prompt_est, max_out);
 	return hw_money_reserve(mon, cfg, &c->money, worst, why);
 }
 
@@ -54,9 +54,8 @@ void hw_chat_money_settle(struct chat *c, bool full)
 {
 	struct hw_request *req = c->req;
 	struct hw_money *m = req->srv->money;
-	if (!m || c->settled || !c->money.active)
+	if (!m || !c->money.active)
 		return;
-	c->settled = true;
 	hw_chat_estimate_usage(c);
 	struct hw_money_usage u = {
 		.upstream_cost = full ? c->money.worst_up : hw_chat_upstream_cost(c, c->model),

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +34,6 @@ struct hw_money_writer {
 	int64_t applied; /* highest journal number committed */
 	struct hw_journal *journal;
 	pthread_cond_t idle;
-	_Atomic uint64_t commits;
 };
 
 static void job_free(struct hw_money_job *j)
@@ -136,8 +134,6 @@ static void *writer_main(void *arg)
 		int rc = commit_batch(w, jobs, n, stopping);
 		if (rc < 0)
 			hw_log(HW_LOG_ERROR, "money: %zu ledger changes could not be committed", n);
-		else
-			atomic_fetch_add(&w->commits, 1);
 		int64_t top = 0;
 		while (jobs) {
 			struct hw_money_job *next = jobs->next;
@@ -233,5 +229,3 @@ int hw_money_writer_flush(struct hw_money_writer *w)
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
-
-uint64_t hw_money_writer_commits(struct hw_money_writer *w) { return atomic_load(&w->commits); }

@@ -33,7 +33,5 @@ int hw_money_writer_flush(struct hw_money_writer *w);
 void hw_money_writer_submit(struct hw_money_writer *w, struct hw_money_job *job);
 /* Commits what is queued (retrying a failing store for a few seconds), then joins. */
 void hw_money_writer_stop(struct hw_money_writer *w);
-/* Commits so far and failed commit attempts, for /metrics. */
-uint64_t hw_money_writer_commits(struct hw_money_writer *w);
 
 #endif
